@@ -1,0 +1,5 @@
+//! glwatch: receive, verify and watch HPE GreenLake cloud webhook events.
+
+pub mod cloudevent;
+pub mod greenlake;
+pub mod record;

@@ -1,0 +1,190 @@
+//! The one record model: what the receiver saw, as written to stdout (NDJSON), the journal and the dashboard.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::net::SocketAddr;
+use time::OffsetDateTime;
+
+/// Which secret proved a delivery authentic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifiedBy {
+    Primary,
+    Secondary,
+    /// Accepted without a signature because `--allow-unsigned` was given.
+    Unsigned,
+}
+
+impl VerifiedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifiedBy::Primary => "primary",
+            VerifiedBy::Secondary => "secondary",
+            VerifiedBy::Unsigned => "unsigned",
+        }
+    }
+}
+
+/// One accepted CloudEvent. `event` holds the event's JSON exactly as received, with insignificant whitespace
+/// removed so that one record stays one line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub peer: String,
+    pub verified_by: VerifiedBy,
+    /// True when (source, id) was already accepted: acknowledged so GreenLake stops retrying, never emitted on
+    /// stdout a second time, but kept in the journal and shown to the dashboard so duplicates can be counted.
+    pub duplicate: bool,
+    pub event: Box<RawValue>,
+}
+
+/// One verification challenge, answered or refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChallengeRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub peer: String,
+    pub challenge_request: String,
+    pub answered: bool,
+    /// Why the challenge was refused; `null` when answered.
+    pub reason: Option<String>,
+    /// The verification sent back (lower-case hex); absent when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
+    /// Time from the end of the request body to the answer being ready, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_micros: Option<u64>,
+}
+
+/// A refused request: the status sent and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RejectedRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub peer: String,
+    pub status: u16,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// How many similar refusals this record stands for (floods are aggregated); absent means one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// Serialises with a `"kind"` tag. Parsing goes through [`Record::from_line`]: serde's tagged-enum buffering cannot
+/// carry the raw event JSON, so the tag is read first and the line parsed again as that kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Record {
+    Event(EventRecord),
+    Challenge(ChallengeRecord),
+    Rejected(RejectedRecord),
+}
+
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+impl Record {
+    /// Parses one NDJSON line written by [`Record::to_line`].
+    pub fn from_line(line: &str) -> Result<Record, serde_json::Error> {
+        let kind: Kind = serde_json::from_str(line)?;
+        Ok(match kind.kind.as_ref() {
+            "event" => Record::Event(serde_json::from_str(line)?),
+            "challenge" => Record::Challenge(serde_json::from_str(line)?),
+            "rejected" => Record::Rejected(serde_json::from_str(line)?),
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["event", "challenge", "rejected"],
+                ))
+            }
+        })
+    }
+
+    /// One NDJSON line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        // Serialising these types cannot fail: every field is a string, number, bool or valid raw JSON.
+        serde_json::to_string(self).expect("record serialises")
+    }
+
+    pub fn received_at(&self) -> OffsetDateTime {
+        match self {
+            Record::Event(r) => r.received_at,
+            Record::Challenge(r) => r.received_at,
+            Record::Rejected(r) => r.received_at,
+        }
+    }
+}
+
+/// The peer address as records spell it: `ip:port`, IPv6 in brackets.
+pub fn peer_string(peer: SocketAddr) -> String {
+    peer.to_string()
+}
+
+/// Now, in UTC, for `received_at`.
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_record_line_has_the_contract_shape() {
+        let rec = Record::Event(EventRecord {
+            received_at: time::macros::datetime!(2026-01-02 03:04:05.5 UTC),
+            peer: "127.0.0.1:5000".into(),
+            verified_by: VerifiedBy::Secondary,
+            duplicate: false,
+            event: RawValue::from_string(r#"{"id":"a","n":1.50}"#.into()).unwrap(),
+        });
+        assert_eq!(
+            rec.to_line(),
+            r#"{"kind":"event","received_at":"2026-01-02T03:04:05.5Z","peer":"127.0.0.1:5000","verified_by":"secondary","duplicate":false,"event":{"id":"a","n":1.50}}"#
+        );
+        let back = Record::from_line(&rec.to_line()).unwrap();
+        assert_eq!(back.to_line(), rec.to_line());
+    }
+
+    #[test]
+    fn challenge_and_rejected_lines() {
+        let c = Record::Challenge(ChallengeRecord {
+            received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
+            peer: "[::1]:9".into(),
+            challenge_request: "x".into(),
+            answered: false,
+            reason: Some("not a UUID".into()),
+            verification: None,
+            answer_micros: None,
+        });
+        assert_eq!(
+            c.to_line(),
+            r#"{"kind":"challenge","received_at":"2026-01-02T03:04:05Z","peer":"[::1]:9","challenge_request":"x","answered":false,"reason":"not a UUID"}"#
+        );
+        let r = Record::Rejected(RejectedRecord {
+            received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
+            peer: "1.2.3.4:5".into(),
+            status: 401,
+            reason: "bad signature".into(),
+            method: None,
+            path: None,
+            count: None,
+        });
+        assert_eq!(
+            r.to_line(),
+            r#"{"kind":"rejected","received_at":"2026-01-02T03:04:05Z","peer":"1.2.3.4:5","status":401,"reason":"bad signature"}"#
+        );
+        assert_eq!(
+            Record::from_line(&c.to_line()).unwrap().to_line(),
+            c.to_line()
+        );
+        assert!(Record::from_line(r#"{"kind":"other"}"#).is_err());
+    }
+}
