@@ -3,3 +3,4 @@
 pub mod cloudevent;
 pub mod greenlake;
 pub mod record;
+pub mod send;
