@@ -30,6 +30,19 @@ impl Secret {
         Ok(Secret(value))
     }
 
+    /// A credential outside GreenLake's secret rules (an API key or bearer token); still never shown.
+    pub fn new_unchecked(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// Constant-time comparison: both sides are hashed first, so neither length nor content leaks through time.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        use sha2::Digest;
+        let a = Sha256::digest(self.0.as_bytes());
+        let b = Sha256::digest(candidate);
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
     /// A fresh random secret: 32 characters from a 62-letter alphabet (about 190 bits), printable so it can be
     /// pasted into GreenLake's form.
     pub fn generate() -> Secret {
@@ -175,6 +188,8 @@ mod tests {
         assert_eq!(g.expose().len(), 32);
         assert_ne!(g.expose(), Secret::generate().expose());
         assert_eq!(format!("{g:?}"), "Secret(<redacted>)");
+        assert!(g.matches(g.expose().as_bytes()));
+        assert!(!g.matches(b"other"));
     }
 
     #[test]
