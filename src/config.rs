@@ -138,8 +138,8 @@ impl ReceiverConfig {
 }
 
 fn read_secret_file(path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("--secret-file {}: cannot read: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--secret-file {}: cannot read: {e}", path.display()))?;
     Secret::new(text.trim()).map_err(|e| format!("--secret-file {}: {e}", path.display()))
 }
 

@@ -211,7 +211,11 @@ const QUEUE: usize = 16 * 1024;
 
 impl Pipeline {
     /// Starts the committer thread. `dedup` may come pre-filled from the journal's replay.
-    pub fn start(store: Option<Box<dyn Store>>, sinks: Vec<Box<dyn Sink>>, dedup: DedupWindow) -> (Pipeline, Committer) {
+    pub fn start(
+        store: Option<Box<dyn Store>>,
+        sinks: Vec<Box<dyn Sink>>,
+        dedup: DedupWindow,
+    ) -> (Pipeline, Committer) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PipelineStats::default());
         let thread = std::thread::Builder::new()
@@ -449,8 +453,11 @@ mod tests {
     async fn duplicates_are_acknowledged_and_flagged_and_failures_are_retryable() {
         let store = Memory::default();
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let (p, committer) =
-            Pipeline::start(Some(Box::new(store.clone())), vec![Box::new(Collect(lines.clone()))], DedupWindow::new(10));
+        let (p, committer) = Pipeline::start(
+            Some(Box::new(store.clone())),
+            vec![Box::new(Collect(lines.clone()))],
+            DedupWindow::new(10),
+        );
         assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
         assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
         store.fail.store(true, Ordering::SeqCst);

@@ -50,8 +50,7 @@ impl Secret {
         let mut out = String::with_capacity(32);
         while out.len() < 32 {
             let mut buf = [0u8; 64];
-            getrandom::getrandom(&mut buf)
-                .expect("the operating system's random source is available");
+            getrandom::getrandom(&mut buf).expect("the operating system's random source is available");
             // Rejection sampling keeps every letter equally likely.
             for b in buf {
                 if (b as usize) < ALPHABET.len() * 4 && out.len() < 32 {
@@ -122,10 +121,7 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(primary: &Secret, secondary: Option<&Secret>) -> Verifier {
-        Verifier {
-            primary: primary.mac(),
-            secondary: secondary.map(Secret::mac),
-        }
+        Verifier { primary: primary.mac(), secondary: secondary.map(Secret::mac) }
     }
 
     /// Checks a header value (`None` when the header is absent) over the raw body bytes. The comparison is
@@ -150,9 +146,7 @@ impl Verifier {
 
 fn parse_header(value: &[u8]) -> Result<[u8; 32], SignatureError> {
     let value = value.trim_ascii();
-    let hex_digits = value
-        .strip_prefix(b"sha256=")
-        .ok_or(SignatureError::Malformed)?;
+    let hex_digits = value.strip_prefix(b"sha256=").ok_or(SignatureError::Malformed)?;
     let mut digest = [0u8; 32];
     if hex_digits.len() != 64 {
         return Err(SignatureError::Malformed);
@@ -172,10 +166,7 @@ mod tests {
     #[test]
     fn public_hmac_vector() {
         let s = Signer::new(&secret("It's a Secret to Everybody"));
-        assert_eq!(
-            s.hex(b"Hello, World!"),
-            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        );
+        assert_eq!(s.hex(b"Hello, World!"), "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
     }
 
     #[test]
@@ -200,38 +191,17 @@ mod tests {
         let body = b"{\"a\":1}";
         let by_p = Signer::new(&p).header(body);
         let by_s = Signer::new(&s).header(body);
+        assert_eq!(v.verify(Some(by_p.as_bytes()), body), Ok(VerifiedBy::Primary));
+        assert_eq!(v.verify(Some(by_s.as_bytes()), body), Ok(VerifiedBy::Secondary));
         assert_eq!(
-            v.verify(Some(by_p.as_bytes()), body),
-            Ok(VerifiedBy::Primary)
-        );
-        assert_eq!(
-            v.verify(Some(by_s.as_bytes()), body),
-            Ok(VerifiedBy::Secondary)
-        );
-        assert_eq!(
-            v.verify(
-                Some(by_p.to_uppercase().replace("SHA256", "sha256").as_bytes()),
-                body
-            ),
+            v.verify(Some(by_p.to_uppercase().replace("SHA256", "sha256").as_bytes()), body),
             Ok(VerifiedBy::Primary)
         );
         assert_eq!(v.verify(None, body), Err(SignatureError::Missing));
-        assert_eq!(
-            v.verify(Some(b"sha256="), body),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some(&by_p.as_bytes()[7..]), body),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some(by_p.as_bytes()), b"{\"a\":2}"),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(v.verify(Some(b"sha256="), body), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some(&by_p.as_bytes()[7..]), body), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some(by_p.as_bytes()), b"{\"a\":2}"), Err(SignatureError::Mismatch));
         let only_p = Verifier::new(&p, None);
-        assert_eq!(
-            only_p.verify(Some(by_s.as_bytes()), body),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(only_p.verify(Some(by_s.as_bytes()), body), Err(SignatureError::Mismatch));
     }
 }

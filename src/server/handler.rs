@@ -80,11 +80,8 @@ impl Handler {
 
     /// CloudEvents webhook abuse protection: GreenLake learns the allowed rate from this answer.
     fn options<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
-        let origin = req
-            .headers()
-            .get("webhook-request-origin")
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("*"));
+        let origin =
+            req.headers().get("webhook-request-origin").cloned().unwrap_or_else(|| HeaderValue::from_static("*"));
         let rate = HeaderValue::from_str(&self.config.allowed_rate).unwrap_or_else(|_| HeaderValue::from_static("*"));
         Response::builder()
             .status(StatusCode::OK)
@@ -99,11 +96,8 @@ impl Handler {
         self.check_api_key(&req)?;
         check_content_type(&req)?;
         let limit = self.config.limits.max_body;
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared =
+            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
@@ -213,7 +207,10 @@ impl Handler {
 
 fn check_content_type<B>(req: &Request<B>) -> Result<(), Refusal> {
     let Some(value) = req.headers().get(CONTENT_TYPE) else {
-        return Err(Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "missing content-type (expected application/json)"));
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "missing content-type (expected application/json)",
+        ));
     };
     let essence = value.to_str().ok().and_then(|v| v.split(';').next()).map(str::trim).unwrap_or("");
     if CONTENT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(essence)) {

@@ -35,16 +35,9 @@ impl RunningServer {
         let handler = Arc::new(Handler::new(config, pipeline));
         let stats = Arc::new(ListenerStats::default());
         let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(listener::serve(
-            listener,
-            Arc::new(tls),
-            handler,
-            limits,
-            stats.clone(),
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
+        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler, limits, stats.clone(), async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
         Ok(RunningServer { local_addr, stats, stop, task })
     }
 

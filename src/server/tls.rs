@@ -39,8 +39,8 @@ pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
     if chain.is_empty() {
         return Err(format!("certificate file {}: no PEM certificate found in it", cert.display()));
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("key file {}: {}", key.display(), pem_problem(&e)))?;
+    let key_der =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key file {}: {}", key.display(), pem_problem(&e)))?;
     let identity = Identity { chain, key: key_der, cert_path: cert.to_owned(), generated: false };
     // Build once here so a key that does not match the certificate is reported at start, naming the files.
     server_config(&identity).map_err(|e| {
@@ -107,9 +107,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     #[cfg(not(unix))]
     let _ = mode;
     let mut f = options.open(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 /// The rustls provider of the whole build. Only ring is compiled in.
