@@ -30,6 +30,15 @@ pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started
     let url = listen_url(server.local_addr);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
+    if server.local_addr.ip().is_unspecified() {
+        let host = gethostname::gethostname();
+        let _ = writeln!(
+            err,
+            "glwatch: on every interface, e.g. https://{}:{}/",
+            host.to_string_lossy(),
+            server.local_addr.port()
+        );
+    }
     let origin = if identity.generated { "generated self-signed" } else { "loaded" };
     let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
     if let Some(secret) = generated_secret {

@@ -15,6 +15,8 @@ use std::time::Instant;
 
 pub type ResponseBody = Full<Bytes>;
 
+/// Longest wait for the journal to confirm a delivery before answering 503.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const ALLOWED: &str = "POST, OPTIONS";
 const CONTENT_TYPES: [&str; 3] =
     ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"];
@@ -117,7 +119,12 @@ impl Handler {
         };
         let events = parse_body(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
         let delivery = Delivery { received_at, peer: peer.to_string(), verified_by, events };
-        match self.pipeline.commit(delivery).await {
+        // Bounded: a journal stuck on a dead disk must not hold requests forever. A late write after this
+        // answer only means GreenLake's retry is recognised as a duplicate; nothing acknowledged is lost.
+        let committed = tokio::time::timeout(COMMIT_TIMEOUT, self.pipeline.commit(delivery))
+            .await
+            .unwrap_or_else(|_| Err(CommitError::Store("journal did not confirm the write in time".into())));
+        match committed {
             Ok(c) => Ok(json_response(
                 StatusCode::OK,
                 format!("{{\"accepted\":{},\"duplicates\":{}}}", c.accepted, c.duplicates),
