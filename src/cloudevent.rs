@@ -92,15 +92,20 @@ fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseE
     let id = field(head.id, "id")?;
     let source = field(head.source, "source")?;
     field(head.ty, "type")?;
-    let compact = minify(raw.get());
-    // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
-    let raw = RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let raw = match minify(raw.get()) {
+        Cow::Borrowed(_) => raw.to_owned(),
+        // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
+        Cow::Owned(compact) => RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?,
+    };
     Ok(ParsedEvent { source, id, raw })
 }
 
 /// Removes insignificant whitespace from valid JSON without touching any token, so numbers, key order and string
 /// escapes stay exactly as the sender wrote them.
-pub fn minify(json: &str) -> String {
+pub fn minify(json: &str) -> Cow<'_, str> {
+    if !has_insignificant_whitespace(json) {
+        return Cow::Borrowed(json);
+    }
     let mut out = String::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -121,7 +126,29 @@ pub fn minify(json: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// Whether any whitespace sits outside strings: compact senders (the common case) need no copy.
+fn has_insignificant_whitespace(json: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            return true;
+        }
+    }
+    false
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -259,6 +286,7 @@ mod tests {
     fn minify_keeps_tokens_exactly() {
         let src = "{ \"a\" : \"x y\\\" \\\\\" ,\n \"n\": 1.50e3, \"u\":\"\\u00e9\" }";
         assert_eq!(minify(src), r#"{"a":"x y\" \\","n":1.50e3,"u":"\u00e9"}"#);
+        assert!(matches!(minify(r#"{"a":"x y"}"#), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub fn challenge_request(body: &[u8]) -> Option<String> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
+    // Most bodies are events: skip the JSON scan unless the key can be there at all. A key written with a
+    // JSON escape would slip past this; GreenLake writes it plainly, and a missed challenge is only refused.
+    memchr::memmem::find(body, b"challengeRequest")?;
     let outer: Outer = serde_json::from_slice(body).ok()?;
     let data = outer.data?;
     if !data.get().starts_with('{') {
