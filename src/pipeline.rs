@@ -192,14 +192,25 @@ pub struct Pipeline {
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
 pub struct Committer {
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: std::thread::JoinHandle<()>,
+    done: std::sync::mpsc::Receiver<()>,
 }
 
 impl Committer {
     /// Waits until every queued record is written and outputs are flushed.
-    pub fn join(mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+
+    /// Like [`Committer::join`], but gives up after `limit`: connections cut at the shutdown deadline may still
+    /// hold a [`Pipeline`], and their requests were never acknowledged, so nothing is lost by not waiting.
+    pub fn join_within(self, limit: std::time::Duration) -> bool {
+        match self.done.recv_timeout(limit) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+            _ => {
+                let _ = self.thread.join();
+                true
+            }
         }
     }
 }
@@ -218,11 +229,15 @@ impl Pipeline {
     ) -> (Pipeline, Committer) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PipelineStats::default());
+        let (finished, done) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("glwatch-committer".into())
-            .spawn(move || CommitLoop { store, sinks, dedup, rx }.run())
+            .spawn(move || {
+                CommitLoop { store, sinks, dedup, rx }.run();
+                let _ = finished.send(());
+            })
             .expect("the committer thread starts");
-        (Pipeline { tx, stats }, Committer { thread: Some(thread) })
+        (Pipeline { tx, stats }, Committer { thread, done })
     }
 
     /// Commits a delivery's events: returns once they are durable and handed to the outputs.

@@ -66,12 +66,22 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
     };
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
-    let cut = started.server.shutdown().await;
-    committer.join();
+    finish(started.server, committer).await;
+    ExitCode::SUCCESS
+}
+
+/// Stops the server, then waits for the committer to write what is queued.
+pub async fn finish(server: crate::server::RunningServer, committer: crate::pipeline::Committer) {
+    let cut = server.shutdown().await;
     if cut > 0 {
         tracing::warn!("stopped with connections cut at the deadline");
     }
-    ExitCode::SUCCESS
+    let flushed = tokio::task::spawn_blocking(move || committer.join_within(std::time::Duration::from_secs(5)))
+        .await
+        .unwrap_or(false);
+    if !flushed {
+        tracing::warn!("records of unfinished requests were not written; those requests were never acknowledged");
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
