@@ -1,6 +1,11 @@
 //! glwatch: receive, verify and watch HPE GreenLake cloud webhook events.
 
+pub mod cli;
 pub mod cloudevent;
+pub mod config;
 pub mod greenlake;
+pub mod pipeline;
 pub mod record;
+pub mod run;
 pub mod send;
+pub mod server;
