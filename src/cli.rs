@@ -18,7 +18,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Act as GreenLake: verify a webhook handler with the challenge, then deliver signed events to it.
+    Send(crate::send::SendArgs),
+}
 
 /// Flags of the receiver (`glwatch` with no subcommand).
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,7 @@
 //! The `glwatch` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use glwatch::cli::Cli;
+use glwatch::cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => runtime.block_on(glwatch::run::run_headless(cli.run)),
-        Some(command) => match command {},
+        Some(Command::Send(args)) => match runtime.block_on(glwatch::send::run(args)) {
+            Ok(code) => code,
+            Err(e) => glwatch::run::fail(&format!("{e:#}")),
+        },
     }
 }
 

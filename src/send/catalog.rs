@@ -35,21 +35,11 @@ impl EventType {
     pub fn type_name(self) -> &'static str {
         match self {
             EventType::AuditLogCreated => "com.hpe.greenlake.audit-log.v1.logs.created",
-            EventType::ExpiringSubscriptions => {
-                "com.hpe.greenlake.subscriptions.v1.expiring-subscriptions"
-            }
-            EventType::ServiceProvisioned => {
-                "com.hpe.greenlake.service-provision.v1.serviceprovision.provisioned"
-            }
-            EventType::ServiceUnprovisioned => {
-                "com.hpe.greenlake.service-provision.v1.serviceprovision.unprovision"
-            }
-            EventType::ServiceOfferOnboarded => {
-                "com.hpe.greenlake.service-registry.v1.serviceoffer.onboarded"
-            }
-            EventType::ServiceOfferRegionDeleted => {
-                "com.hpe.greenlake.service-registry.v1.serviceofferregion.delete"
-            }
+            EventType::ExpiringSubscriptions => "com.hpe.greenlake.subscriptions.v1.expiring-subscriptions",
+            EventType::ServiceProvisioned => "com.hpe.greenlake.service-provision.v1.serviceprovision.provisioned",
+            EventType::ServiceUnprovisioned => "com.hpe.greenlake.service-provision.v1.serviceprovision.unprovision",
+            EventType::ServiceOfferOnboarded => "com.hpe.greenlake.service-registry.v1.serviceoffer.onboarded",
+            EventType::ServiceOfferRegionDeleted => "com.hpe.greenlake.service-registry.v1.serviceofferregion.delete",
         }
     }
 
@@ -81,10 +71,7 @@ impl EventType {
             .collect();
         if found.is_empty() {
             let known: Vec<&str> = Self::ALL.iter().map(|t| t.type_name()).collect();
-            return Err(format!(
-                "unknown event type {text:?}; known types: {}",
-                known.join(", ")
-            ));
+            return Err(format!("unknown event type {text:?}; known types: {}", known.join(", ")));
         }
         Ok(found)
     }
@@ -149,14 +136,7 @@ fn format_uuid(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// A fresh random version 4 UUID from the operating system's random source: what a challengeRequest must be,
@@ -198,11 +178,7 @@ impl Generator {
                 (acc, t)
             })
             .collect();
-        Generator {
-            seed: seed.unwrap_or_else(random_u64),
-            types,
-            total_weight: acc,
-        }
+        Generator { seed: seed.unwrap_or_else(random_u64), types, total_weight: acc }
     }
 
     fn rng_for(&self, index: u64) -> Rng {
@@ -220,11 +196,7 @@ impl Generator {
             return self.types[0].1;
         }
         let r = (rng.next_u64() % self.total_weight as u64) as u32;
-        self.types
-            .iter()
-            .find(|(acc, _)| r < *acc)
-            .map(|(_, t)| *t)
-            .unwrap_or(self.types[0].1)
+        self.types.iter().find(|(acc, _)| r < *acc).map(|(_, t)| *t).unwrap_or(self.types[0].1)
     }
 
     /// Appends event `index` of the run, compact JSON, stamped with `now`.
@@ -261,9 +233,7 @@ pub fn write_event(ty: EventType, rng: &mut Rng, now: OffsetDateTime, out: &mut 
     match ty {
         EventType::AuditLogCreated => audit_log(rng, now, out),
         EventType::ExpiringSubscriptions => expiring_subscription(rng, now, out),
-        EventType::ServiceProvisioned | EventType::ServiceUnprovisioned => {
-            service_provision(ty, rng, now, out)
-        }
+        EventType::ServiceProvisioned | EventType::ServiceUnprovisioned => service_provision(ty, rng, now, out),
         EventType::ServiceOfferOnboarded => service_offer_onboarded(rng, now, out),
         EventType::ServiceOfferRegionDeleted => service_offer_region_delete(rng, now, out),
     }
@@ -297,62 +267,24 @@ const USERS: &[&str] = &[
     "automation-client@example.com",
 ];
 const WORKSPACES: &[(&str, &str)] = &[
-    (
-        "3009de2825f211ec8a84fedebcb4a754",
-        "HPEDEV -GLCP- Hackshack",
-    ),
-    (
-        "7c1f0e2a9b3d11eebf2a0242ac120003",
-        "Example Corp Production",
-    ),
+    ("3009de2825f211ec8a84fedebcb4a754", "HPEDEV -GLCP- Hackshack"),
+    ("7c1f0e2a9b3d11eebf2a0242ac120003", "Example Corp Production"),
     ("a4d2c6e81f7a4c0f9e3b5d7c2a1e8f60", "Example Corp Lab"),
 ];
 const SERVICES: &[(&str, &str, &str)] = &[
-    (
-        "Compute Ops Management",
-        "compute-ops-management",
-        "COMPUTE",
-    ),
+    ("Compute Ops Management", "compute-ops-management", "COMPUTE"),
     ("Aruba Central", "aruba-central", "NETWORKING"),
     ("Data Services", "data-services", "STORAGE"),
     ("Backup and Recovery", "backup-and-recovery", "STORAGE"),
-    (
-        "Private Cloud Business Edition",
-        "private-cloud-business",
-        "COMPUTE",
-    ),
+    ("Private Cloud Business Edition", "private-cloud-business", "COMPUTE"),
 ];
 const REGIONS: &[&str] = &["us-west", "us-east", "eu-central", "ap-northeast"];
-const ROLES: &[&str] = &[
-    "Workspace Administrator",
-    "Workspace Observer",
-    "Compute Ops Management Operator",
-];
+const ROLES: &[&str] = &["Workspace Administrator", "Workspace Observer", "Compute Ops Management Operator"];
 const SUBSCRIPTIONS: &[(&str, &str, &str, &str)] = &[
-    (
-        "S0B80AAE",
-        "ENHANCED PROLIANT",
-        "Compute Subscription",
-        "DEVICE",
-    ),
-    (
-        "R7A06AAE",
-        "STANDARD PROLIANT",
-        "Compute Subscription",
-        "DEVICE",
-    ),
-    (
-        "Q9Y59AAE",
-        "FOUNDATION AP",
-        "Networking Subscription",
-        "DEVICE",
-    ),
-    (
-        "S1T37AAE",
-        "BACKUP AND RECOVERY",
-        "Storage Subscription",
-        "SERVICE",
-    ),
+    ("S0B80AAE", "ENHANCED PROLIANT", "Compute Subscription", "DEVICE"),
+    ("R7A06AAE", "STANDARD PROLIANT", "Compute Subscription", "DEVICE"),
+    ("Q9Y59AAE", "FOUNDATION AP", "Networking Subscription", "DEVICE"),
+    ("S1T37AAE", "BACKUP AND RECOVERY", "Storage Subscription", "SERVICE"),
 ];
 const COMPANIES: &[&str] = &["John Doe Inc.", "Example Corp", "Hackshack Labs"];
 
@@ -415,9 +347,7 @@ fn hex_id(rng: &mut Rng) -> String {
 
 /// A public-looking IPv4 address (outside the private, loopback and multicast ranges).
 fn public_ip(rng: &mut Rng) -> String {
-    const FIRST: &[u8] = &[
-        15, 16, 20, 34, 52, 64, 82, 91, 104, 131, 145, 152, 185, 194, 203,
-    ];
+    const FIRST: &[u8] = &[15, 16, 20, 34, 52, 64, 82, 91, 104, 131, 145, 152, 185, 194, 203];
     let r = rng.next_u64();
     format!(
         "{}.{}.{}.{}",
@@ -453,45 +383,17 @@ fn audit_description(rng: &mut Rng, user: &str) -> (&'static str, String) {
     match rng.below(14) {
         0..=3 => ("user_management", format!("User {user} logged in")),
         4 | 5 => ("user_management", format!("User {user} logged out")),
-        6 => (
-            "user_management",
-            format!("User {other} invited to the workspace"),
-        ),
-        7 => (
-            "user_management",
-            format!("Role {} assigned to user {other}", rng.pick(ROLES)),
-        ),
-        8 => (
-            "device_management",
-            format!("Device {} added to the workspace", serial(rng)),
-        ),
-        9 => (
-            "device_management",
-            format!("Device {} assigned to {service}", serial(rng)),
-        ),
-        10 => (
-            "subscription_management",
-            format!("Subscription {} added", subscription_key(rng)),
-        ),
+        6 => ("user_management", format!("User {other} invited to the workspace")),
+        7 => ("user_management", format!("Role {} assigned to user {other}", rng.pick(ROLES))),
+        8 => ("device_management", format!("Device {} added to the workspace", serial(rng))),
+        9 => ("device_management", format!("Device {} assigned to {service}", serial(rng))),
+        10 => ("subscription_management", format!("Subscription {} added", subscription_key(rng))),
         11 => (
             "subscription_management",
-            format!(
-                "Subscription {} assigned to device {}",
-                subscription_key(rng),
-                serial(rng)
-            ),
+            format!("Subscription {} assigned to device {}", subscription_key(rng), serial(rng)),
         ),
-        12 => (
-            "service_catalog",
-            format!(
-                "Service {service} provisioned in region {}",
-                rng.pick(REGIONS)
-            ),
-        ),
-        _ => (
-            "authentication",
-            format!("API client credential created by {user}"),
-        ),
+        12 => ("service_catalog", format!("Service {service} provisioned in region {}", rng.pick(REGIONS))),
+        _ => ("authentication", format!("API client credential created by {user}")),
     }
 }
 
@@ -528,11 +430,7 @@ fn audit_log(rng: &mut Rng, now: OffsetDateTime, out: &mut String) {
         ",\"created_at\":{ms},\"updated_at\":{ms},\"additional_info\":{{\"ip_address\":\"{ip}\",\"account_name\":"
     );
     json_str(out, account_name);
-    let _ = write!(
-        out,
-        ",\"ip_address_str\":\"{ip}\"}},\"has_details\":{}}}}}",
-        rng.chance(1, 4)
-    );
+    let _ = write!(out, ",\"ip_address_str\":\"{ip}\"}},\"has_details\":{}}}}}", rng.chance(1, 4));
 }
 
 /// `com.hpe.greenlake.subscriptions.v1.expiring-subscriptions`, fired 90, 60, 30 and 1 days before expiry, with
@@ -580,20 +478,10 @@ fn catalog_head(out: &mut String, ty: EventType, source: &str, rng: &mut Rng, no
 }
 
 fn service_provision(ty: EventType, rng: &mut Rng, now: OffsetDateTime, out: &mut String) {
-    catalog_head(
-        out,
-        ty,
-        "https://global.api.greenlake.hpe.com/service-catalog",
-        rng,
-        now,
-    );
+    catalog_head(out, ty, "https://global.api.greenlake.hpe.com/service-catalog", rng, now);
     let (name, slug, _) = *rng.pick(SERVICES);
     let (workspace_id, _) = *rng.pick(WORKSPACES);
-    let status = if ty == EventType::ServiceProvisioned {
-        "PROVISIONED"
-    } else {
-        "UNPROVISIONED"
-    };
+    let status = if ty == EventType::ServiceProvisioned { "PROVISIONED" } else { "UNPROVISIONED" };
     let _ = write!(
         out,
         "{{\"id\":\"{}\",\"serviceOfferId\":\"{}\",\"serviceOfferName\":\"{name}\",\"slug\":\"{slug}\",\"workspaceId\":\"{workspace_id}\",\"region\":\"{}\",\"status\":\"{status}\",\"serviceManagerId\":\"{}\",\"updatedAt\":\"",
@@ -652,11 +540,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn fixture(name: &str) -> Value {
-        let bytes = std::fs::read(format!(
-            "{}/tests/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
+        let bytes = std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -665,8 +549,7 @@ mod tests {
     fn shape(v: &Value) -> String {
         match v {
             Value::Object(m) => {
-                let parts: Vec<String> =
-                    m.iter().map(|(k, v)| format!("{k}:{}", shape(v))).collect();
+                let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{}", shape(v))).collect();
                 format!("{{{}}}", parts.join(","))
             }
             Value::Array(_) => "array".into(),
@@ -690,8 +573,8 @@ mod tests {
         for ty in EventType::ALL {
             for seed in 0..200 {
                 let bytes = one_of(ty, seed);
-                let parsed = parse_body(&bytes)
-                    .unwrap_or_else(|e| panic!("{ty:?}: {e}: {}", String::from_utf8_lossy(&bytes)));
+                let parsed =
+                    parse_body(&bytes).unwrap_or_else(|e| panic!("{ty:?}: {e}: {}", String::from_utf8_lossy(&bytes)));
                 assert_eq!(parsed.len(), 1);
                 let v: Value = serde_json::from_slice(&bytes).unwrap();
                 assert_eq!(v["type"], ty.type_name());
@@ -745,12 +628,7 @@ mod tests {
             let expiry = OffsetDateTime::from_unix_timestamp(end).unwrap();
             assert_eq!(
                 v["data"]["expirydate"],
-                format!(
-                    "{:02}/{:02}/{}",
-                    expiry.month() as u8,
-                    expiry.day(),
-                    expiry.year()
-                )
+                format!("{:02}/{:02}/{}", expiry.month() as u8, expiry.day(), expiry.year())
             );
         }
         assert_eq!(lead_days, HashSet::from([90, 60, 30, 1]));
@@ -764,10 +642,7 @@ mod tests {
         assert_eq!(shape(&v), shape(&fixture("challenge.json")));
         assert_eq!(v["data"]["challengeRequest"], request.as_str());
         assert_eq!(v["time"], "2026-03-04T05:06:07Z");
-        assert_eq!(
-            crate::greenlake::challenge_request(&body).as_deref(),
-            Some(request.as_str())
-        );
+        assert_eq!(crate::greenlake::challenge_request(&body).as_deref(), Some(request.as_str()));
         assert!(crate::greenlake::ChallengeGuard.check(&request).is_ok());
         assert_ne!(uuid_v4(), request);
         parse_body(&body).unwrap();
@@ -781,18 +656,9 @@ mod tests {
             let v: Value = serde_json::from_slice(&g.event(i, now())).unwrap();
             assert!(ids.insert(v["id"].as_str().unwrap().to_owned()));
         }
-        assert_eq!(
-            g.event(17, now()),
-            Generator::new(&[], Some(42)).event(17, now())
-        );
-        assert_ne!(
-            g.event(17, now()),
-            Generator::new(&[], Some(43)).event(17, now())
-        );
-        assert_ne!(
-            Generator::new(&[], None).event(0, now()),
-            Generator::new(&[], None).event(0, now())
-        );
+        assert_eq!(g.event(17, now()), Generator::new(&[], Some(42)).event(17, now()));
+        assert_ne!(g.event(17, now()), Generator::new(&[], Some(43)).event(17, now()));
+        assert_ne!(Generator::new(&[], None).event(0, now()), Generator::new(&[], None).event(0, now()));
     }
 
     #[test]
@@ -819,22 +685,13 @@ mod tests {
 
     #[test]
     fn type_names_resolve_from_full_names_and_short_parts() {
-        assert_eq!(
-            EventType::parse("audit-log").unwrap(),
-            vec![EventType::AuditLogCreated]
-        );
+        assert_eq!(EventType::parse("audit-log").unwrap(), vec![EventType::AuditLogCreated]);
         assert_eq!(
             EventType::parse("com.hpe.greenlake.subscriptions.v1.expiring-subscriptions").unwrap(),
             vec![EventType::ExpiringSubscriptions]
         );
-        assert_eq!(
-            EventType::parse("serviceprovision.provisioned").unwrap(),
-            vec![EventType::ServiceProvisioned]
-        );
-        assert_eq!(
-            EventType::parse("unprovision").unwrap(),
-            vec![EventType::ServiceUnprovisioned]
-        );
+        assert_eq!(EventType::parse("serviceprovision.provisioned").unwrap(), vec![EventType::ServiceProvisioned]);
+        assert_eq!(EventType::parse("unprovision").unwrap(), vec![EventType::ServiceUnprovisioned]);
         assert_eq!(EventType::parse("service-provision").unwrap().len(), 2);
         assert_eq!(EventType::parse("service-registry").unwrap().len(), 2);
         assert_eq!(EventType::parse("all").unwrap().len(), 6);

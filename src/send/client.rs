@@ -60,8 +60,7 @@ impl Trust {
     }
 
     pub fn from_pem_file(path: &Path) -> anyhow::Result<Trust> {
-        let pem = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         Trust::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
@@ -84,9 +83,7 @@ pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
         Trust::Certificates(certs) => {
             let mut roots = RootCertStore::empty();
             for c in certs {
-                roots
-                    .add(c.clone())
-                    .map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?;
+                roots.add(c.clone()).map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -95,9 +92,7 @@ pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                anyhow::bail!(
-                    "no platform root certificates found; use --ca PEM to trust the handler's certificate"
-                );
+                anyhow::bail!("no platform root certificates found; use --ca PEM to trust the handler's certificate");
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -129,12 +124,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -143,12 +133,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -171,25 +156,17 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> anyhow::Result<Target> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+        let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
         let tls = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
             _ => anyhow::bail!("the URL must start with https:// (got {url:?})"),
         };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| anyhow::anyhow!("the URL {url:?} has no host"))?;
+        let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("the URL {url:?} has no host"))?;
         if authority.as_str().contains('@') {
             anyhow::bail!("the URL must not carry credentials; use --api-key or --bearer");
         }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         if host.is_empty() {
             anyhow::bail!("the URL {url:?} has no host");
         }
@@ -199,13 +176,7 @@ impl Target {
             .map(|p| p.as_str().to_owned())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".to_owned());
-        Ok(Target {
-            tls,
-            host,
-            port,
-            authority: authority.as_str().to_owned(),
-            path,
-        })
+        Ok(Target { tls, host, port, authority: authority.as_str().to_owned(), path })
     }
 }
 
@@ -263,9 +234,8 @@ impl Auth {
     }
 
     fn value(v: String) -> anyhow::Result<Auth> {
-        let mut v = HeaderValue::try_from(v).map_err(|_| {
-            anyhow::anyhow!("the credential contains characters not allowed in a header")
-        })?;
+        let mut v = HeaderValue::try_from(v)
+            .map_err(|_| anyhow::anyhow!("the credential contains characters not allowed in a header"))?;
         v.set_sensitive(true);
         Ok(Auth(Some(v)))
     }
@@ -273,11 +243,7 @@ impl Auth {
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Auth(<redacted>)"
-        } else {
-            "Auth(None)"
-        })
+        f.write_str(if self.0.is_some() { "Auth(<redacted>)" } else { "Auth(None)" })
     }
 }
 
@@ -293,12 +259,7 @@ pub struct Client {
 
 impl Client {
     /// `timeout` bounds each step separately: connecting, the TLS handshake, and a request's whole answer.
-    pub fn new(
-        target: Target,
-        trust: &Trust,
-        auth: Auth,
-        timeout: Duration,
-    ) -> anyhow::Result<Client> {
+    pub fn new(target: Target, trust: &Trust, auth: Auth, timeout: Duration) -> anyhow::Result<Client> {
         let tls = if target.tls {
             let name = ServerName::try_from(target.host.clone())
                 .map_err(|_| anyhow::anyhow!("{:?} is not a valid TLS server name", target.host))?;
@@ -308,13 +269,7 @@ impl Client {
         };
         let host_header = HeaderValue::try_from(target.authority.as_str())
             .map_err(|_| anyhow::anyhow!("invalid host {:?}", target.authority))?;
-        Ok(Client {
-            target: Arc::new(target),
-            tls,
-            host_header,
-            auth,
-            timeout,
-        })
+        Ok(Client { target: Arc::new(target), tls, host_header, auth, timeout })
     }
 
     pub fn target(&self) -> &Target {
@@ -324,21 +279,12 @@ impl Client {
     /// Opens a connection: resolve, TCP connect (each address in turn), TLS handshake, HTTP/1.1 handshake.
     pub async fn connect(&self) -> Result<Connection, ClientError> {
         let t = &self.target;
-        let addrs: Vec<_> = tokio::time::timeout(
-            self.timeout,
-            tokio::net::lookup_host((t.host.as_str(), t.port)),
-        )
-        .await
-        .map_err(|_| ClientError::Timeout("name resolution", self.timeout))?
-        .map_err(|e| ClientError::Resolve {
-            host: t.host.clone(),
-            reason: e.to_string(),
-        })?
-        .collect();
-        let mut last = ClientError::Resolve {
-            host: t.host.clone(),
-            reason: "no address".into(),
-        };
+        let addrs: Vec<_> = tokio::time::timeout(self.timeout, tokio::net::lookup_host((t.host.as_str(), t.port)))
+            .await
+            .map_err(|_| ClientError::Timeout("name resolution", self.timeout))?
+            .map_err(|e| ClientError::Resolve { host: t.host.clone(), reason: e.to_string() })?
+            .collect();
+        let mut last = ClientError::Resolve { host: t.host.clone(), reason: "no address".into() };
         let mut tcp = None;
         for addr in addrs {
             match tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await {
@@ -346,12 +292,7 @@ impl Client {
                     tcp = Some(s);
                     break;
                 }
-                Ok(Err(e)) => {
-                    last = ClientError::Connect {
-                        addr: addr.to_string(),
-                        reason: e.to_string(),
-                    }
-                }
+                Ok(Err(e)) => last = ClientError::Connect { addr: addr.to_string(), reason: e.to_string() },
                 Err(_) => last = ClientError::Timeout("connecting", self.timeout),
             }
         }
@@ -360,14 +301,10 @@ impl Client {
         let _ = tcp.set_nodelay(true);
         let io: Box<dyn Io> = match &self.tls {
             Some((connector, name)) => {
-                let stream =
-                    tokio::time::timeout(self.timeout, connector.connect(name.clone(), tcp))
-                        .await
-                        .map_err(|_| ClientError::Timeout("TLS handshake", self.timeout))?
-                        .map_err(|e| ClientError::Tls {
-                            host: t.host.clone(),
-                            reason: tls_reason(&e),
-                        })?;
+                let stream = tokio::time::timeout(self.timeout, connector.connect(name.clone(), tcp))
+                    .await
+                    .map_err(|_| ClientError::Timeout("TLS handshake", self.timeout))?
+                    .map_err(|e| ClientError::Tls { host: t.host.clone(), reason: tls_reason(&e) })?;
                 Box::new(stream)
             }
             None => Box::new(tcp),
@@ -400,35 +337,18 @@ impl Client {
         if let Some(auth) = &self.auth.0 {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let req = req.body(Full::new(body)).map_err(|e| ClientError::Http(e.to_string()))?;
         let exchange = async {
-            conn.sender
-                .ready()
-                .await
-                .map_err(|e| ClientError::Http(e.to_string()))?;
-            let resp = conn
-                .sender
-                .send_request(req)
-                .await
-                .map_err(|e| ClientError::Http(http_reason(&e)))?;
+            conn.sender.ready().await.map_err(|e| ClientError::Http(e.to_string()))?;
+            let resp = conn.sender.send_request(req).await.map_err(|e| ClientError::Http(http_reason(&e)))?;
             let status = resp.status();
-            let content_type = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
                 .collect()
                 .await
                 .map_err(|e| ClientError::Http(format!("reading the answer: {e}")))?
                 .to_bytes();
-            Ok(Answer {
-                status,
-                content_type,
-                body,
-            })
+            Ok(Answer { status, content_type, body })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
@@ -437,10 +357,7 @@ impl Client {
 }
 
 fn tls_reason(e: &std::io::Error) -> String {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(c)) => format!("invalid peer certificate: {c:?}"),
         Some(other) => other.to_string(),
         None => e.to_string(),
@@ -467,10 +384,7 @@ mod tests {
         assert_eq!(t.path, "/webhook?x=1");
         assert_eq!(t.authority, "example.com");
         let t = Target::parse("https://[::1]:8443").unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
-            ("::1", 8443, "/")
-        );
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 8443, "/"));
         assert_eq!(t.authority, "[::1]:8443");
         let t = Target::parse("http://127.0.0.1:8080/hook").unwrap();
         assert!(!t.tls);
@@ -485,11 +399,7 @@ mod tests {
         for host in ["127.0.0.1", "::1", "localhost"] {
             let t = Target::parse(&format!(
                 "https://{}:1/",
-                if host.contains(':') {
-                    format!("[{host}]")
-                } else {
-                    host.into()
-                }
+                if host.contains(':') { format!("[{host}]") } else { host.into() }
             ))
             .unwrap();
             Client::new(t, &Trust::Insecure, Auth::default(), Duration::from_secs(1)).unwrap();

@@ -184,11 +184,8 @@ impl Demo {
             Step::OracleProbe => {
                 // The attack PROTOCOL.md warns about: a "challenge" whose challengeRequest is an event body, to
                 // get it signed. A sound receiver refuses it and shows it.
-                let forged = String::from_utf8(
-                    self.generator
-                        .event(u64::MAX - n, time::OffsetDateTime::now_utc()),
-                )
-                .expect("generated events are UTF-8");
+                let forged = String::from_utf8(self.generator.event(u64::MAX - n, time::OffsetDateTime::now_utc()))
+                    .expect("generated events are UTF-8");
                 self.challenge(&forged).await;
             }
         }
@@ -196,11 +193,7 @@ impl Demo {
 
     async fn challenge(&mut self, request: &str) {
         self.report.challenges += 1;
-        let body = catalog::challenge(
-            request,
-            verify::WORKSPACE_ID,
-            time::OffsetDateTime::now_utc(),
-        );
+        let body = catalog::challenge(request, verify::WORKSPACE_ID, time::OffsetDateTime::now_utc());
         self.post(body.into(), None).await;
     }
 }
@@ -217,16 +210,10 @@ pub async fn demo_stream(
     rate: f64,
     cancel: impl Future<Output = ()>,
 ) -> anyhow::Result<DemoReport> {
-    let client = Client::new(
-        Target::parse(url)?,
-        &trust,
-        Auth::default(),
-        Duration::from_secs(10),
-    )?;
+    let client = Client::new(Target::parse(url)?, &trust, Auth::default(), Duration::from_secs(10))?;
     let mut rng = Rng::from_entropy();
     // A wrong key that no receiver holds, so the bad signature is really bad.
-    let wrong =
-        Secret::new(format!("not-the-secret-{:016x}", rng.next_u64())).expect("valid length");
+    let wrong = Secret::new(format!("not-the-secret-{:016x}", rng.next_u64())).expect("valid length");
     let mut demo = Demo {
         signer: Signer::new(secret),
         wrong: Signer::new(&wrong),
@@ -237,28 +224,17 @@ pub async fn demo_stream(
         recent: VecDeque::with_capacity(REMEMBERED),
         conn: None,
         report: DemoReport::default(),
-        rate: if rate.is_finite() && rate > 0.0 {
-            rate
-        } else {
-            3.0
-        },
+        rate: if rate.is_finite() && rate > 0.0 { rate } else { 3.0 },
     };
     tokio::pin!(cancel);
     // The receiver may still be starting: the challenge is retried for a few seconds before giving up.
-    let retry = RetryPolicy {
-        retries: 10,
-        base: Duration::from_millis(50),
-        max: Duration::from_secs(1),
-    };
+    let retry = RetryPolicy { retries: 10, base: Duration::from_millis(50), max: Duration::from_secs(1) };
     let verification = tokio::select! {
         v = verify::verify(&demo.client, &demo.signer, &retry) => v,
         _ = &mut cancel => return Ok(demo.report),
     };
     if verification.state != State::Active {
-        anyhow::bail!(
-            "the receiver failed verification: {}",
-            verification.reason.unwrap_or_default()
-        );
+        anyhow::bail!("the receiver failed verification: {}", verification.reason.unwrap_or_default());
     }
     let mut n = 0u64;
     loop {
@@ -288,13 +264,7 @@ mod tests {
     fn early_steps_show_every_kind_then_events_dominate() {
         let mut rng = Rng::new(1);
         let first: Vec<Step> = (0..40).map(|n| step(n, &mut rng)).collect();
-        for s in [
-            Step::Duplicate,
-            Step::BadSignature,
-            Step::Burst,
-            Step::OracleProbe,
-            Step::Challenge,
-        ] {
+        for s in [Step::Duplicate, Step::BadSignature, Step::Burst, Step::OracleProbe, Step::Challenge] {
             assert!(first.contains(&s), "{s:?}");
         }
         let later: Vec<Step> = (40..10_040).map(|n| step(n, &mut rng)).collect();

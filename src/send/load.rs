@@ -25,29 +25,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            retries: 3,
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(30),
-        }
+        RetryPolicy { retries: 3, base: Duration::from_millis(200), max: Duration::from_secs(30) }
     }
 }
 
 impl RetryPolicy {
     /// The wait before retry number `attempt` (1 for the first retry): `base`, then doubling, up to `max`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.max)
     }
 
     /// Answers worth another attempt: the handler is overloaded or failing for now. Any other refusal (a 401
     /// for a bad signature, a 400 for a malformed event) would only be refused again.
     pub fn retryable(status: StatusCode) -> bool {
-        status.is_server_error()
-            || status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
+        status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS
     }
 }
 
@@ -103,14 +95,10 @@ struct Schedule {
 
 impl Schedule {
     fn claim(&mut self, source: &Source, now: Instant) -> Option<(Unit, Option<Instant>)> {
-        if self.deadline.is_some_and(|d| now >= d)
-            || self.limit.is_some_and(|l| self.next_event >= l)
-        {
+        if self.deadline.is_some_and(|d| now >= d) || self.limit.is_some_and(|l| self.next_event >= l) {
             return None;
         }
-        let due = self
-            .rate
-            .map(|r| self.start + Duration::from_secs_f64(self.next_event as f64 / r));
+        let due = self.rate.map(|r| self.start + Duration::from_secs_f64(self.next_event as f64 / r));
         if let (Some(due), Some(deadline)) = (due, self.deadline) {
             if due >= deadline {
                 return None;
@@ -122,19 +110,13 @@ impl Schedule {
                     Some(l) => (*batch).min(l - self.next_event),
                     None => *batch,
                 };
-                let unit = Unit::Generated {
-                    first: self.next_event,
-                    n,
-                };
+                let unit = Unit::Generated { first: self.next_event, n };
                 self.next_event += n;
                 unit
             }
             Source::Payloads(payloads) => {
                 // Without a count or duration a file is sent once through.
-                if self.limit.is_none()
-                    && self.deadline.is_none()
-                    && self.next_payload >= payloads.len()
-                {
+                if self.limit.is_none() && self.deadline.is_none() && self.next_payload >= payloads.len() {
                     return None;
                 }
                 let i = self.next_payload % payloads.len();
@@ -175,14 +157,7 @@ pub async fn run(
         next_payload: 0,
     };
     let workers = plan.concurrency.max(1);
-    let shared = Arc::new(Shared {
-        client,
-        signer,
-        plan,
-        schedule: Mutex::new(schedule),
-        live,
-        stop,
-    });
+    let shared = Arc::new(Shared { client, signer, plan, schedule: Mutex::new(schedule), live, stop });
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
         set.spawn(worker(shared.clone()));
@@ -206,11 +181,7 @@ async fn worker(shared: Arc<Shared>) -> Tally {
         if *stop.borrow() {
             break;
         }
-        let claimed = shared
-            .schedule
-            .lock()
-            .expect("schedule lock")
-            .claim(&shared.plan.source, Instant::now());
+        let claimed = shared.schedule.lock().expect("schedule lock").claim(&shared.plan.source, Instant::now());
         let Some((unit, due)) = claimed else { break };
         if let Some(due) = due {
             tokio::select! {
@@ -221,12 +192,11 @@ async fn worker(shared: Arc<Shared>) -> Tally {
         let now = time::OffsetDateTime::now_utc();
         let (body, events): (Bytes, u64) = match (&shared.plan.source, unit) {
             (Source::Generated { generator, .. }, Unit::Generated { first, n }) => {
-                let body =
-                    if n == 1 && matches!(shared.plan.source, Source::Generated { batch: 1, .. }) {
-                        generator.event(first, now)
-                    } else {
-                        generator.batch(first, n, now)
-                    };
+                let body = if n == 1 && matches!(shared.plan.source, Source::Generated { batch: 1, .. }) {
+                    generator.event(first, now)
+                } else {
+                    generator.batch(first, n, now)
+                };
                 (body.into(), n)
             }
             (Source::Payloads(p), Unit::Payload(i)) => (p[i].body.clone(), p[i].events),
@@ -314,11 +284,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_the_base_up_to_the_cap() {
-        let p = RetryPolicy {
-            retries: 5,
-            base: Duration::from_millis(100),
-            max: Duration::from_millis(700),
-        };
+        let p = RetryPolicy { retries: 5, base: Duration::from_millis(100), max: Duration::from_millis(700) };
         let waits: Vec<u128> = (1..=6).map(|a| p.backoff(a).as_millis()).collect();
         assert_eq!(waits, vec![100, 200, 400, 700, 700, 700]);
         assert_eq!(p.backoff(200), Duration::from_millis(700));
@@ -327,43 +293,20 @@ mod tests {
     #[test]
     fn only_temporary_refusals_are_retried() {
         for s in [500, 502, 503, 504, 408, 429] {
-            assert!(
-                RetryPolicy::retryable(StatusCode::from_u16(s).unwrap()),
-                "{s}"
-            );
+            assert!(RetryPolicy::retryable(StatusCode::from_u16(s).unwrap()), "{s}");
         }
         for s in [400, 401, 403, 404, 413] {
-            assert!(
-                !RetryPolicy::retryable(StatusCode::from_u16(s).unwrap()),
-                "{s}"
-            );
+            assert!(!RetryPolicy::retryable(StatusCode::from_u16(s).unwrap()), "{s}");
         }
     }
 
-    fn schedule(
-        limit: Option<u64>,
-        rate: Option<f64>,
-        duration: Option<Duration>,
-    ) -> (Schedule, Instant) {
+    fn schedule(limit: Option<u64>, rate: Option<f64>, duration: Option<Duration>) -> (Schedule, Instant) {
         let start = Instant::now();
-        (
-            Schedule {
-                start,
-                deadline: duration.map(|d| start + d),
-                limit,
-                rate,
-                next_event: 0,
-                next_payload: 0,
-            },
-            start,
-        )
+        (Schedule { start, deadline: duration.map(|d| start + d), limit, rate, next_event: 0, next_payload: 0 }, start)
     }
 
     fn generated(batch: u64) -> Source {
-        Source::Generated {
-            generator: Generator::new(&[], Some(1)),
-            batch,
-        }
+        Source::Generated { generator: Generator::new(&[], Some(1)), batch }
     }
 
     #[test]
@@ -395,12 +338,7 @@ mod tests {
         }
         assert_eq!(
             dues,
-            vec![
-                Duration::ZERO,
-                Duration::from_millis(250),
-                Duration::from_millis(500),
-                Duration::from_millis(750)
-            ]
+            vec![Duration::ZERO, Duration::from_millis(250), Duration::from_millis(500), Duration::from_millis(750)]
         );
         let (mut s, start) = schedule(None, None, Some(Duration::from_secs(1)));
         assert!(s.claim(&src, start).is_some());
@@ -410,14 +348,8 @@ mod tests {
     #[test]
     fn a_file_goes_once_through_unless_asked_for_more() {
         let payloads = Arc::new(vec![
-            Payload {
-                body: Bytes::from_static(b"{}"),
-                events: 1,
-            },
-            Payload {
-                body: Bytes::from_static(b"[{},{}]"),
-                events: 2,
-            },
+            Payload { body: Bytes::from_static(b"{}"), events: 1 },
+            Payload { body: Bytes::from_static(b"[{},{}]"), events: 2 },
         ]);
         let src = Source::Payloads(payloads);
         let (mut s, now) = schedule(None, None, None);
@@ -425,14 +357,6 @@ mod tests {
         assert_eq!(units, vec![Unit::Payload(0), Unit::Payload(1)]);
         let (mut s, now) = schedule(Some(5), None, None);
         let units: Vec<Unit> = std::iter::from_fn(|| s.claim(&src, now).map(|c| c.0)).collect();
-        assert_eq!(
-            units,
-            vec![
-                Unit::Payload(0),
-                Unit::Payload(1),
-                Unit::Payload(0),
-                Unit::Payload(1)
-            ]
-        );
+        assert_eq!(units, vec![Unit::Payload(0), Unit::Payload(1), Unit::Payload(0), Unit::Payload(1)]);
     }
 }

@@ -56,9 +56,7 @@ fn parse_credential(s: &str) -> Result<Credential, String> {
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of events per second"))?;
+    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of events per second"))?;
     if !r.is_finite() || r < 0.0 {
         return Err("must be 0 (unlimited) or a positive number".into());
     }
@@ -68,13 +66,9 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 /// Parses `500ms`, `10s`, `2m`, `1h`, or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m, 1h)"))?;
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m, 1h)"))?;
     let secs = match unit.trim() {
         "ms" => n / 1000.0,
         "" | "s" => n,
@@ -195,11 +189,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{summary}");
     }
-    Ok(if summary.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Does the whole run and returns its summary without printing it.
@@ -207,9 +197,7 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
     let signing = match args.sign_with {
         SignWith::Primary => args.secret.clone(),
         SignWith::Secondary => args.secondary_secret.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "--sign-with secondary needs --secondary-secret (or GLWATCH_SECONDARY_SECRET)"
-            )
+            anyhow::anyhow!("--sign-with secondary needs --secondary-secret (or GLWATCH_SECONDARY_SECRET)")
         })?,
     };
     let trust = if args.insecure {
@@ -227,10 +215,7 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
     };
     let target = Target::parse(&args.url)?;
     if !target.tls {
-        eprintln!(
-            "warning: {} is plain HTTP; GreenLake only delivers over HTTPS",
-            args.url
-        );
+        eprintln!("warning: {} is plain HTTP; GreenLake only delivers over HTTPS", args.url);
     }
     let source = if let Some(path) = &args.file {
         let loaded = payload::load_file(path, args.batch as usize)?;
@@ -243,10 +228,7 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
         for t in &args.types {
             types.extend(catalog::EventType::parse(t).map_err(anyhow::Error::msg)?);
         }
-        Source::Generated {
-            generator: catalog::Generator::new(&types, args.seed),
-            batch: args.batch,
-        }
+        Source::Generated { generator: catalog::Generator::new(&types, args.seed), batch: args.batch }
     };
     let client = Client::new(target, &trust, auth, args.timeout)?;
     let retry = RetryPolicy {
@@ -262,13 +244,7 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
         challenge_ms = v.latency.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
     }
     if state != State::Active || args.challenge_only {
-        let mut s = Summary::new(
-            &stats::Tally::default(),
-            Duration::ZERO,
-            state,
-            reason,
-            detail,
-        );
+        let mut s = Summary::new(&stats::Tally::default(), Duration::ZERO, state, reason, detail);
         s.challenge_ms = challenge_ms;
         return Ok(s);
     }
@@ -371,41 +347,12 @@ mod tests {
     fn conflicting_or_invalid_flags_are_refused() {
         let bad: &[&[&str]] = &[
             &["https://h/", "--secret", "abc"],
-            &[
-                "https://h/",
-                "--secret",
-                "abcd",
-                "--insecure",
-                "--ca",
-                "x.pem",
-            ],
-            &[
-                "https://h/",
-                "--secret",
-                "abcd",
-                "--file",
-                "f",
-                "--type",
-                "audit-log",
-            ],
-            &[
-                "https://h/",
-                "--secret",
-                "abcd",
-                "--challenge-only",
-                "--no-challenge",
-            ],
+            &["https://h/", "--secret", "abcd", "--insecure", "--ca", "x.pem"],
+            &["https://h/", "--secret", "abcd", "--file", "f", "--type", "audit-log"],
+            &["https://h/", "--secret", "abcd", "--challenge-only", "--no-challenge"],
             &["https://h/", "--secret", "abcd", "--batch", "0"],
             &["https://h/", "--secret", "abcd", "--rate", "-1"],
-            &[
-                "https://h/",
-                "--secret",
-                "abcd",
-                "--api-key",
-                "k",
-                "--bearer",
-                "t",
-            ],
+            &["https://h/", "--secret", "abcd", "--api-key", "k", "--bearer", "t"],
             &["https://h/", "--secret", "abcd", "--duration", "10x"],
         ];
         for args in bad {
@@ -427,18 +374,8 @@ mod tests {
 
     #[tokio::test]
     async fn secondary_signing_needs_the_secondary_secret() {
-        let a = parse(&[
-            "https://127.0.0.1:9/",
-            "--secret",
-            "abcd",
-            "--sign-with",
-            "secondary",
-        ])
-        .unwrap();
+        let a = parse(&["https://127.0.0.1:9/", "--secret", "abcd", "--sign-with", "secondary"]).unwrap();
         let e = execute(a).await.unwrap_err().to_string();
-        assert!(
-            e.contains("--sign-with secondary needs --secondary-secret"),
-            "{e}"
-        );
+        assert!(e.contains("--sign-with secondary needs --secondary-secret"), "{e}");
     }
 }

@@ -27,15 +27,12 @@ pub struct Loaded {
 }
 
 pub fn load_file(path: &Path, batch: usize) -> anyhow::Result<Loaded> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     if meta.len() > MAX_FILE {
         anyhow::bail!("{} is larger than {} MiB", path.display(), MAX_FILE >> 20);
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let mut loaded =
-        parse(Bytes::from(bytes), batch).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut loaded = parse(Bytes::from(bytes), batch).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for w in &mut loaded.warnings {
         *w = format!("{}: {w}", path.display());
     }
@@ -62,10 +59,7 @@ pub fn parse(bytes: Bytes, batch: usize) -> Result<Loaded, String> {
                 continue;
             }
             if let Err(e) = serde_json::from_slice::<IgnoredAny>(&slice) {
-                return Err(format!(
-                    "neither one JSON document nor NDJSON: line {}: {e}",
-                    n + 1
-                ));
+                return Err(format!("neither one JSON document nor NDJSON: line {}: {e}", n + 1));
             }
             units.push((n + 1, slice));
         }
@@ -87,35 +81,21 @@ pub fn parse(bytes: Bytes, batch: usize) -> Result<Loaded, String> {
             body.extend_from_slice(g.trim_ascii());
         }
         body.push(b']');
-        out.push(Payload {
-            body: body.into(),
-            events: group.len() as u64,
-        });
+        out.push(Payload { body: body.into(), events: group.len() as u64 });
         group.clear();
     };
     for (line, body) in units {
-        let at = if line == 0 {
-            String::new()
-        } else {
-            format!("line {line}: ")
-        };
+        let at = if line == 0 { String::new() } else { format!("line {line}: ") };
         if let Err(e) = crate::cloudevent::parse_body(&body) {
-            loaded
-                .warnings
-                .push(format!("{at}not a valid CloudEvent ({e}); sent as is"));
+            loaded.warnings.push(format!("{at}not a valid CloudEvent ({e}); sent as is"));
         }
         if body.len() > GREENLAKE_MAX_PAYLOAD {
-            loaded.warnings.push(format!(
-                "{at}{} bytes: GreenLake truncates payloads over 64 KB",
-                body.len()
-            ));
+            loaded.warnings.push(format!("{at}{} bytes: GreenLake truncates payloads over 64 KB", body.len()));
         }
         let is_array = body.trim_ascii_start().first() == Some(&b'[');
         if is_array {
             flush(&mut group, &mut loaded.payloads);
-            let events = serde_json::from_slice::<Vec<IgnoredAny>>(&body)
-                .map(|v| v.len() as u64)
-                .unwrap_or(1);
+            let events = serde_json::from_slice::<Vec<IgnoredAny>>(&body).map(|v| v.len() as u64).unwrap_or(1);
             loaded.payloads.push(Payload { body, events });
         } else if batch > 1 {
             group.push(body);
@@ -135,30 +115,15 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Bytes {
-        std::fs::read(format!(
-            "{}/tests/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-        .into()
+        std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap().into()
     }
 
     #[test]
     fn a_json_document_is_sent_byte_for_byte() {
-        for (name, events) in [
-            ("audit-log-created.json", 1),
-            ("expiring-subscriptions.json", 1),
-            ("batch.json", 2),
-        ] {
+        for (name, events) in [("audit-log-created.json", 1), ("expiring-subscriptions.json", 1), ("batch.json", 2)] {
             let bytes = fixture(name);
             let loaded = parse(bytes.clone(), 1).unwrap();
-            assert_eq!(
-                loaded.payloads,
-                vec![Payload {
-                    body: bytes.clone(),
-                    events
-                }]
-            );
+            assert_eq!(loaded.payloads, vec![Payload { body: bytes.clone(), events }]);
             assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
             // Batching leaves a document that is already a batch alone.
             assert_eq!(parse(bytes, 10).unwrap().payloads[0].events, events);
@@ -173,24 +138,11 @@ mod tests {
         let text = format!("{a}\r\n\n{b}\n{c}\n{a}");
         let one = parse(Bytes::from(text.clone()), 1).unwrap();
         let bodies: Vec<&[u8]> = one.payloads.iter().map(|p| &p.body[..]).collect();
-        assert_eq!(
-            bodies,
-            vec![a.as_bytes(), b.as_bytes(), c.as_bytes(), a.as_bytes()]
-        );
+        assert_eq!(bodies, vec![a.as_bytes(), b.as_bytes(), c.as_bytes(), a.as_bytes()]);
         let two = parse(Bytes::from(text), 2).unwrap();
-        let bodies: Vec<String> = two
-            .payloads
-            .iter()
-            .map(|p| String::from_utf8(p.body.to_vec()).unwrap())
-            .collect();
-        assert_eq!(
-            bodies,
-            vec![format!("[{a},{b}]"), c.to_owned(), format!("[{a}]")]
-        );
-        assert_eq!(
-            two.payloads.iter().map(|p| p.events).collect::<Vec<_>>(),
-            vec![2, 1, 1]
-        );
+        let bodies: Vec<String> = two.payloads.iter().map(|p| String::from_utf8(p.body.to_vec()).unwrap()).collect();
+        assert_eq!(bodies, vec![format!("[{a},{b}]"), c.to_owned(), format!("[{a}]")]);
+        assert_eq!(two.payloads.iter().map(|p| p.events).collect::<Vec<_>>(), vec![2, 1, 1]);
         for p in &two.payloads {
             crate::cloudevent::parse_body(&p.body).unwrap();
         }
@@ -202,10 +154,7 @@ mod tests {
             parse(Bytes::from_static(b"{\"a\":1}\n{nope\n"), 1).unwrap_err(),
             "neither one JSON document nor NDJSON: line 2: key must be a string at line 1 column 2"
         );
-        assert_eq!(
-            parse(Bytes::from_static(b"\n \n"), 1).unwrap_err(),
-            "no payload in the file"
-        );
+        assert_eq!(parse(Bytes::from_static(b"\n \n"), 1).unwrap_err(), "no payload in the file");
         let loaded = parse(Bytes::from_static(b"{\"id\":\"x\"}\n{\"a\":1}\n"), 1).unwrap();
         assert_eq!(loaded.payloads.len(), 2);
         assert_eq!(

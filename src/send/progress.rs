@@ -11,11 +11,7 @@ use tokio::sync::watch;
 /// Redraws until `done` turns true, then clears the line (terminal) so the summary starts clean.
 pub async fn show(live: Arc<Live>, mut done: watch::Receiver<bool>) {
     let tty = std::io::stderr().is_terminal();
-    let every = if tty {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(2)
-    };
+    let every = if tty { Duration::from_millis(200) } else { Duration::from_secs(2) };
     let start = Instant::now();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let (mut last_acked, mut last_at) = (0u64, start);
@@ -30,11 +26,7 @@ pub async fn show(live: Arc<Live>, mut done: watch::Receiver<bool>) {
         (last_acked, last_at) = (acked, now);
         let line = line(&live, now - start, rate);
         let mut err = std::io::stderr().lock();
-        let _ = if tty {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
+        let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
         let _ = err.flush();
     }
     if tty {

@@ -20,20 +20,13 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram {
-            counts: Box::new([0; BUCKETS]),
-            total: 0,
-            max: 0,
-        }
+        Histogram { counts: Box::new([0; BUCKETS]), total: 0, max: 0 }
     }
 }
 
 impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Histogram")
-            .field("total", &self.total)
-            .field("max", &self.max)
-            .finish()
+        f.debug_struct("Histogram").field("total", &self.total).field("max", &self.max).finish()
     }
 }
 
@@ -224,34 +217,22 @@ impl Summary {
                 state = State::Critical;
                 state_reason = Some(DELIVERY_FAILURE.to_owned());
                 detail = Some(match &tally.last_error {
-                    Some(e) if tally.failed > 0 => format!(
-                        "{} of {} events not acknowledged; last error: {e}",
-                        tally.unacknowledged(),
-                        tally.sent
-                    ),
-                    _ => format!(
-                        "{} of {} events not acknowledged",
-                        tally.unacknowledged(),
-                        tally.sent
-                    ),
+                    Some(e) if tally.failed > 0 => {
+                        format!("{} of {} events not acknowledged; last error: {e}", tally.unacknowledged(), tally.sent)
+                    }
+                    _ => format!("{} of {} events not acknowledged", tally.unacknowledged(), tally.sent),
                 });
             } else if tally.failed_attempts > 0 {
                 state = State::Warning;
-                detail = Some(format!(
-                    "{} delivery attempts failed and were retried successfully",
-                    tally.failed_attempts
-                ));
+                detail =
+                    Some(format!("{} delivery attempts failed and were retried successfully", tally.failed_attempts));
             }
         }
         let secs = elapsed.as_secs_f64();
         Summary {
             sent: tally.sent,
             acknowledged: tally.acknowledged,
-            refused: tally
-                .refused
-                .iter()
-                .map(|(s, n)| (s.to_string(), *n))
-                .collect(),
+            refused: tally.refused.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             failed: tally.failed,
             retries: tally.retries,
             deliveries: tally.deliveries,
@@ -260,11 +241,7 @@ impl Summary {
                 p99: ms(tally.latency.quantile(0.99)),
                 max: ms(tally.latency.max()),
             },
-            throughput_per_s: if secs > 0.0 {
-                (tally.acknowledged as f64 / secs * 10.0).round() / 10.0
-            } else {
-                0.0
-            },
+            throughput_per_s: if secs > 0.0 { (tally.acknowledged as f64 / secs * 10.0).round() / 10.0 } else { 0.0 },
             elapsed_s: (secs * 1000.0).round() / 1000.0,
             state,
             state_reason,
@@ -298,20 +275,12 @@ impl fmt::Display for Summary {
         if self.sent == 0 {
             return write!(f, "sent          no events");
         }
-        writeln!(
-            f,
-            "sent          {} events in {} deliveries",
-            self.sent, self.deliveries
-        )?;
+        writeln!(f, "sent          {} events in {} deliveries", self.sent, self.deliveries)?;
         writeln!(f, "acknowledged  {}", self.acknowledged)?;
         if self.refused.is_empty() {
             writeln!(f, "refused       0")?;
         } else {
-            let parts: Vec<String> = self
-                .refused
-                .iter()
-                .map(|(s, n)| format!("{n} with status {s}"))
-                .collect();
+            let parts: Vec<String> = self.refused.iter().map(|(s, n)| format!("{n} with status {s}")).collect();
             writeln!(f, "refused       {}", parts.join(", "))?;
         }
         writeln!(f, "failed        {}", self.failed)?;
@@ -321,11 +290,7 @@ impl fmt::Display for Summary {
             "latency       p50 {} ms, p99 {} ms, max {} ms",
             self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max
         )?;
-        write!(
-            f,
-            "throughput    {} events/s over {} s",
-            self.throughput_per_s, self.elapsed_s
-        )
+        write!(f, "throughput    {} events/s over {} s", self.throughput_per_s, self.elapsed_s)
     }
 }
 
@@ -365,11 +330,7 @@ mod tests {
 
     #[test]
     fn merged_histograms_equal_one_fed_everything() {
-        let (mut a, mut b, mut all) = (
-            Histogram::default(),
-            Histogram::default(),
-            Histogram::default(),
-        );
+        let (mut a, mut b, mut all) = (Histogram::default(), Histogram::default(), Histogram::default());
         for us in 0..1000u64 {
             let d = Duration::from_micros(us * 37 % 5000);
             if us % 2 == 0 { &mut a } else { &mut b }.record(d);
@@ -401,13 +362,7 @@ mod tests {
 
     #[test]
     fn summary_maths_and_json_keys() {
-        let s = Summary::new(
-            &tally(),
-            Duration::from_millis(500),
-            State::Active,
-            None,
-            None,
-        );
+        let s = Summary::new(&tally(), Duration::from_millis(500), State::Active, None, None);
         assert_eq!(s.state, State::Critical);
         assert_eq!(s.state_reason.as_deref(), Some(DELIVERY_FAILURE));
         assert_eq!(s.detail.as_deref(), Some("3 of 10 events not acknowledged"));
@@ -442,13 +397,7 @@ mod tests {
 
     #[test]
     fn recovered_failures_warn_and_clean_runs_stay_active() {
-        let mut t = Tally {
-            sent: 5,
-            acknowledged: 5,
-            failed_attempts: 2,
-            retries: 2,
-            ..Tally::default()
-        };
+        let mut t = Tally { sent: 5, acknowledged: 5, failed_attempts: 2, retries: 2, ..Tally::default() };
         let s = Summary::new(&t, Duration::from_secs(1), State::Active, None, None);
         assert_eq!(s.state, State::Warning);
         assert!(s.ok());

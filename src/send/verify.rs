@@ -37,8 +37,7 @@ pub async fn verify(client: &Client, signer: &Signer, retry: &RetryPolicy) -> Ve
     loop {
         attempts += 1;
         let request = super::catalog::uuid_v4();
-        let body =
-            super::catalog::challenge(&request, WORKSPACE_ID, time::OffsetDateTime::now_utc());
+        let body = super::catalog::challenge(&request, WORKSPACE_ID, time::OffsetDateTime::now_utc());
         let started = Instant::now();
         let result = match client.connect().await {
             Ok(mut conn) => client.post(&mut conn, body.into(), None).await,
@@ -61,19 +60,8 @@ pub async fn verify(client: &Client, signer: &Signer, retry: &RetryPolicy) -> Ve
     }
 }
 
-fn failed(
-    reason: String,
-    detail: Option<String>,
-    attempts: u32,
-    latency: Option<Duration>,
-) -> Verification {
-    Verification {
-        state: State::Critical,
-        reason: Some(reason),
-        detail,
-        latency,
-        attempts,
-    }
+fn failed(reason: String, detail: Option<String>, attempts: u32, latency: Option<Duration>) -> Verification {
+    Verification { state: State::Critical, reason: Some(reason), detail, latency, attempts }
 }
 
 /// Judges an answer against the expected lower-case hex HMAC of the challengeRequest.
@@ -91,44 +79,32 @@ pub fn judge(answer: &Answer, expected: &str) -> Verification {
         Err(_) => {
             return fail(
                 HMAC_FAILED.into(),
-                format!(
-                    "the answer is not JSON (expected {{\"verification\":\"<hex>\"}}): {}",
-                    excerpt(&answer.body)
-                ),
+                format!("the answer is not JSON (expected {{\"verification\":\"<hex>\"}}): {}", excerpt(&answer.body)),
             )
         }
     };
     let Some(got) = value.get("verification").and_then(|v| v.as_str()) else {
         return fail(
             HMAC_FAILED.into(),
-            format!(
-                "the answer has no \"verification\" string: {}",
-                excerpt(&answer.body)
-            ),
+            format!("the answer has no \"verification\" string: {}", excerpt(&answer.body)),
         );
     };
     if got != expected {
         let detail = if got.eq_ignore_ascii_case(expected) {
-            "the verification is right but in upper-case hex; GreenLake compares lower-case hex"
-                .to_owned()
+            "the verification is right but in upper-case hex; GreenLake compares lower-case hex".to_owned()
         } else {
-            "the verification is not the HMAC-SHA256 of the challengeRequest under this secret"
-                .to_owned()
+            "the verification is not the HMAC-SHA256 of the challengeRequest under this secret".to_owned()
         };
         return fail(HMAC_FAILED.into(), detail);
     }
     let mut remarks = Vec::new();
     if answer.status != hyper::StatusCode::OK {
-        remarks.push(format!(
-            "answered {} (any 2xx passes; 200 is what GreenLake documents)",
-            answer.status
-        ));
+        remarks.push(format!("answered {} (any 2xx passes; 200 is what GreenLake documents)", answer.status));
     }
-    let json_type = answer.content_type.as_deref().is_some_and(|t| {
-        t.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-    });
+    let json_type = answer
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
     if !json_type {
         remarks.push(format!(
             "content-type is {} (GreenLake documents application/json)",
@@ -150,11 +126,7 @@ fn excerpt(body: &[u8]) -> String {
         return "(empty)".into();
     }
     let text = String::from_utf8_lossy(body);
-    let clean: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
+    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
     if text.chars().count() > 200 {
         format!("{clean}...")
     } else {
@@ -180,14 +152,8 @@ mod tests {
 
     #[test]
     fn the_documented_answer_is_active() {
-        let v = judge(
-            &answer(
-                200,
-                Some("application/json"),
-                &format!("{{\"verification\":\"{EXPECTED}\"}}"),
-            ),
-            EXPECTED,
-        );
+        let v =
+            judge(&answer(200, Some("application/json"), &format!("{{\"verification\":\"{EXPECTED}\"}}")), EXPECTED);
         assert_eq!(v.state, State::Active);
         assert_eq!(v.reason, None);
         assert_eq!(v.detail, None);
@@ -195,14 +161,7 @@ mod tests {
 
     #[test]
     fn a_201_with_extra_fields_passes_with_remarks() {
-        let v = judge(
-            &answer(
-                201,
-                None,
-                &format!("{{\"verification\":\"{EXPECTED}\",\"ok\":true}}"),
-            ),
-            EXPECTED,
-        );
+        let v = judge(&answer(201, None, &format!("{{\"verification\":\"{EXPECTED}\",\"ok\":true}}")), EXPECTED);
         assert_eq!(v.state, State::Active);
         let d = v.detail.unwrap();
         assert!(d.contains("201 Created"), "{d}");
@@ -212,26 +171,14 @@ mod tests {
     #[test]
     fn wrong_answers_are_critical_with_greenlake_reasons() {
         let cases = [
+            (answer(200, None, "{\"verification\":\"00\"}"), HMAC_FAILED, "not the HMAC-SHA256"),
             (
-                answer(200, None, "{\"verification\":\"00\"}"),
-                HMAC_FAILED,
-                "not the HMAC-SHA256",
-            ),
-            (
-                answer(
-                    200,
-                    None,
-                    &format!("{{\"verification\":\"{}\"}}", EXPECTED.to_uppercase()),
-                ),
+                answer(200, None, &format!("{{\"verification\":\"{}\"}}", EXPECTED.to_uppercase())),
                 HMAC_FAILED,
                 "upper-case",
             ),
             (answer(200, None, EXPECTED), HMAC_FAILED, "not JSON"),
-            (
-                answer(200, None, "{\"hmac\":1}"),
-                HMAC_FAILED,
-                "no \"verification\"",
-            ),
+            (answer(200, None, "{\"hmac\":1}"), HMAC_FAILED, "no \"verification\""),
             (
                 answer(404, None, "not here"),
                 "Webhook URL unreachable. error: the handler answered HTTP 404 Not Found",
@@ -242,11 +189,7 @@ mod tests {
             let v = judge(&a, EXPECTED);
             assert_eq!(v.state, State::Critical);
             assert_eq!(v.reason.as_deref(), Some(reason));
-            assert!(
-                v.detail.as_deref().unwrap().contains(detail),
-                "{:?}",
-                v.detail
-            );
+            assert!(v.detail.as_deref().unwrap().contains(detail), "{:?}", v.detail);
         }
     }
 
