@@ -341,10 +341,6 @@ fn es_id(rng: &mut Rng) -> String {
     s
 }
 
-fn hex_id(rng: &mut Rng) -> String {
-    format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
-}
-
 /// A public-looking IPv4 address (outside the private, loopback and multicast ranges).
 fn public_ip(rng: &mut Rng) -> String {
     const FIRST: &[u8] = &[15, 16, 20, 34, 52, 64, 82, 91, 104, 131, 145, 152, 185, 194, 203];
@@ -522,13 +518,13 @@ fn service_offer_region_delete(rng: &mut Rng, now: OffsetDateTime, out: &mut Str
         now,
     );
     let (name, _, _) = *rng.pick(SERVICES);
+    let (workspace_id, _) = *rng.pick(WORKSPACES);
     let _ = write!(
         out,
-        "{{\"id\":\"{}\",\"serviceOfferId\":\"{}\",\"serviceOfferName\":\"{name}\",\"region\":\"{}\",\"status\":\"DELETED\",\"workspaceId\":\"{}\"}}}}",
+        "{{\"id\":\"{}\",\"serviceOfferId\":\"{}\",\"serviceOfferName\":\"{name}\",\"region\":\"{}\",\"status\":\"DELETED\",\"workspaceId\":\"{workspace_id}\"}}}}",
         rng.uuid(),
         rng.uuid(),
         rng.pick(REGIONS),
-        hex_id(rng)
     );
 }
 
