@@ -273,6 +273,14 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_can_run_on_its_own_task() {
+        fn is_send<T: Send + 'static>(_: &T) {}
+        let secret = Secret::new("abcd").unwrap();
+        let stream = async move { demo_stream("https://localhost:1/", &secret, Trust::Insecure, 1.0, async {}).await };
+        is_send(&stream);
+    }
+
+    #[test]
     fn gaps_average_the_rate() {
         let mut rng = Rng::new(2);
         let total: f64 = (0..10_000).map(|_| gap(&mut rng, 4.0).as_secs_f64()).sum();

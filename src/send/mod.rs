@@ -263,11 +263,16 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
         retry,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The first Ctrl-C stops handing out work and lets deliveries in flight finish, so the summary still
+    // accounts for every event sent; a second one exits at once.
     let interrupt = tokio::spawn({
         let stop_tx = stop_tx.clone();
         async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 let _ = stop_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
             }
         }
     });
