@@ -1,20 +1,24 @@
 //! The `glwatch` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use glwatch::cli::Cli;
+use glwatch::cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if let Some(Command::Export(args)) = cli.command {
+        return glwatch::export::run(args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
     };
     match cli.command {
         None => runtime.block_on(glwatch::run::run_headless(cli.run)),
-        Some(command) => match command {},
+        // Commands that need no runtime were handled above.
+        Some(Command::Export(args)) => glwatch::export::run(args),
     }
 }
 
