@@ -54,15 +54,17 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
         Ok(j) => j,
         Err(e) => return fail(&e),
     };
-    for notice in &journal.notices {
-        eprintln!("glwatch: {notice}");
-    }
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
+    let journal_notices = journal.notices;
     let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
     let started = match start(config, pipeline).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    // After the listen and certificate lines, so the first lines keep their place whatever the journal says.
+    for notice in &journal_notices {
+        eprintln!("glwatch: {notice}");
+    }
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
     let cut = started.server.shutdown().await;

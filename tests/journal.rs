@@ -46,11 +46,26 @@ fn accepted_ids(base: &Path) -> HashMap<String, usize> {
     counts
 }
 
-fn banner_line<'a>(rx: &'a Receiver, needle: &str) -> &'a str {
-    rx.banner
+/// The journal's start-up lines, which follow the listen and certificate lines; the replay summary (or the
+/// no-journal notice) comes last. Polls the stderr reader until it arrives, bounded by [`WAIT`].
+fn journal_notices(rx: &Receiver) -> Vec<String> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        seen.extend(rx.stderr_now());
+        if seen.iter().any(|l| l.contains("records replayed") || l.contains("no journal")) {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the journal's start-up lines never came: {seen:#?}")
+}
+
+fn notice<'a>(notices: &'a [String], needle: &str) -> &'a str {
+    notices
         .iter()
         .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no start-up line containing {needle:?} in {:#?}", rx.banner))
+        .unwrap_or_else(|| panic!("no start-up line containing {needle:?} in {notices:#?}"))
 }
 
 /// Waits (bounded) until stderr shows a line containing `needle`.
@@ -152,7 +167,8 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_restart_keeps_duplic
     }
     assert!(counts.values().all(|n| *n == 1), "no event was accepted twice");
     let events = counts.len();
-    let replayed = banner_line(&rx, "records replayed");
+    let notices = journal_notices(&rx);
+    let replayed = notice(&notices, "records replayed");
     assert_eq!(
         replayed,
         format!("glwatch: journal glwatch-data/journal.jsonl: {events} records replayed ({events} events)")
@@ -182,7 +198,8 @@ async fn torn_last_line_is_reported_cut_and_later_appends_are_clean() {
     std::fs::write(&journal, format!("{whole}{{\"kind\":\"event\",\"received_at\":\"2026-01-")).unwrap();
 
     let rx = Receiver::start_in(dir.path(), &["--secret", SECRET]);
-    let torn = banner_line(&rx, "torn");
+    let notices = journal_notices(&rx);
+    let torn = notice(&notices, "torn");
     assert!(
         torn.starts_with(
             "glwatch: journal warning: glwatch-data/journal.jsonl line 4: torn last line (incomplete line"
@@ -190,7 +207,7 @@ async fn torn_last_line_is_reported_cut_and_later_appends_are_clean() {
         "{torn}"
     );
     assert_eq!(
-        banner_line(&rx, "replayed"),
+        notice(&notices, "replayed"),
         "glwatch: journal glwatch-data/journal.jsonl: 3 records replayed (3 events)"
     );
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), whole, "the torn line was cut, nothing else");
@@ -218,13 +235,14 @@ async fn corrupt_line_in_the_middle_is_skipped_with_its_line_number_and_the_rest
     std::fs::write(&journal, &damaged).unwrap();
 
     let rx = Receiver::start_in(dir.path(), &["--secret", SECRET]);
-    let warning = banner_line(&rx, "line 2");
+    let notices = journal_notices(&rx);
+    let warning = notice(&notices, "line 2");
     assert!(
         warning.starts_with("glwatch: journal warning: glwatch-data/journal.jsonl line 2: skipped, invalid record"),
         "{warning}"
     );
     assert_eq!(
-        banner_line(&rx, "replayed"),
+        notice(&notices, "replayed"),
         "glwatch: journal glwatch-data/journal.jsonl: 3 records replayed (3 events)"
     );
     // The events after the corrupt line were replayed: their retries are duplicates.
@@ -336,12 +354,12 @@ async fn journal_that_cannot_be_opened_stops_the_start_with_one_line() {
 #[tokio::test]
 async fn os_durability_and_no_journal_say_so_at_start() {
     let rx = Receiver::start(&["--secret", SECRET, "--durability", "os"]);
-    assert!(banner_line(&rx, "durability os").contains("without fsync"));
+    assert!(notice(&journal_notices(&rx), "durability os").contains("without fsync"));
     expect_reply(&rx, &audit_event("os-1"), 200, r#"{"accepted":1,"duplicates":0}"#).await;
     assert_eq!(accepted_ids(&journal_path(&rx.dir)).get("os-1"), Some(&1));
 
     let rx = Receiver::start(&["--secret", SECRET, "--no-journal"]);
-    assert!(banner_line(&rx, "no journal").contains("without being written to disk"));
+    assert!(notice(&journal_notices(&rx), "no journal").contains("without being written to disk"));
     expect_reply(&rx, &audit_event("nj-1"), 200, r#"{"accepted":1,"duplicates":0}"#).await;
     assert!(!journal_path(&rx.dir).exists());
 }

@@ -44,8 +44,8 @@ pub struct Opened {
     pub history: Vec<Record>,
     /// Pre-filled with every accepted event found in the journal.
     pub dedup: DedupWindow,
-    /// What the operator should read at start (replay summary, torn tail, corrupt lines, durability), one message
-    /// per entry, without the `glwatch: ` prefix.
+    /// What the operator should read at start (torn tail, corrupt lines, durability, then the replay summary last),
+    /// one message per entry, without the `glwatch: ` prefix.
     pub notices: Vec<String>,
 }
 
@@ -69,18 +69,18 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
     for m in replayed.report.messages() {
         notices.push(format!("journal warning: {m}"));
     }
-    let segments = match replayed.report.segments {
-        0 | 1 => String::new(),
-        n => format!(" from {n} segments"),
-    };
-    notices
-        .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));
     if o.durability == Durability::Os {
         notices.push(
             "journal durability os: records are written without fsync; a power cut (not a crash) can lose acknowledged events"
                 .into(),
         );
     }
+    let segments = match replayed.report.segments {
+        0 | 1 => String::new(),
+        n => format!(" from {n} segments"),
+    };
+    notices
+        .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));
     Ok(Opened { store: Some(Box::new(writer)), history: replayed.records, dedup: replayed.dedup, notices })
 }
 
