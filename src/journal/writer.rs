@@ -171,7 +171,11 @@ impl Store for JournalWriter {
             return Err(self.roll_back(self.group_start, e));
         }
         if self.dir_unsynced {
-            sync_dir(&parent_dir(&self.base))?;
+            // Without its directory entry the new segment may vanish in a power cut: refuse the group like any
+            // failed sync.
+            if let Err(e) = sync_dir(&parent_dir(&self.base)) {
+                return Err(self.roll_back(self.group_start, e));
+            }
             self.dir_unsynced = false;
         }
         Ok(())
