@@ -3,7 +3,9 @@
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
+pub mod export;
 pub mod greenlake;
+pub mod journal;
 pub mod pipeline;
 pub mod record;
 pub mod run;

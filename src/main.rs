@@ -8,16 +8,21 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
-    };
     match cli.command {
-        None => runtime.block_on(glwatch::run::run_headless(cli.run)),
-        Some(Command::Send(args)) => match runtime.block_on(glwatch::send::run(args)) {
+        // Export reads files only: no runtime needed.
+        Some(Command::Export(args)) => glwatch::export::run(args),
+        Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(glwatch::send::run(args)) {
             Ok(code) => code,
             Err(e) => glwatch::run::fail(&format!("{e:#}")),
-        },
+        }),
+        None => with_runtime(|rt| rt.block_on(glwatch::run::run_headless(cli.run))),
+    }
+}
+
+fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => f(&rt),
+        Err(e) => glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
     }
 }
 

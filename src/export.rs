@@ -1,0 +1,404 @@
+//! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
+//! journal. The dashboard's export reuses the filter and the writers.
+//!
+//! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
+//! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
+//! lines unchanged.
+
+use crate::cli::ExportArgs;
+use crate::cloudevent::{short_type, EventFields};
+use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
+use crate::record::{EventRecord, Record};
+use std::borrow::Cow;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
+pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
+    Csv,
+    /// The journal's records, one JSON object per line, unchanged.
+    Jsonl,
+}
+
+/// Which events are exported. Empty parts match everything; the parts combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Event types, each matching the full type or its short form (without `com.hpe.greenlake.`), exactly.
+    /// Any one of them matches.
+    pub types: Vec<String>,
+    /// Users, matched exactly; an event without a user matches no user.
+    pub users: Vec<String>,
+    /// Received at or after (inclusive).
+    pub since: Option<OffsetDateTime>,
+    /// Received before (exclusive).
+    pub until: Option<OffsetDateTime>,
+}
+
+impl Filter {
+    /// Whether the time window admits an event received at `t`; checked before the event's fields are read.
+    pub fn admits_time(&self, t: OffsetDateTime) -> bool {
+        self.since.map_or(true, |s| t >= s) && self.until.map_or(true, |u| t < u)
+    }
+
+    pub fn admits_type(&self, ty: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| t == ty || t == short_type(ty))
+    }
+
+    pub fn admits_user(&self, user: Option<&str>) -> bool {
+        self.users.is_empty() || user.is_some_and(|u| self.users.iter().any(|x| x == u))
+    }
+
+    pub fn matches(&self, received_at: OffsetDateTime, fields: &EventFields) -> bool {
+        self.admits_time(received_at) && self.admits_type(&fields.ty) && self.admits_user(fields.user.as_deref())
+    }
+}
+
+/// A record worth exporting: an accepted event (not a re-delivery).
+pub fn exportable(record: &Record) -> Option<&EventRecord> {
+    match record {
+        Record::Event(e) if !e.duplicate => Some(e),
+        _ => None,
+    }
+}
+
+/// Makes a cell safe for spreadsheets and quotes it per RFC 4180.
+///
+/// Event text comes from the network, and a cell starting with `=`, `+`, `-`, `@`, tab or CR can be run as a
+/// formula when the file is opened, so such cells get a leading `'`. Cells with a comma, quote, CR or LF are
+/// quoted, quotes doubled.
+pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quoted = value.contains([',', '"', '\r', '\n']);
+    if !risky && !quoted {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 4);
+    if quoted {
+        out.push('"');
+    }
+    if risky {
+        out.push('\'');
+    }
+    for c in value.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    if quoted {
+        out.push('"');
+    }
+    Cow::Owned(out)
+}
+
+/// Writes CSV rows one event at a time; the header goes out on creation.
+pub struct CsvWriter<W: Write> {
+    out: W,
+    rows: u64,
+}
+
+impl<W: Write> CsvWriter<W> {
+    pub fn new(mut out: W) -> io::Result<CsvWriter<W>> {
+        out.write_all(CSV_HEADER.as_bytes())?;
+        out.write_all(b"\r\n")?;
+        Ok(CsvWriter { out, rows: 0 })
+    }
+
+    /// One row for `event`, whose fields the caller has already extracted.
+    pub fn row(&mut self, event: &EventRecord, fields: &EventFields) -> io::Result<()> {
+        write_row(&mut self.out, event, fields)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) -> io::Result<()> {
+    let received = event.received_at.format(&Rfc3339).unwrap_or_default();
+    let cells: [&str; 9] = [
+        &received,
+        fields.time.as_deref().unwrap_or(""),
+        &fields.ty,
+        fields.user.as_deref().unwrap_or(""),
+        fields.category.as_deref().unwrap_or(""),
+        &fields.summary,
+        &fields.id,
+        &fields.source,
+        event.verified_by.as_str(),
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(csv_cell(cell).as_bytes())?;
+    }
+    out.write_all(b"\r\n")
+}
+
+/// Writes the header and one row per accepted event among `records`; returns the number of rows.
+pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
+    let mut csv = CsvWriter::new(w)?;
+    for e in records.filter_map(exportable) {
+        csv.row(e, &EventFields::from_raw(e.event.get()))?;
+    }
+    let rows = csv.rows();
+    csv.into_inner().flush()?;
+    Ok(rows)
+}
+
+/// Writes one line per accepted event among `records`, exactly as the journal has it; returns the count.
+pub fn write_jsonl<'a, W: Write>(mut w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
+    let mut n = 0;
+    for record in records.filter(|r| exportable(r).is_some()) {
+        w.write_all(record.to_line().as_bytes())?;
+        w.write_all(b"\n")?;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}
+
+/// Parses `--since`/`--until`: RFC 3339 (`2024-12-20T12:34:53Z`), a date (`2024-12-20`, midnight UTC), or a
+/// duration before now (`90s`, `15m`, `1h`, `7d`).
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    parse_time_at(s, OffsetDateTime::now_utc())
+}
+
+fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(s, &date_format) {
+        return Ok(d.midnight().assume_utc());
+    }
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(unit_at);
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match digits.parse::<i64>() {
+        Ok(n) if seconds > 0 && !digits.is_empty() => n
+            .checked_mul(seconds)
+            .and_then(|secs| now.checked_sub(time::Duration::seconds(secs)))
+            .ok_or_else(|| format!("{s:?} is too far in the past")),
+        _ => Err(format!(
+            "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1h, 7d)"
+        )),
+    }
+}
+
+/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
+pub fn run(args: ExportArgs) -> ExitCode {
+    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
+    let result = match &args.output {
+        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => export(&args.journal, args.format, &filter, f),
+            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
+        },
+    };
+    match result {
+        Ok(Exported { rows, warnings }) => {
+            for w in warnings {
+                eprintln!("glwatch: journal warning: {w}");
+            }
+            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => crate::run::fail(&e),
+    }
+}
+
+/// What an export wrote, and the corrupt lines it skipped.
+pub struct Exported {
+    pub rows: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Exports the journal at `journal` to `out`. Never modifies the journal; a line being written is left out.
+pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, String> {
+    let shown = journal.display();
+    match crate::journal::segments(journal) {
+        Ok(list) if list.is_empty() => return Err(format!("journal {shown}: not found")),
+        Ok(_) => {}
+        Err(e) => return Err(format!("journal {shown}: cannot be read: {e}")),
+    }
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut rows = 0u64;
+    let mut failed: Option<io::Error> = None;
+    if format == Format::Csv {
+        // A sheet with no matching events still has its header.
+        if let Err(e) = out.write_all(CSV_HEADER.as_bytes()).and_then(|_| out.write_all(b"\r\n")) {
+            failed = Some(e);
+        }
+    }
+    let report = scan(journal, ScanMode::ReadOnly, crate::journal::MAX_LINE, |line| {
+        if failed.is_some() {
+            return Verdict::Stop;
+        }
+        let record = match Record::from_line(line.text) {
+            Ok(r) => r,
+            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+        };
+        let Some(event) = exportable(&record) else { return Verdict::Continue };
+        if !filter.admits_time(event.received_at) {
+            return Verdict::Continue;
+        }
+        let fields = EventFields::from_raw(event.event.get());
+        if !filter.matches(event.received_at, &fields) {
+            return Verdict::Continue;
+        }
+        let written = match format {
+            Format::Jsonl => out.write_all(line.text.as_bytes()).and_then(|_| out.write_all(b"\n")),
+            Format::Csv => write_row(&mut out, event, &fields),
+        };
+        match written {
+            Ok(()) => {
+                rows += 1;
+                Verdict::Continue
+            }
+            Err(e) => {
+                failed = Some(e);
+                Verdict::Stop
+            }
+        }
+    })
+    .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    let flushed = out.flush();
+    match failed.map_or(flushed, Err) {
+        Ok(()) => {}
+        // `glwatch export | head` closing the pipe early is not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(format!("cannot write the export: {e}")),
+    }
+    Ok(Exported { rows, warnings: report.messages() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::VerifiedBy;
+    use serde_json::value::RawValue;
+    use time::macros::datetime;
+
+    #[test]
+    fn cells_are_neutralised_and_quoted() {
+        assert_eq!(csv_cell("plain text"), "plain text");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("=1+2"), "'=1+2");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+        assert_eq!(csv_cell("a=b"), "a=b", "only a leading sign is risky");
+        assert_eq!(csv_cell(""), "");
+    }
+
+    #[test]
+    fn times_parse_in_three_forms() {
+        let now = datetime!(2026-01-10 12:00 UTC);
+        assert_eq!(parse_time_at("2024-12-20T12:34:53.161Z", now).unwrap(), datetime!(2024-12-20 12:34:53.161 UTC));
+        assert_eq!(parse_time_at("2024-12-20T13:00:00+01:00", now).unwrap(), datetime!(2024-12-20 12:00 UTC));
+        assert_eq!(parse_time_at("2024-12-20", now).unwrap(), datetime!(2024-12-20 0:00 UTC));
+        assert_eq!(parse_time_at("90s", now).unwrap(), datetime!(2026-01-10 11:58:30 UTC));
+        assert_eq!(parse_time_at("15m", now).unwrap(), datetime!(2026-01-10 11:45 UTC));
+        assert_eq!(parse_time_at("2h", now).unwrap(), datetime!(2026-01-10 10:00 UTC));
+        assert_eq!(parse_time_at("7d", now).unwrap(), datetime!(2026-01-03 12:00 UTC));
+        for bad in ["", "h", "1w", "yesterday", "2024-13-01", "99999999999999999999d"] {
+            assert!(parse_time_at(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    fn record(id: &str, ty: &str, user: &str, at: OffsetDateTime, duplicate: bool) -> Record {
+        let json = format!(
+            r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"{ty}","data":{{"username":"{user}","description":"d"}}}}"#
+        );
+        Record::Event(EventRecord {
+            received_at: at,
+            peer: "127.0.0.1:1".into(),
+            verified_by: VerifiedBy::Primary,
+            duplicate,
+            event: RawValue::from_string(json).unwrap(),
+        })
+    }
+
+    #[test]
+    fn filter_matches_full_or_short_type_user_and_window() {
+        let t = datetime!(2026-01-10 12:00 UTC);
+        let f = Filter {
+            types: vec!["audit-log.v1.logs.created".into()],
+            users: vec!["ann".into()],
+            since: Some(t),
+            until: Some(t + time::Duration::hours(1)),
+        };
+        let fields = |ty: &str, user: Option<&str>| EventFields {
+            ty: ty.into(),
+            user: user.map(str::to_owned),
+            ..EventFields::default()
+        };
+        let full = "com.hpe.greenlake.audit-log.v1.logs.created";
+        assert!(f.matches(t, &fields(full, Some("ann"))));
+        assert!(f.matches(t, &fields("audit-log.v1.logs.created", Some("ann"))));
+        assert!(!f.matches(t, &fields("com.hpe.greenlake.audit-log.v1.logs.created.x", Some("ann"))));
+        assert!(!f.matches(t, &fields(full, Some("bob"))));
+        assert!(!f.matches(t, &fields(full, None)));
+        assert!(!f.matches(t - time::Duration::SECOND, &fields(full, Some("ann"))), "since is inclusive");
+        assert!(!f.matches(t + time::Duration::hours(1), &fields(full, Some("ann"))), "until is exclusive");
+        let by_full = Filter { types: vec![full.into()], ..Filter::default() };
+        assert!(by_full.matches(t, &fields(full, None)));
+        assert!(Filter::default().matches(t, &fields("", None)));
+    }
+
+    #[test]
+    fn writers_skip_duplicates_and_other_records() {
+        let t = datetime!(2026-01-10 12:00 UTC);
+        let records = [
+            record("a", "t", "ann", t, false),
+            record("a", "t", "ann", t, true),
+            Record::Rejected(crate::record::RejectedRecord {
+                received_at: t,
+                peer: "p".into(),
+                status: 401,
+                reason: "bad signature".into(),
+                method: None,
+                path: None,
+                count: None,
+            }),
+            record("b", "t", "-bob", t, false),
+        ];
+        let mut csv = Vec::new();
+        assert_eq!(write_csv(&mut csv, records.iter()).unwrap(), 2);
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            format!("{CSV_HEADER}\r\n2026-01-10T12:00:00Z,,t,ann,,d,a,s,primary\r\n2026-01-10T12:00:00Z,,t,'-bob,,d,b,s,primary\r\n")
+        );
+        let mut jsonl = Vec::new();
+        assert_eq!(write_jsonl(&mut jsonl, records.iter()).unwrap(), 2);
+        let expected = format!("{}\n{}\n", records[0].to_line(), records[3].to_line());
+        assert_eq!(String::from_utf8(jsonl).unwrap(), expected);
+    }
+}
