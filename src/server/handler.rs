@@ -5,6 +5,7 @@ use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
+use crate::server::rejections::{RejectionLimiter, Verdict};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -26,6 +27,7 @@ pub struct Handler {
     guard: ChallengeGuard,
     config: ReceiverConfig,
     pipeline: Pipeline,
+    rejections: RejectionLimiter,
 }
 
 /// Why a request was refused: its status and the reason recorded and sent.
@@ -48,7 +50,24 @@ impl Handler {
             guard: ChallengeGuard,
             config,
             pipeline,
+            rejections: RejectionLimiter::new(Instant::now()),
         }
+    }
+
+    /// Writes the summaries of refusals folded in a window that has ended (all of them when `force`).
+    pub async fn flush_rejections(&self, force: bool) {
+        for summary in self.rejections.flush(Instant::now(), force) {
+            self.pipeline.note(Record::Rejected(summary)).await;
+        }
+    }
+
+    /// Counts a refusal; true when it should be recorded one by one. Summaries of a window it closes go first.
+    async fn admit_rejection(&self, peer: SocketAddr, status: StatusCode, reason: &str) -> bool {
+        let (verdict, closed) = self.rejections.admit(peer.ip(), status.as_u16(), reason, now(), Instant::now());
+        for summary in closed {
+            self.pipeline.note(Record::Rejected(summary)).await;
+        }
+        verdict == Verdict::Show
     }
 
     /// Answers one request. Never panics on input and never fails: every problem becomes a status.
@@ -63,16 +82,18 @@ impl Handler {
         match result {
             Ok(response) => response,
             Err(refusal) => {
-                let record = Record::Rejected(RejectedRecord {
-                    received_at: now(),
-                    peer: peer.to_string(),
-                    status: refusal.status.as_u16(),
-                    reason: refusal.reason.clone(),
-                    method: Some(method.to_string()),
-                    path: Some(truncate(&path, 200)),
-                    count: None,
-                });
-                self.pipeline.note(record).await;
+                if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
+                    let record = Record::Rejected(RejectedRecord {
+                        received_at: now(),
+                        peer: peer.to_string(),
+                        status: refusal.status.as_u16(),
+                        reason: refusal.reason.clone(),
+                        method: Some(truncate(method.as_str(), 32)),
+                        path: Some(truncate(&path, 200)),
+                        count: None,
+                    });
+                    self.pipeline.note(record).await;
+                }
                 error_response(refusal.status, &refusal.reason)
             }
         }
@@ -157,6 +178,10 @@ impl Handler {
                 (record, json_response(StatusCode::OK, body))
             }
             Err(reason) => {
+                // A flood of these is summarised like any other refusal, as a rejected record with a count.
+                if !self.admit_rejection(peer, StatusCode::BAD_REQUEST, reason).await {
+                    return Ok(error_response(StatusCode::BAD_REQUEST, reason));
+                }
                 tracing::warn!(%peer, "suspicious challenge refused: {reason}");
                 let record = ChallengeRecord {
                     received_at,

@@ -135,6 +135,8 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // Too many headers or a head over the buffer is a parse error that hyper answers with 431 itself.
+        .max_headers(100)
         .max_buf_size(64 * 1024)
         .keep_alive(true);
     builder
