@@ -1,6 +1,6 @@
 //! One HTTP request in, one status out: classification, the challenge answer, signature checks and commits.
 
-use crate::cloudevent::parse_body;
+use crate::cloudevent::{parse_body, printable};
 use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
@@ -37,8 +37,10 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// Reasons can quote what the client sent; they are kept printable, since they are shown and recorded.
     fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
-        Refusal { status, reason: reason.into() }
+        let reason = reason.into();
+        Refusal { status, reason: printable(&reason).into_owned() }
     }
 }
 
@@ -162,7 +164,8 @@ impl Handler {
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
-        let shown = truncate(&request, 200);
+        // The attacker chose this text: recorded printable, so it cannot act on the terminal that shows it.
+        let shown = printable(&truncate(&request, 200)).into_owned();
         let (record, response) = match self.guard.check(&request) {
             Ok(()) => {
                 let (verification, body) = answer_challenge(&self.signer, &request);
