@@ -352,6 +352,42 @@ async fn oversized_and_endless_bodies_get_413_after_at_most_the_limit() {
     assert_eq!(rejected(&seen, 413).count(), 3, "{seen:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_held_in_memory_are_bounded() {
+    // 4 KiB bodies: the budget is 64 of them (256 KiB).
+    let rx = Receiver::start(&["--secret", SECRET, "--max-body", "4096", "--body-timeout", "2"]);
+    let config = tls_config(&rx, &[b"http/1.1"]);
+    let mut stallers = tokio::task::JoinSet::new();
+    const STALLED: usize = 80;
+    for _ in 0..STALLED {
+        let mut tls = tls_from(rx.addr, "127.0.0.1".parse().unwrap(), config.clone()).await.unwrap();
+        let head = "POST /webhook HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n";
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.write_all(&[b' '; 4000]).await.unwrap();
+        tls.flush().await.unwrap();
+        let since = Instant::now();
+        // 96 bytes short of the declared length, forever.
+        stallers.spawn(async move { (read_head(&mut tls).await, since.elapsed()) });
+    }
+    let (mut busy, mut timed_out) = (0, 0);
+    while let Some(done) = stallers.join_next().await {
+        let (head, after) = done.unwrap();
+        if head.starts_with("HTTP/1.1 503") {
+            assert!(head.to_ascii_lowercase().contains("retry-after: 5"), "{head}");
+            assert!(after < Duration::from_millis(1500), "503 only after {after:?}");
+            busy += 1;
+        } else {
+            assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+            timed_out += 1;
+        }
+    }
+    eprintln!("body budget: {busy} refused as busy, {timed_out} held until the body timeout");
+    assert!(busy >= 10 && timed_out <= 66, "{busy} busy, {timed_out} held: the budget did not bind");
+    // The stalled bodies were cut and their budget returned.
+    let seen = still_serving(&rx, &[], "budget").await;
+    assert!(rejected(&seen, 503).count() >= 1);
+}
+
 #[tokio::test]
 async fn ten_thousand_headers_or_a_huge_one_get_431() {
     let rx = Receiver::start(&["--secret", SECRET]);

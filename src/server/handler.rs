@@ -7,16 +7,21 @@ use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
 use crate::server::rejections::{RejectionLimiter, Verdict};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub type ResponseBody = Full<Bytes>;
 
 const ALLOWED: &str = "POST, OPTIONS";
+/// Request bodies held in memory at once, in units of `--max-body`: the caps on connections and streams bound how
+/// many requests are open, this bounds what their bodies can cost (64 MiB with the default 1 MiB bodies).
+const BODY_BUDGET_IN_BODIES: usize = 64;
 const CONTENT_TYPES: [&str; 3] =
     ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"];
 
@@ -28,6 +33,8 @@ pub struct Handler {
     config: ReceiverConfig,
     pipeline: Pipeline,
     rejections: RejectionLimiter,
+    /// One permit per byte of request body held in memory.
+    body_budget: Arc<Semaphore>,
 }
 
 /// Why a request was refused: its status and the reason recorded and sent.
@@ -50,9 +57,10 @@ impl Handler {
             verifier: Verifier::new(&config.primary, config.secondary.as_ref()),
             signer: Signer::new(&config.primary),
             guard: ChallengeGuard,
-            config,
             pipeline,
             rejections: RejectionLimiter::new(Instant::now()),
+            body_budget: Arc::new(Semaphore::new(body_budget(config.limits.max_body))),
+            config,
         }
     }
 
@@ -125,7 +133,8 @@ impl Handler {
             return Err(too_large(limit));
         }
         let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-        let body = self.read_body(req.into_body(), limit).await?;
+        // The body's share of the memory budget is held until the request is answered.
+        let (body, _budget) = self.read_body(req.into_body(), limit).await?;
         let received_at = now();
         let started = Instant::now();
 
@@ -221,16 +230,56 @@ impl Handler {
         }
     }
 
-    /// Reads the whole body, never more than `limit` bytes, within the body timeout.
-    async fn read_body(&self, body: Incoming, limit: usize) -> Result<Bytes, Refusal> {
-        let collect = Limited::new(body, limit).collect();
-        match tokio::time::timeout(self.config.limits.body_timeout, collect).await {
+    /// Reads the whole body, never more than `limit` bytes, within the body timeout, taking its bytes from the
+    /// shared body budget as they arrive. When the budget is spent the request is refused with 503 at once
+    /// (GreenLake retries) rather than queued: waiting would hold the connection and help whoever spent it.
+    async fn read_body(
+        &self,
+        mut body: Incoming,
+        limit: usize,
+    ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Refusal> {
+        let read = async {
+            let mut buf = bytes::BytesMut::new();
+            let mut held: Option<OwnedSemaphorePermit> = None;
+            while let Some(frame) = body.frame().await {
+                let frame =
+                    frame.map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("body could not be read: {e}")))?;
+                let Ok(data) = frame.into_data() else { continue };
+                if buf.len() + data.len() > limit {
+                    return Err(too_large(limit));
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let permit = u32::try_from(data.len())
+                    .ok()
+                    .and_then(|n| self.body_budget.clone().try_acquire_many_owned(n).ok())
+                    .ok_or_else(|| {
+                        Refusal::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "busy: request bodies in memory are at their limit",
+                        )
+                    })?;
+                match held.as_mut() {
+                    Some(h) => h.merge(permit),
+                    None => held = Some(permit),
+                }
+                buf.extend_from_slice(&data);
+            }
+            Ok((buf.freeze(), held))
+        };
+        match tokio::time::timeout(self.config.limits.body_timeout, read).await {
             Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "body not received in time")),
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
-            Ok(Err(e)) => Err(Refusal::new(StatusCode::BAD_REQUEST, format!("body could not be read: {e}"))),
+            Ok(result) => result,
         }
     }
+}
+
+/// Bytes of request body held at once: [`BODY_BUDGET_IN_BODIES`] full bodies, at least one, within what a
+/// semaphore can count.
+fn body_budget(max_body: usize) -> usize {
+    let countable = Semaphore::MAX_PERMITS.min(u32::MAX as usize);
+    max_body.saturating_mul(BODY_BUDGET_IN_BODIES).min(countable).max(max_body.min(countable))
 }
 
 fn check_content_type<B>(req: &Request<B>) -> Result<(), Refusal> {
@@ -269,6 +318,9 @@ pub fn error_response(status: StatusCode, reason: &str) -> Response<ResponseBody
     let mut response = json_response(status, body);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
 }
