@@ -189,7 +189,7 @@ fn uuid_any_case() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn no_accepted_body_is_ever_answered_as_a_challenge(body in accepted_body()) {
