@@ -90,6 +90,9 @@ fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseE
         return Err(ParseError::NotAnObject { at: at() });
     }
     let head: Head = serde_json::from_str(raw.get()).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    // Skipping a value (as above) checks its syntax but not that a tree can be built from it: a number like 1e999
+    // passes, then every consumer that reads the event's fields fails on it. An accepted event must read back.
+    serde_json::from_str::<Value>(raw.get()).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let field = |v: Option<&RawValue>, field: &'static str| -> Result<String, ParseError> {
         let v = v.ok_or_else(|| ParseError::Missing { at: at(), field })?;
         match serde_json::from_str::<Cow<str>>(v.get()) {
