@@ -151,7 +151,7 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
     pub body_timeout: f64,
 
-    /// A connection with no traffic for this long is closed, in seconds.
+    /// A connection with no request in flight for this long is closed, in seconds.
     #[arg(long, env = "GLWATCH_IDLE_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
     pub idle_timeout: f64,
 

@@ -153,7 +153,7 @@ fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) ->
 pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
     let mut csv = CsvWriter::new(w)?;
     for e in records.filter_map(exportable) {
-        csv.row(e, &EventFields::from_raw(e.event.get()))?;
+        csv.row(e, &EventFields::from_raw_verbatim(e.event.get()))?;
     }
     let rows = csv.rows();
     csv.into_inner().flush()?;
@@ -264,7 +264,7 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         if !filter.admits_time(event.received_at) {
             return Verdict::Continue;
         }
-        let fields = EventFields::from_raw(event.event.get());
+        let fields = EventFields::from_raw_verbatim(event.event.get());
         if !filter.matches(event.received_at, &fields) {
             return Verdict::Continue;
         }

@@ -1,23 +1,29 @@
 //! One HTTP request in, one status out: classification, the challenge answer, signature checks and commits.
 
-use crate::cloudevent::parse_body;
+use crate::cloudevent::{parse_body, printable};
 use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
+use crate::server::rejections::{RejectionLimiter, Verdict};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub type ResponseBody = Full<Bytes>;
 
 /// Longest wait for the journal to confirm a delivery before answering 503.
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const ALLOWED: &str = "POST, OPTIONS";
+/// Request bodies held in memory at once, in units of `--max-body`: the caps on connections and streams bound how
+/// many requests are open, this bounds what their bodies can cost (64 MiB with the default 1 MiB bodies).
+const BODY_BUDGET_IN_BODIES: usize = 64;
 const CONTENT_TYPES: [&str; 3] =
     ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"];
 
@@ -28,6 +34,9 @@ pub struct Handler {
     guard: ChallengeGuard,
     config: ReceiverConfig,
     pipeline: Pipeline,
+    rejections: RejectionLimiter,
+    /// One permit per byte of request body held in memory.
+    body_budget: Arc<Semaphore>,
 }
 
 /// Why a request was refused: its status and the reason recorded and sent.
@@ -37,8 +46,10 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// Reasons can quote what the client sent; they are kept printable, since they are shown and recorded.
     fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
-        Refusal { status, reason: reason.into() }
+        let reason = reason.into();
+        Refusal { status, reason: printable(&reason).into_owned() }
     }
 }
 
@@ -48,9 +59,27 @@ impl Handler {
             verifier: Verifier::new(&config.primary, config.secondary.as_ref()),
             signer: Signer::new(&config.primary),
             guard: ChallengeGuard,
-            config,
             pipeline,
+            rejections: RejectionLimiter::new(Instant::now()),
+            body_budget: Arc::new(Semaphore::new(body_budget(config.limits.max_body))),
+            config,
         }
+    }
+
+    /// Writes the summaries of refusals folded in a window that has ended (all of them when `force`).
+    pub async fn flush_rejections(&self, force: bool) {
+        for summary in self.rejections.flush(Instant::now(), force) {
+            self.pipeline.note(Record::Rejected(summary)).await;
+        }
+    }
+
+    /// Counts a refusal; true when it should be recorded one by one. Summaries of a window it closes go first.
+    async fn admit_rejection(&self, peer: SocketAddr, status: StatusCode, reason: &str) -> bool {
+        let (verdict, closed) = self.rejections.admit(peer.ip(), status.as_u16(), reason, now(), Instant::now());
+        for summary in closed {
+            self.pipeline.note(Record::Rejected(summary)).await;
+        }
+        verdict == Verdict::Show
     }
 
     /// Answers one request. Never panics on input and never fails: every problem becomes a status.
@@ -65,16 +94,18 @@ impl Handler {
         match result {
             Ok(response) => response,
             Err(refusal) => {
-                let record = Record::Rejected(RejectedRecord {
-                    received_at: now(),
-                    peer: peer.to_string(),
-                    status: refusal.status.as_u16(),
-                    reason: refusal.reason.clone(),
-                    method: Some(method.to_string()),
-                    path: Some(truncate(&path, 200)),
-                    count: None,
-                });
-                self.pipeline.note(record).await;
+                if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
+                    let record = Record::Rejected(RejectedRecord {
+                        received_at: now(),
+                        peer: peer.to_string(),
+                        status: refusal.status.as_u16(),
+                        reason: refusal.reason.clone(),
+                        method: Some(truncate(method.as_str(), 32)),
+                        path: Some(truncate(&path, 200)),
+                        count: None,
+                    });
+                    self.pipeline.note(record).await;
+                }
                 error_response(refusal.status, &refusal.reason)
             }
         }
@@ -104,7 +135,8 @@ impl Handler {
             return Err(too_large(limit));
         }
         let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-        let body = self.read_body(req.into_body(), limit).await?;
+        // The body's share of the memory budget is held until the request is answered.
+        let (body, _budget) = self.read_body(req.into_body(), limit).await?;
         let received_at = now();
         let started = Instant::now();
 
@@ -148,7 +180,8 @@ impl Handler {
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
-        let shown = truncate(&request, 200);
+        // The attacker chose this text: recorded printable, so it cannot act on the terminal that shows it.
+        let shown = printable(&truncate(&request, 200)).into_owned();
         let (record, response) = match self.guard.check(&request) {
             Ok(()) => {
                 let (verification, body) = answer_challenge(&self.signer, &request);
@@ -164,6 +197,10 @@ impl Handler {
                 (record, json_response(StatusCode::OK, body))
             }
             Err(reason) => {
+                // A flood of these is summarised like any other refusal, as a rejected record with a count.
+                if !self.admit_rejection(peer, StatusCode::BAD_REQUEST, reason).await {
+                    return Ok(error_response(StatusCode::BAD_REQUEST, reason));
+                }
                 tracing::warn!(%peer, "suspicious challenge refused: {reason}");
                 let record = ChallengeRecord {
                     received_at,
@@ -200,16 +237,56 @@ impl Handler {
         }
     }
 
-    /// Reads the whole body, never more than `limit` bytes, within the body timeout.
-    async fn read_body(&self, body: Incoming, limit: usize) -> Result<Bytes, Refusal> {
-        let collect = Limited::new(body, limit).collect();
-        match tokio::time::timeout(self.config.limits.body_timeout, collect).await {
+    /// Reads the whole body, never more than `limit` bytes, within the body timeout, taking its bytes from the
+    /// shared body budget as they arrive. When the budget is spent the request is refused with 503 at once
+    /// (GreenLake retries) rather than queued: waiting would hold the connection and help whoever spent it.
+    async fn read_body(
+        &self,
+        mut body: Incoming,
+        limit: usize,
+    ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Refusal> {
+        let read = async {
+            let mut buf = bytes::BytesMut::new();
+            let mut held: Option<OwnedSemaphorePermit> = None;
+            while let Some(frame) = body.frame().await {
+                let frame =
+                    frame.map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("body could not be read: {e}")))?;
+                let Ok(data) = frame.into_data() else { continue };
+                if buf.len() + data.len() > limit {
+                    return Err(too_large(limit));
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let permit = u32::try_from(data.len())
+                    .ok()
+                    .and_then(|n| self.body_budget.clone().try_acquire_many_owned(n).ok())
+                    .ok_or_else(|| {
+                        Refusal::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "busy: request bodies in memory are at their limit",
+                        )
+                    })?;
+                match held.as_mut() {
+                    Some(h) => h.merge(permit),
+                    None => held = Some(permit),
+                }
+                buf.extend_from_slice(&data);
+            }
+            Ok((buf.freeze(), held))
+        };
+        match tokio::time::timeout(self.config.limits.body_timeout, read).await {
             Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "body not received in time")),
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
-            Ok(Err(e)) => Err(Refusal::new(StatusCode::BAD_REQUEST, format!("body could not be read: {e}"))),
+            Ok(result) => result,
         }
     }
+}
+
+/// Bytes of request body held at once: [`BODY_BUDGET_IN_BODIES`] full bodies, at least one, within what a
+/// semaphore can count.
+fn body_budget(max_body: usize) -> usize {
+    let countable = Semaphore::MAX_PERMITS.min(u32::MAX as usize);
+    max_body.saturating_mul(BODY_BUDGET_IN_BODIES).min(countable).max(max_body.min(countable))
 }
 
 fn check_content_type<B>(req: &Request<B>) -> Result<(), Refusal> {
@@ -248,6 +325,9 @@ pub fn error_response(status: StatusCode, reason: &str) -> Response<ResponseBody
     let mut response = json_response(status, body);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
 }

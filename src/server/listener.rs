@@ -1,5 +1,5 @@
 //! The accept loop: connection caps, the TLS handshake under a deadline, HTTP/1.1 and HTTP/2 with timeouts,
-//! idle connections closed, and a graceful stop that lets requests in flight finish.
+//! connections without requests closed, and a graceful stop that lets requests in flight finish.
 
 use super::handler::Handler;
 use crate::config::Limits;
@@ -9,14 +9,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -135,6 +131,8 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // Too many headers or a head over the buffer is a parse error that hyper answers with 431 itself.
+        .max_headers(100)
         .max_buf_size(64 * 1024)
         .keep_alive(true);
     builder
@@ -175,17 +173,23 @@ impl Connection {
             }
         };
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked { inner: tls, activity: activity.clone() });
+        let io = TokioIo::new(tls);
         let handler = self.handler.clone();
+        let requests = activity.clone();
         let service = service_fn(move |req| {
             let handler = handler.clone();
-            async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
+            let busy = requests.begin();
+            async move {
+                let response = handler.handle(req, peer).await;
+                drop(busy);
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let conn = self.watcher.watch(self.builder.serve_connection(io, service).into_owned());
         tokio::pin!(conn);
         let idle = self.limits.idle_timeout;
         loop {
-            let remaining = idle.saturating_sub(activity.since_last());
+            let remaining = activity.idle_for().map_or(idle, |d| idle.saturating_sub(d));
             tokio::select! {
                 result = &mut conn => {
                     if let Err(e) = result {
@@ -194,7 +198,7 @@ impl Connection {
                     return;
                 }
                 _ = tokio::time::sleep(remaining) => {
-                    if activity.since_last() >= idle {
+                    if activity.idle_for().is_some_and(|d| d >= idle) {
                         self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, "closing idle connection");
                         return;
@@ -205,74 +209,46 @@ impl Connection {
     }
 }
 
-/// When a connection last moved bytes, in milliseconds since it opened.
+/// Requests in flight on a connection and when the last one began or ended. Idleness is counted in requests, not
+/// bytes: HTTP/2 PING and SETTINGS frames (ours or the client's) move bytes, and would otherwise let a client
+/// that never sends a request hold a connection slot forever.
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Marks a request in flight until dropped (also when a reset stream drops the request's future).
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Activity {
     fn new() -> Activity {
-        Activity { start: Instant::now(), last_ms: AtomicU64::new(0) }
+        Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicU64::new(0) }
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        Busy(self.clone())
     }
 
     fn touch(&self) {
         self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
-    fn since_last(&self) -> Duration {
+    /// How long the connection has had no request in flight; `None` while one is.
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
         let now = self.start.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
-    }
-}
-
-/// An I/O wrapper that notes each read and write, so the idle timeout sees real traffic in both protocols.
-struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        poll
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        poll
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        poll
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        Some(Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed))))
     }
 }

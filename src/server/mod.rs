@@ -2,6 +2,7 @@
 
 pub mod handler;
 pub mod listener;
+pub mod rejections;
 pub mod tls;
 
 use crate::config::ReceiverConfig;
@@ -18,6 +19,8 @@ pub struct RunningServer {
     pub stats: Arc<ListenerStats>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<usize>,
+    summaries: tokio::task::JoinHandle<()>,
+    handler: Arc<Handler>,
 }
 
 impl RunningServer {
@@ -35,17 +38,43 @@ impl RunningServer {
         let handler = Arc::new(Handler::new(config, pipeline));
         let stats = Arc::new(ListenerStats::default());
         let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler, limits, stats.clone(), async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
-        Ok(RunningServer { local_addr, stats, stop, task })
+        let summaries = tokio::spawn(write_summaries(handler.clone(), stop.subscribe()));
+        let task = tokio::spawn(listener::serve(
+            listener,
+            Arc::new(tls),
+            handler.clone(),
+            limits,
+            stats.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+        Ok(RunningServer { local_addr, stats, stop, task, summaries, handler })
     }
 
     /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns how many
     /// connections had to be cut.
     pub async fn shutdown(self) -> usize {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or(1)
+        let cut = self.task.await.unwrap_or(1);
+        // Requests are over: what they folded is written last, so no refusal goes uncounted.
+        self.summaries.abort();
+        let _ = self.summaries.await;
+        self.handler.flush_rejections(true).await;
+        cut
+    }
+}
+
+/// Writes the summaries of folded refusals when their window ends, even if no request comes to close it. Ends
+/// when the server is dropped, so it never keeps the pipeline (and the committer) alive on its own.
+async fn write_summaries(handler: Arc<Handler>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(rejections::WINDOW / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            closed = stop.changed() => if closed.is_err() { break },
+            _ = tick.tick() => handler.flush_rejections(false).await,
+        }
     }
 }
 

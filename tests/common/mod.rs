@@ -59,12 +59,25 @@ impl Receiver {
 
     /// Starts in a directory the caller owns, e.g. to restart on the same certificate.
     pub fn start_in(dir: &Path, args: &[&str]) -> Receiver {
+        Self::start_in_with_env(dir, args, &[])
+    }
+
+    /// Starts with extra environment variables, e.g. `GLWATCH_LOG=trace`.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Receiver {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rx = Self::start_in_with_env(tmp.path(), args, env);
+        rx._tmp = Some(tmp);
+        rx
+    }
+
+    pub fn start_in_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Receiver {
         let mut child = Command::new(env!("CARGO_BIN_EXE_glwatch"))
             .args(["--headless", "--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(dir)
             .env_remove("GLWATCH_SECRET")
             .env("GLWATCH_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -102,6 +115,11 @@ impl Receiver {
     pub fn next_record(&self) -> Value {
         let line = self.stdout.recv_timeout(WAIT).expect("a record on stdout");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+    }
+
+    /// The next stdout line exactly as printed.
+    pub fn next_line(&self) -> String {
+        self.stdout.recv_timeout(WAIT).expect("a line on stdout")
     }
 
     /// A stdout line if one is already there or arrives within `wait`.
