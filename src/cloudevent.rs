@@ -51,21 +51,15 @@ pub struct ParsedEvent {
 pub fn parse_body(body: &[u8]) -> Result<Vec<ParsedEvent>, ParseError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {
-            let raw: &RawValue =
-                serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+            let raw: &RawValue = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
             Ok(vec![parse_one(raw, None)?])
         }
         Some(b'[') => {
-            let items: Vec<&RawValue> =
-                serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+            let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
             if items.is_empty() {
                 return Err(ParseError::EmptyBatch);
             }
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, raw)| parse_one(raw, Some(i)))
-                .collect()
+            items.into_iter().enumerate().map(|(i, raw)| parse_one(raw, Some(i))).collect()
         }
         Some(_) => {
             // Distinguish "not JSON at all" from "JSON but not an object or array" for a clearer message.
@@ -83,8 +77,7 @@ fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseE
     if !raw.get().starts_with('{') {
         return Err(ParseError::NotAnObject { at: at() });
     }
-    let head: Head =
-        serde_json::from_str(raw.get()).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let head: Head = serde_json::from_str(raw.get()).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let field = |v: Option<&RawValue>, field: &'static str| -> Result<String, ParseError> {
         let v = v.ok_or_else(|| ParseError::Missing { at: at(), field })?;
         match serde_json::from_str::<Cow<str>>(v.get()) {
@@ -94,23 +87,25 @@ fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseE
     };
     let specversion = field(head.specversion, "specversion")?;
     if specversion != "1.0" {
-        return Err(ParseError::SpecVersion {
-            at: at(),
-            got: truncate(&specversion, 32).into(),
-        });
+        return Err(ParseError::SpecVersion { at: at(), got: truncate(&specversion, 32).into() });
     }
     let id = field(head.id, "id")?;
     let source = field(head.source, "source")?;
     field(head.ty, "type")?;
-    let compact = minify(raw.get());
-    // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
-    let raw = RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let raw = match minify(raw.get()) {
+        Cow::Borrowed(_) => raw.to_owned(),
+        // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
+        Cow::Owned(compact) => RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?,
+    };
     Ok(ParsedEvent { source, id, raw })
 }
 
 /// Removes insignificant whitespace from valid JSON without touching any token, so numbers, key order and string
 /// escapes stay exactly as the sender wrote them.
-pub fn minify(json: &str) -> String {
+pub fn minify(json: &str) -> Cow<'_, str> {
+    if !has_insignificant_whitespace(json) {
+        return Cow::Borrowed(json);
+    }
     let mut out = String::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -131,7 +126,29 @@ pub fn minify(json: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// Whether any whitespace sits outside strings: compact senders (the common case) need no copy.
+fn has_insignificant_whitespace(json: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            return true;
+        }
+    }
+    false
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -170,9 +187,7 @@ impl EventFields {
     }
 
     pub fn from_raw(raw: &str) -> EventFields {
-        serde_json::from_str::<Value>(raw)
-            .map(|v| Self::extract(&v))
-            .unwrap_or_default()
+        serde_json::from_str::<Value>(raw).map(|v| Self::extract(&v)).unwrap_or_default()
     }
 }
 
@@ -189,9 +204,7 @@ pub fn user(event: &Value) -> Option<String> {
 /// Shortens a GreenLake type for narrow columns: `com.hpe.greenlake.audit-log.v1.logs.created` becomes
 /// `audit-log.v1.logs.created`.
 pub fn short_type(ty: &str) -> &str {
-    ty.strip_prefix("com.hpe.greenlake.")
-        .or_else(|| ty.strip_prefix("hpe.greenlake."))
-        .unwrap_or(ty)
+    ty.strip_prefix("com.hpe.greenlake.").or_else(|| ty.strip_prefix("hpe.greenlake.")).unwrap_or(ty)
 }
 
 /// One line that says what happened: the audit-log description, or a line built from the data of other types.
@@ -254,11 +267,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/tests/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
     #[test]
@@ -277,21 +286,16 @@ mod tests {
     fn minify_keeps_tokens_exactly() {
         let src = "{ \"a\" : \"x y\\\" \\\\\" ,\n \"n\": 1.50e3, \"u\":\"\\u00e9\" }";
         assert_eq!(minify(src), r#"{"a":"x y\" \\","n":1.50e3,"u":"\u00e9"}"#);
+        assert!(matches!(minify(r#"{"a":"x y"}"#), Cow::Borrowed(_)));
     }
 
     #[test]
     fn refuses_malformed_events_naming_the_problem() {
         let e = |b: &str| parse_body(b.as_bytes()).unwrap_err().to_string();
         assert!(e("{nope").starts_with("body is not valid JSON"));
-        assert_eq!(
-            e("\"str\""),
-            "body must be a CloudEvent object or a JSON array of CloudEvents"
-        );
+        assert_eq!(e("\"str\""), "body must be a CloudEvent object or a JSON array of CloudEvents");
         assert_eq!(e("[]"), "batch is empty");
-        assert_eq!(
-            e(r#"{"id":"1","source":"s","type":"t"}"#),
-            "missing required attribute \"specversion\""
-        );
+        assert_eq!(e(r#"{"id":"1","source":"s","type":"t"}"#), "missing required attribute \"specversion\"");
         assert_eq!(
             e(r#"{"specversion":"0.3","id":"1","source":"s","type":"t"}"#),
             "specversion must be \"1.0\", got \"0.3\""
@@ -320,9 +324,6 @@ mod tests {
         let v: Value = serde_json::from_slice(&fixture("expiring-subscriptions.json")).unwrap();
         let f = EventFields::extract(&v);
         assert_eq!(f.user.as_deref(), Some("John Doe Inc."));
-        assert_eq!(
-            f.summary,
-            "Compute Subscription ENHANCED PROLIANT x500 expires 10/25/2024 (key OFKIAASTEST168IZ)"
-        );
+        assert_eq!(f.summary, "Compute Subscription ENHANCED PROLIANT x500 expires 10/25/2024 (key OFKIAASTEST168IZ)");
     }
 }

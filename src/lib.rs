@@ -1,7 +1,12 @@
 //! glwatch: receive, verify and watch HPE GreenLake cloud webhook events.
 
+pub mod cli;
 pub mod cloudevent;
+pub mod config;
 pub mod export;
 pub mod greenlake;
+pub mod pipeline;
 pub mod record;
+pub mod run;
+pub mod server;
 pub mod tui;

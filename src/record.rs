@@ -98,12 +98,7 @@ impl Record {
             "event" => Record::Event(serde_json::from_str(line)?),
             "challenge" => Record::Challenge(serde_json::from_str(line)?),
             "rejected" => Record::Rejected(serde_json::from_str(line)?),
-            other => {
-                return Err(serde::de::Error::unknown_variant(
-                    other,
-                    &["event", "challenge", "rejected"],
-                ))
-            }
+            other => return Err(serde::de::Error::unknown_variant(other, &["event", "challenge", "rejected"])),
         })
     }
 
@@ -181,10 +176,7 @@ mod tests {
             r.to_line(),
             r#"{"kind":"rejected","received_at":"2026-01-02T03:04:05Z","peer":"1.2.3.4:5","status":401,"reason":"bad signature"}"#
         );
-        assert_eq!(
-            Record::from_line(&c.to_line()).unwrap().to_line(),
-            c.to_line()
-        );
+        assert_eq!(Record::from_line(&c.to_line()).unwrap().to_line(), c.to_line());
         assert!(Record::from_line(r#"{"kind":"other"}"#).is_err());
     }
 }

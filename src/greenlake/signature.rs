@@ -30,6 +30,19 @@ impl Secret {
         Ok(Secret(value))
     }
 
+    /// A credential outside GreenLake's secret rules (an API key or bearer token); still never shown.
+    pub fn new_unchecked(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// Constant-time comparison: both sides are hashed first, so neither length nor content leaks through time.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        use sha2::Digest;
+        let a = Sha256::digest(self.0.as_bytes());
+        let b = Sha256::digest(candidate);
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
     /// A fresh random secret: 32 characters from a 62-letter alphabet (about 190 bits), printable so it can be
     /// pasted into GreenLake's form.
     pub fn generate() -> Secret {
@@ -37,8 +50,7 @@ impl Secret {
         let mut out = String::with_capacity(32);
         while out.len() < 32 {
             let mut buf = [0u8; 64];
-            getrandom::getrandom(&mut buf)
-                .expect("the operating system's random source is available");
+            getrandom::getrandom(&mut buf).expect("the operating system's random source is available");
             // Rejection sampling keeps every letter equally likely.
             for b in buf {
                 if (b as usize) < ALPHABET.len() * 4 && out.len() < 32 {
@@ -109,10 +121,7 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(primary: &Secret, secondary: Option<&Secret>) -> Verifier {
-        Verifier {
-            primary: primary.mac(),
-            secondary: secondary.map(Secret::mac),
-        }
+        Verifier { primary: primary.mac(), secondary: secondary.map(Secret::mac) }
     }
 
     /// Checks a header value (`None` when the header is absent) over the raw body bytes. The comparison is
@@ -137,9 +146,7 @@ impl Verifier {
 
 fn parse_header(value: &[u8]) -> Result<[u8; 32], SignatureError> {
     let value = value.trim_ascii();
-    let hex_digits = value
-        .strip_prefix(b"sha256=")
-        .ok_or(SignatureError::Malformed)?;
+    let hex_digits = value.strip_prefix(b"sha256=").ok_or(SignatureError::Malformed)?;
     let mut digest = [0u8; 32];
     if hex_digits.len() != 64 {
         return Err(SignatureError::Malformed);
@@ -159,10 +166,7 @@ mod tests {
     #[test]
     fn public_hmac_vector() {
         let s = Signer::new(&secret("It's a Secret to Everybody"));
-        assert_eq!(
-            s.hex(b"Hello, World!"),
-            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        );
+        assert_eq!(s.hex(b"Hello, World!"), "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
     }
 
     #[test]
@@ -175,6 +179,8 @@ mod tests {
         assert_eq!(g.expose().len(), 32);
         assert_ne!(g.expose(), Secret::generate().expose());
         assert_eq!(format!("{g:?}"), "Secret(<redacted>)");
+        assert!(g.matches(g.expose().as_bytes()));
+        assert!(!g.matches(b"other"));
     }
 
     #[test]
@@ -185,38 +191,17 @@ mod tests {
         let body = b"{\"a\":1}";
         let by_p = Signer::new(&p).header(body);
         let by_s = Signer::new(&s).header(body);
+        assert_eq!(v.verify(Some(by_p.as_bytes()), body), Ok(VerifiedBy::Primary));
+        assert_eq!(v.verify(Some(by_s.as_bytes()), body), Ok(VerifiedBy::Secondary));
         assert_eq!(
-            v.verify(Some(by_p.as_bytes()), body),
-            Ok(VerifiedBy::Primary)
-        );
-        assert_eq!(
-            v.verify(Some(by_s.as_bytes()), body),
-            Ok(VerifiedBy::Secondary)
-        );
-        assert_eq!(
-            v.verify(
-                Some(by_p.to_uppercase().replace("SHA256", "sha256").as_bytes()),
-                body
-            ),
+            v.verify(Some(by_p.to_uppercase().replace("SHA256", "sha256").as_bytes()), body),
             Ok(VerifiedBy::Primary)
         );
         assert_eq!(v.verify(None, body), Err(SignatureError::Missing));
-        assert_eq!(
-            v.verify(Some(b"sha256="), body),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some(&by_p.as_bytes()[7..]), body),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            v.verify(Some(by_p.as_bytes()), b"{\"a\":2}"),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(v.verify(Some(b"sha256="), body), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some(&by_p.as_bytes()[7..]), body), Err(SignatureError::Malformed));
+        assert_eq!(v.verify(Some(by_p.as_bytes()), b"{\"a\":2}"), Err(SignatureError::Mismatch));
         let only_p = Verifier::new(&p, None);
-        assert_eq!(
-            only_p.verify(Some(by_s.as_bytes()), body),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(only_p.verify(Some(by_s.as_bytes()), body), Err(SignatureError::Mismatch));
     }
 }

@@ -199,10 +199,7 @@ fn set_flag(v: &mut Vec<bool>, id: u32, value: bool) {
 
 impl Compiled {
     fn new(filter: &Filter, history: &History) -> Compiled {
-        let mut c = Compiled {
-            text: TextMatcher::new(&filter.text),
-            ..Compiled::default()
-        };
+        let mut c = Compiled { text: TextMatcher::new(&filter.text), ..Compiled::default() };
         for (id, _, _) in history.types.iter() {
             c.learn_type(filter, &history.types, id);
         }
@@ -323,19 +320,13 @@ impl App {
         }
         match action {
             Action::Record(r) => self.ingest(r),
-            Action::Frame {
-                now,
-                screen_dropped,
-            } => {
+            Action::Frame { now, screen_dropped } => {
                 self.now = now;
                 self.screen_dropped = screen_dropped;
                 self.trim_rate();
                 self.refresh_detail();
             }
-            Action::Viewport {
-                table_rows,
-                detail_rows,
-            } => {
+            Action::Viewport { table_rows, detail_rows } => {
                 self.table_rows = table_rows;
                 self.detail_rows = detail_rows;
                 self.scroll_into_view();
@@ -451,11 +442,7 @@ impl App {
             Action::Copy => {
                 let row = self.selected.and_then(|s| self.history.get(s))?;
                 let json = row.event.get().to_owned();
-                self.status = Some(format!(
-                    "copied event {} ({} bytes) to the clipboard (OSC 52)",
-                    row.id,
-                    json.len()
-                ));
+                self.status = Some(format!("copied event {} ({} bytes) to the clipboard (OSC 52)", row.id, json.len()));
                 return Some(Effect::Copy(json));
             }
             Action::Quit => return Some(Effect::Quit),
@@ -493,12 +480,10 @@ impl App {
             if let Some(row) = self.history.get(pushed.seq) {
                 let (ty, user) = (row.ty, row.user);
                 if pushed.new_type {
-                    self.compiled
-                        .learn_type(&self.filter, &self.history.types, ty);
+                    self.compiled.learn_type(&self.filter, &self.history.types, ty);
                 }
                 if pushed.new_user {
-                    self.compiled
-                        .learn_user(&self.filter, &self.history.users, user);
+                    self.compiled.learn_user(&self.filter, &self.history.users, user);
                 }
             }
         }
@@ -510,10 +495,7 @@ impl App {
                 }
             }
         }
-        let matches = self
-            .history
-            .get(pushed.seq)
-            .is_some_and(|row| self.row_matches(row));
+        let matches = self.history.get(pushed.seq).is_some_and(|row| self.row_matches(row));
         if matches {
             if let ViewIndex::Filtered(list) = &mut self.view {
                 list.push_back(pushed.seq);
@@ -577,13 +559,7 @@ impl App {
             list.retain(|&s| self.history.get(s).is_some_and(|r| self.row_matches(r)));
             ViewIndex::Filtered(list)
         } else {
-            ViewIndex::Filtered(
-                self.history
-                    .iter()
-                    .filter(|(_, r)| self.row_matches(r))
-                    .map(|(s, _)| s)
-                    .collect(),
-            )
+            ViewIndex::Filtered(self.history.iter().filter(|(_, r)| self.row_matches(r)).map(|(s, _)| s).collect())
         };
         self.repair_selection();
     }
@@ -622,8 +598,7 @@ impl App {
             Focus::Table => self.move_selection(delta as i64),
             Focus::Detail => {
                 let max = self.detail_max_scroll() as i64;
-                self.detail_scroll =
-                    (self.detail_scroll as i64 + delta as i64).clamp(0, max) as usize;
+                self.detail_scroll = (self.detail_scroll as i64 + delta as i64).clamp(0, max) as usize;
             }
         }
     }
@@ -635,9 +610,7 @@ impl App {
             return;
         }
         self.follow = false;
-        let cur = self
-            .selected
-            .map_or(len - 1, |s| self.lower_bound(s).min(len - 1));
+        let cur = self.selected.map_or(len - 1, |s| self.lower_bound(s).min(len - 1));
         let new = (cur as i64 + delta).clamp(0, len as i64 - 1) as usize;
         if let Some(s) = self.seq_at(new) {
             self.select(s);
@@ -667,9 +640,7 @@ impl App {
     }
 
     fn detail_max_scroll(&self) -> usize {
-        self.detail
-            .as_ref()
-            .map_or(0, |d| d.lines.len().saturating_sub(1))
+        self.detail.as_ref().map_or(0, |d| d.lines.len().saturating_sub(1))
     }
 
     fn refresh_detail(&mut self) {
@@ -688,14 +659,8 @@ impl App {
         let event_time = serde_json::from_str::<TimeField>(raw)
             .ok()
             .and_then(|t| t.time)
-            .and_then(|t| {
-                OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-            });
-        self.detail = Some(Detail {
-            seq,
-            lines: json::pretty_lines(raw),
-            event_time,
-        });
+            .and_then(|t| OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok());
+        self.detail = Some(Detail { seq, lines: json::pretty_lines(raw), event_time });
         self.detail_scroll = self.detail_scroll.min(self.detail_max_scroll());
     }
 
@@ -704,24 +669,14 @@ impl App {
             PickerKind::Type => (&self.history.types, &self.filter.types),
             PickerKind::User => (&self.history.users, &self.filter.users),
         };
-        let mut entries: Vec<(String, u64)> =
-            interner.iter().map(|(_, n, c)| (n.to_owned(), c)).collect();
+        let mut entries: Vec<(String, u64)> = interner.iter().map(|(_, n, c)| (n.to_owned(), c)).collect();
         entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         // Start on the current choice when there is exactly one, else on "all".
         let cursor = match chosen.len() {
-            1 => entries
-                .iter()
-                .position(|(n, _)| chosen.contains(n))
-                .map_or(0, |i| i + 1),
+            1 => entries.iter().position(|(n, _)| chosen.contains(n)).map_or(0, |i| i + 1),
             _ => 0,
         };
-        self.mode = Mode::Picker(Picker {
-            kind,
-            entries,
-            cursor,
-            marked: chosen.clone(),
-            touched: false,
-        });
+        self.mode = Mode::Picker(Picker { kind, entries, cursor, marked: chosen.clone(), touched: false });
     }
 
     fn picker_move(&mut self, delta: i32) {
@@ -740,11 +695,7 @@ impl App {
         } else if p.cursor == 0 {
             BTreeSet::new()
         } else {
-            p.entries
-                .get(p.cursor - 1)
-                .map(|(n, _)| n.clone())
-                .into_iter()
-                .collect()
+            p.entries.get(p.cursor - 1).map(|(n, _)| n.clone()).into_iter().collect()
         };
         match p.kind {
             PickerKind::Type => self.filter.types = chosen,
@@ -811,9 +762,9 @@ impl App {
     /// Position of the first listed row whose sequence number is `seq` or later.
     fn lower_bound(&self, seq: u64) -> usize {
         match &self.view {
-            ViewIndex::All => usize::try_from(seq.saturating_sub(self.history.base()))
-                .unwrap_or(usize::MAX)
-                .min(self.history.len()),
+            ViewIndex::All => {
+                usize::try_from(seq.saturating_sub(self.history.base())).unwrap_or(usize::MAX).min(self.history.len())
+            }
             ViewIndex::Filtered(l) => l.partition_point(|&s| s < seq),
         }
     }
@@ -868,9 +819,7 @@ impl App {
     }
 
     pub fn detail(&self) -> Option<&Detail> {
-        self.detail
-            .as_ref()
-            .filter(|d| Some(d.seq) == self.selected)
+        self.detail.as_ref().filter(|d| Some(d.seq) == self.selected)
     }
 
     pub fn detail_scroll(&self) -> usize {
@@ -966,7 +915,8 @@ mod tests {
     pub(crate) fn info() -> Info {
         Info {
             listen_url: "https://127.0.0.1:8443/".into(),
-            fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
+            fingerprint:
+                "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
             secret_state: "primary".into(),
             log_path: None,
             export_dir: PathBuf::from("/tmp"),
@@ -976,16 +926,10 @@ mod tests {
 
     fn app_with(n: usize) -> App {
         let mut app = App::new(info(), 100);
-        app.update(Action::Viewport {
-            table_rows: 5,
-            detail_rows: 5,
-        });
+        app.update(Action::Viewport { table_rows: 5, detail_rows: 5 });
         for i in 0..n {
-            let (ty, user) = if i % 3 == 2 {
-                (SUBS, "acme")
-            } else {
-                (AUDIT, if i % 2 == 0 { "alice" } else { "bob" })
-            };
+            let (ty, user) =
+                if i % 3 == 2 { (SUBS, "acme") } else { (AUDIT, if i % 2 == 0 { "alice" } else { "bob" }) };
             app.update(Action::Record(Record::Event(event(
                 &format!("id-{i}"),
                 ty,
@@ -997,9 +941,7 @@ mod tests {
     }
 
     fn shown_ids(app: &App) -> Vec<String> {
-        app.rows_in(0..app.view_len())
-            .map(|(_, r)| r.id.to_string())
-            .collect()
+        app.rows_in(0..app.view_len()).map(|(_, r)| r.id.to_string()).collect()
     }
 
     fn selected_id(app: &App) -> Option<String> {
@@ -1021,20 +963,12 @@ mod tests {
         app.update(Action::Up);
         assert!(!app.following(), "moving by hand pauses following");
         assert_eq!(selected_id(&app).as_deref(), Some("id-1"));
-        app.update(Action::Record(Record::Event(event(
-            "id-3", AUDIT, None, "x",
-        ))));
-        assert_eq!(
-            selected_id(&app).as_deref(),
-            Some("id-1"),
-            "paused: stays put"
-        );
+        app.update(Action::Record(Record::Event(event("id-3", AUDIT, None, "x"))));
+        assert_eq!(selected_id(&app).as_deref(), Some("id-1"), "paused: stays put");
         app.update(Action::ToggleFollow);
         assert!(app.following());
         assert_eq!(selected_id(&app).as_deref(), Some("id-3"));
-        app.update(Action::Record(Record::Event(event(
-            "id-4", AUDIT, None, "x",
-        ))));
+        app.update(Action::Record(Record::Event(event("id-4", AUDIT, None, "x"))));
         assert_eq!(selected_id(&app).as_deref(), Some("id-4"));
         app.update(Action::Top);
         assert!(!app.following());
@@ -1107,25 +1041,10 @@ mod tests {
         type_text(&mut app, "alice");
         app.update(Action::FilterAccept);
         assert_eq!(shown_ids(&app), ["id-0"]);
-        app.update(Action::Record(Record::Event(event(
-            "n1",
-            AUDIT,
-            Some("bob"),
-            "x",
-        ))));
-        app.update(Action::Record(Record::Event(event(
-            "n2",
-            AUDIT,
-            Some("alice"),
-            "x",
-        ))));
+        app.update(Action::Record(Record::Event(event("n1", AUDIT, Some("bob"), "x"))));
+        app.update(Action::Record(Record::Event(event("n2", AUDIT, Some("alice"), "x"))));
         // A user never seen before the filter was set.
-        app.update(Action::Record(Record::Event(event(
-            "n3",
-            SUBS,
-            Some("Alice Corp"),
-            "x",
-        ))));
+        app.update(Action::Record(Record::Event(event("n3", SUBS, Some("Alice Corp"), "x"))));
         assert_eq!(shown_ids(&app), ["id-0", "n2", "n3"]);
         assert_eq!(selected_id(&app).as_deref(), Some("n3"));
     }
@@ -1137,11 +1056,7 @@ mod tests {
         let Mode::Picker(p) = app.mode() else {
             panic!("picker open");
         };
-        assert_eq!(
-            p.entries,
-            [(AUDIT.to_owned(), 6), (SUBS.to_owned(), 3)],
-            "most frequent first"
-        );
+        assert_eq!(p.entries, [(AUDIT.to_owned(), 6), (SUBS.to_owned(), 3)], "most frequent first");
         assert_eq!(p.cursor, 0);
         app.update(Action::PickerDown);
         app.update(Action::PickerDown);
@@ -1152,10 +1067,7 @@ mod tests {
         let Mode::Picker(p) = app.mode() else {
             panic!("picker open");
         };
-        assert_eq!(
-            p.entries,
-            [("acme".into(), 3), ("alice".into(), 3), ("bob".into(), 3)]
-        );
+        assert_eq!(p.entries, [("acme".into(), 3), ("alice".into(), 3), ("bob".into(), 3)]);
         app.update(Action::PickerCancel);
         assert_eq!(app.view_len(), 3, "cancel leaves the filter alone");
 
@@ -1178,10 +1090,7 @@ mod tests {
         type_text(&mut app, "number 6");
         assert_eq!(shown_ids(&app), ["id-6"]);
         app.update(Action::FilterAccept);
-        assert_eq!(
-            app.filter().describe(),
-            "/number 6 type=2 chosen user=alice"
-        );
+        assert_eq!(app.filter().describe(), "/number 6 type=2 chosen user=alice");
         // "all" clears that picker's choice only.
         app.update(Action::OpenUserPicker);
         for _ in 0..5 {
@@ -1205,11 +1114,7 @@ mod tests {
         app.update(Action::FilterCancel);
         assert_eq!(selected_id(&app).as_deref(), Some("id-1"));
         type_text(&mut app, "acme");
-        assert_eq!(
-            selected_id(&app).as_deref(),
-            Some("id-2"),
-            "nearest later match"
-        );
+        assert_eq!(selected_id(&app).as_deref(), Some("id-2"), "nearest later match");
         type_text(&mut app, "zzz");
         assert_eq!(app.selected(), None);
         assert_eq!(app.view_len(), 0);
@@ -1225,12 +1130,7 @@ mod tests {
         app.update(Action::FilterAccept);
         for i in 0..10 {
             let d = if i % 2 == 0 { "even" } else { "odd" };
-            app.update(Action::Record(Record::Event(event(
-                &format!("e{i}"),
-                AUDIT,
-                None,
-                d,
-            ))));
+            app.update(Action::Record(Record::Event(event(&format!("e{i}"), AUDIT, None, d))));
         }
         assert_eq!(app.history().len(), 4);
         assert_eq!(app.history().dropped(), 6);
@@ -1240,14 +1140,8 @@ mod tests {
         assert_eq!(shown_ids(&app), ["e6", "e7", "e8", "e9"]);
         app.update(Action::Top);
         assert_eq!(selected_id(&app).as_deref(), Some("e6"));
-        app.update(Action::Record(Record::Event(event(
-            "e10", AUDIT, None, "x",
-        ))));
-        assert_eq!(
-            selected_id(&app).as_deref(),
-            Some("e7"),
-            "selection fell off: next oldest"
-        );
+        app.update(Action::Record(Record::Event(event("e10", AUDIT, None, "x"))));
+        assert_eq!(selected_id(&app).as_deref(), Some("e7"), "selection fell off: next oldest");
     }
 
     #[test]
@@ -1326,11 +1220,7 @@ mod tests {
         let r = app.rejected_recent();
         assert_eq!(r.len(), REJECTED_KINDS_KEPT);
         assert_eq!(r[0].peer, "10.0.1.253:1");
-        assert_eq!(
-            r.last().unwrap().peer,
-            "10.0.0.10:1",
-            "oldest kinds went first"
-        );
+        assert_eq!(r.last().unwrap().peer, "10.0.0.10:1", "oldest kinds went first");
         assert_eq!(app.rejected_total(), REJECTED_KINDS_KEPT as u64 + 10);
         // The index still points at the right entries after evictions.
         app.update(Action::Record(Record::Rejected(RejectedRecord {
@@ -1351,29 +1241,19 @@ mod tests {
     fn detail_is_prepared_for_the_selection_and_scrolls_when_focused() {
         let mut app = app_with(2);
         let now = time::macros::datetime!(2024-12-20 12:35:00 UTC);
-        app.update(Action::Frame {
-            now,
-            screen_dropped: 3,
-        });
+        app.update(Action::Frame { now, screen_dropped: 3 });
         assert_eq!(app.screen_dropped(), 3);
         let d = app.detail().unwrap();
         assert_eq!(d.lines[0], "{");
         assert!(d.lines.iter().any(|l| l.contains(r#""id": "id-1""#)));
-        assert_eq!(
-            d.event_time,
-            Some(time::macros::datetime!(2024-12-20 12:34:53.161 UTC))
-        );
+        assert_eq!(d.event_time, Some(time::macros::datetime!(2024-12-20 12:34:53.161 UTC)));
         let n = d.lines.len();
         app.update(Action::ToggleFocus);
         assert_eq!(app.key_context(), KeyContext::Detail);
         app.update(Action::Down);
         app.update(Action::Down);
         assert_eq!(app.detail_scroll(), 2);
-        assert_eq!(
-            selected_id(&app).as_deref(),
-            Some("id-1"),
-            "table selection unchanged"
-        );
+        assert_eq!(selected_id(&app).as_deref(), Some("id-1"), "table selection unchanged");
         app.update(Action::Bottom);
         assert_eq!(app.detail_scroll(), n - 1);
         app.update(Action::Top);
@@ -1381,16 +1261,8 @@ mod tests {
         app.update(Action::ToggleFocus);
         app.update(Action::Up);
         assert!(app.detail().is_none(), "stale until the next frame");
-        app.update(Action::Frame {
-            now,
-            screen_dropped: 3,
-        });
-        assert!(app
-            .detail()
-            .unwrap()
-            .lines
-            .iter()
-            .any(|l| l.contains("id-0")));
+        app.update(Action::Frame { now, screen_dropped: 3 });
+        assert!(app.detail().unwrap().lines.iter().any(|l| l.contains("id-0")));
     }
 
     #[test]
@@ -1403,10 +1275,7 @@ mod tests {
         assert!(app.status().unwrap().contains("copied event id-1"));
         assert_eq!(app.update(Action::Export), Some(Effect::Export));
         assert_eq!(app.update(Action::Quit), Some(Effect::Quit));
-        assert_eq!(
-            app.update(Action::Record(Record::Event(event("x", AUDIT, None, "y")))),
-            None
-        );
+        assert_eq!(app.update(Action::Record(Record::Event(event("x", AUDIT, None, "y")))), None);
     }
 
     #[test]
@@ -1418,10 +1287,7 @@ mod tests {
             e.received_at = t + time::Duration::seconds(secs);
             app.update(Action::Record(Record::Event(e)));
         }
-        app.update(Action::Frame {
-            now: t + time::Duration::seconds(200),
-            screen_dropped: 0,
-        });
+        app.update(Action::Frame { now: t + time::Duration::seconds(200), screen_dropped: 0 });
         assert_eq!(app.rate(5), [0, 2, 3, 0, 1]);
     }
 }

@@ -28,10 +28,7 @@ impl Filter {
 
     /// The filter prepared for matching many events.
     pub fn matcher(&self) -> FilterMatcher<'_> {
-        FilterMatcher {
-            filter: self,
-            text: TextMatcher::new(&self.text),
-        }
+        FilterMatcher { filter: self, text: TextMatcher::new(&self.text) }
     }
 
     /// A short description for the header, e.g. `/logged type=audit-log.v1.logs.created user=2 chosen`.
@@ -64,11 +61,7 @@ impl FilterMatcher<'_> {
         if !self.filter.types.is_empty() && !self.filter.types.contains(ty.as_ref()) {
             return false;
         }
-        if !self.filter.users.is_empty()
-            && !user
-                .as_deref()
-                .is_some_and(|u| self.filter.users.contains(u))
-        {
+        if !self.filter.users.is_empty() && !user.as_deref().is_some_and(|u| self.filter.users.contains(u)) {
             return false;
         }
         self.text.is_empty()
@@ -89,10 +82,7 @@ pub struct TextMatcher {
 
 impl TextMatcher {
     pub fn new(text: &str) -> TextMatcher {
-        TextMatcher {
-            lower: text.to_lowercase(),
-            ascii: text.is_ascii(),
-        }
+        TextMatcher { lower: text.to_lowercase(), ascii: text.is_ascii() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,11 +113,8 @@ impl TextMatcher {
         let mut from = 0;
         while from <= last_start {
             let window = &hay[from..=last_start];
-            let found = if upper != first {
-                memchr::memchr2(first, upper, window)
-            } else {
-                memchr::memchr(first, window)
-            };
+            let found =
+                if upper != first { memchr::memchr2(first, upper, window) } else { memchr::memchr(first, window) };
             let Some(i) = found else {
                 return false;
             };
@@ -178,16 +165,8 @@ mod tests {
 
     #[test]
     fn text_filter_covers_type_user_summary_and_id_but_not_category() {
-        let f = |t: &str| Filter {
-            text: t.into(),
-            ..Filter::default()
-        };
-        let mut e = fields(
-            AUDIT,
-            Some("john.doe@hpedev.io"),
-            "User logged out",
-            "uJoQ5",
-        );
+        let f = |t: &str| Filter { text: t.into(), ..Filter::default() };
+        let mut e = fields(AUDIT, Some("john.doe@hpedev.io"), "User logged out", "uJoQ5");
         e.category = Some("user_management".into());
         assert!(f("audit-log").matches(&e));
         assert!(f("JOHN.DOE").matches(&e));
@@ -203,12 +182,7 @@ mod tests {
         let b = fields(SUBS, Some("acme"), "Compute Subscription", "2");
         let c = fields(AUDIT, None, "system task", "3");
         let all = [&a, &b, &c];
-        let shown = |f: &Filter| -> Vec<&str> {
-            all.iter()
-                .filter(|e| f.matches(e))
-                .map(|e| e.id.as_str())
-                .collect()
-        };
+        let shown = |f: &Filter| -> Vec<&str> { all.iter().filter(|e| f.matches(e)).map(|e| e.id.as_str()).collect() };
         let mut f = Filter::default();
         assert!(f.is_empty());
         assert_eq!(shown(&f), ["1", "2", "3"]);
@@ -233,10 +207,7 @@ mod tests {
     #[test]
     fn matching_sees_the_sanitised_text() {
         let e = fields(AUDIT, Some("x"), "bad\x1b[2Jthing", "1");
-        let f = Filter {
-            text: "\\u{1b}[2J".into(),
-            ..Filter::default()
-        };
+        let f = Filter { text: "\\u{1b}[2J".into(), ..Filter::default() };
         assert!(f.matches(&e));
         assert_eq!(f.describe(), "/\\u{1b}[2J");
     }

@@ -119,12 +119,7 @@ impl History {
             self.evict_front();
             evicted += 1;
         }
-        Pushed {
-            seq,
-            new_type,
-            new_user,
-            evicted,
-        }
+        Pushed { seq, new_type, new_user, evicted }
     }
 
     fn evict_front(&mut self) {
@@ -191,14 +186,9 @@ impl History {
     }
 
     /// Rows with their sequence numbers, oldest first.
-    pub fn iter(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = (u64, &EventRow)> + ExactSizeIterator + '_ {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &EventRow)> + ExactSizeIterator + '_ {
         let base = self.base;
-        self.rows
-            .iter()
-            .enumerate()
-            .map(move |(i, r)| (base + i as u64, r))
+        self.rows.iter().enumerate().map(move |(i, r)| (base + i as u64, r))
     }
 
     pub fn user_name(&self, row: &EventRow) -> Option<&str> {
@@ -264,11 +254,7 @@ pub(crate) mod tests {
         assert_eq!(h.get(0).unwrap().duplicates, 0);
         h.push(event("c", "t", None, "third"));
         h.push(event("d", "t", None, "fourth"));
-        assert_eq!(
-            h.duplicate(&again),
-            None,
-            "the original fell off the history"
-        );
+        assert_eq!(h.duplicate(&again), None, "the original fell off the history");
         assert_eq!(h.duplicate(&event("zzz", "t", None, "")), None);
     }
 

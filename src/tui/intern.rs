@@ -29,10 +29,7 @@ impl Interner {
             return (id, false);
         }
         let name: Arc<str> = Arc::from(name);
-        let slot = Slot {
-            name: name.clone(),
-            count: 1,
-        };
+        let slot = Slot { name: name.clone(), count: 1 };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -91,11 +88,7 @@ impl Interner {
 
     /// Live entries as (id, name, count).
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str, u64)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.count > 0)
-            .map(|(i, s)| (i as u32, &*s.name, s.count))
+        self.slots.iter().enumerate().filter(|(_, s)| s.count > 0).map(|(i, s)| (i as u32, &*s.name, s.count))
     }
 
     pub fn len(&self) -> usize {

@@ -117,9 +117,7 @@ pub fn tokens(line: &str) -> Vec<(Token, &str)> {
                 }
             }
             b'-' | b'0'..=b'9' => {
-                while i < bytes.len()
-                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
+                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
                     i += 1;
                 }
                 Token::Number

@@ -42,18 +42,8 @@ const MAIN: &[KeyContext] = &[Table, Detail];
 
 /// The key table, in the order the help shows it.
 pub static BINDINGS: &[Binding] = &[
-    Binding {
-        contexts: ALL,
-        keys: &[ctrl('c')],
-        act: Act::Fixed(|| Action::Quit),
-        help: "quit",
-    },
-    Binding {
-        contexts: MAIN,
-        keys: &[key('q')],
-        act: Act::Fixed(|| Action::Quit),
-        help: "quit",
-    },
+    Binding { contexts: ALL, keys: &[ctrl('c')], act: Act::Fixed(|| Action::Quit), help: "quit" },
+    Binding { contexts: MAIN, keys: &[key('q')], act: Act::Fixed(|| Action::Quit), help: "quit" },
     Binding {
         contexts: MAIN,
         keys: &[key('j'), code(KeyCode::Down)],
@@ -72,12 +62,7 @@ pub static BINDINGS: &[Binding] = &[
         act: Act::Fixed(|| Action::PageDown),
         help: "page down",
     },
-    Binding {
-        contexts: MAIN,
-        keys: &[code(KeyCode::PageUp)],
-        act: Act::Fixed(|| Action::PageUp),
-        help: "page up",
-    },
+    Binding { contexts: MAIN, keys: &[code(KeyCode::PageUp)], act: Act::Fixed(|| Action::PageUp), help: "page up" },
     Binding {
         contexts: MAIN,
         keys: &[key('g'), code(KeyCode::Home)],
@@ -156,12 +141,7 @@ pub static BINDINGS: &[Binding] = &[
         act: Act::Fixed(|| Action::Copy),
         help: "copy the selected event's JSON (OSC 52)",
     },
-    Binding {
-        contexts: MAIN,
-        keys: &[key('?')],
-        act: Act::Fixed(|| Action::ToggleHelp),
-        help: "this help",
-    },
+    Binding { contexts: MAIN, keys: &[key('?')], act: Act::Fixed(|| Action::ToggleHelp), help: "this help" },
     Binding {
         contexts: &[FilterInput],
         keys: &[Pattern::AnyChar],
@@ -268,10 +248,7 @@ pub fn action_for_key(ctx: KeyContext, ev: &KeyEvent) -> Option<Action> {
     if ev.kind == KeyEventKind::Release {
         return None;
     }
-    let b = BINDINGS
-        .iter()
-        .filter(|b| b.contexts.contains(&ctx))
-        .find(|b| b.keys.iter().any(|p| matches(p, ev)))?;
+    let b = BINDINGS.iter().filter(|b| b.contexts.contains(&ctx)).find(|b| b.keys.iter().any(|p| matches(p, ev)))?;
     Some(match b.act {
         Act::Fixed(f) => f(),
         Act::Char(f) => match ev.code {
@@ -292,14 +269,8 @@ pub fn action_for_mouse(ctx: KeyContext, ev: &MouseEvent) -> Option<Action> {
         _ => return None,
     };
     match ctx {
-        KeyContext::Table | KeyContext::Detail => {
-            Some(Action::Scroll(if down { WHEEL_STEP } else { -WHEEL_STEP }))
-        }
-        KeyContext::Picker => Some(if down {
-            Action::PickerDown
-        } else {
-            Action::PickerUp
-        }),
+        KeyContext::Table | KeyContext::Detail => Some(Action::Scroll(if down { WHEEL_STEP } else { -WHEEL_STEP })),
+        KeyContext::Picker => Some(if down { Action::PickerDown } else { Action::PickerUp }),
         KeyContext::FilterInput | KeyContext::Help => None,
     }
 }
@@ -365,12 +336,7 @@ mod tests {
     use crossterm::event::KeyEventState;
 
     fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
-        KeyEvent {
-            code,
-            modifiers: mods,
-            kind: KeyEventKind::Press,
-            state: KeyEventState::NONE,
-        }
+        KeyEvent { code, modifiers: mods, kind: KeyEventKind::Press, state: KeyEventState::NONE }
     }
 
     fn act(ctx: KeyContext, code: KeyCode, mods: KeyModifiers) -> String {
@@ -382,37 +348,22 @@ mod tests {
         let none = KeyModifiers::NONE;
         assert_eq!(act(Table, KeyCode::Char('j'), none), "Some(Down)");
         assert_eq!(act(Detail, KeyCode::Down, none), "Some(Down)");
-        assert_eq!(
-            act(Table, KeyCode::Char('G'), KeyModifiers::SHIFT),
-            "Some(Bottom)"
-        );
+        assert_eq!(act(Table, KeyCode::Char('G'), KeyModifiers::SHIFT), "Some(Bottom)");
         assert_eq!(act(Table, KeyCode::Char('q'), none), "Some(Quit)");
         assert_eq!(act(Table, KeyCode::Esc, none), "Some(ClearFilters)");
         assert_eq!(act(Detail, KeyCode::Esc, none), "Some(FocusTable)");
         assert_eq!(act(Table, KeyCode::Tab, none), "Some(ToggleFocus)");
-        assert_eq!(
-            act(FilterInput, KeyCode::Char('q'), none),
-            "Some(FilterChar('q'))"
-        );
-        assert_eq!(
-            act(FilterInput, KeyCode::Char('Q'), KeyModifiers::SHIFT),
-            "Some(FilterChar('Q'))"
-        );
+        assert_eq!(act(FilterInput, KeyCode::Char('q'), none), "Some(FilterChar('q'))");
+        assert_eq!(act(FilterInput, KeyCode::Char('Q'), KeyModifiers::SHIFT), "Some(FilterChar('Q'))");
         assert_eq!(act(FilterInput, KeyCode::Esc, none), "Some(FilterCancel)");
-        assert_eq!(
-            act(FilterInput, KeyCode::Char('c'), KeyModifiers::CONTROL),
-            "Some(Quit)"
-        );
+        assert_eq!(act(FilterInput, KeyCode::Char('c'), KeyModifiers::CONTROL), "Some(Quit)");
         assert_eq!(act(Picker, KeyCode::Char(' '), none), "Some(PickerToggle)");
         assert_eq!(act(Picker, KeyCode::Char('q'), none), "Some(PickerCancel)");
         assert_eq!(act(Help, KeyCode::Char('j'), none), "Some(Down)");
         assert_eq!(act(Help, KeyCode::Char('t'), none), "None");
         assert_eq!(act(Help, KeyCode::Char('?'), none), "Some(ToggleHelp)");
         assert_eq!(act(Table, KeyCode::Char('x'), none), "None");
-        assert_eq!(
-            act(Table, KeyCode::Char('j'), KeyModifiers::CONTROL),
-            "None"
-        );
+        assert_eq!(act(Table, KeyCode::Char('j'), KeyModifiers::CONTROL), "None");
         let mut release = press(KeyCode::Char('q'), none);
         release.kind = KeyEventKind::Release;
         assert!(action_for_key(Table, &release).is_none());
@@ -440,24 +391,13 @@ mod tests {
         assert!(table.contains(&("j ↓".into(), "next event (detail: scroll down)")));
         assert!(table.contains(&("Ctrl-C".into(), "quit")));
         assert!(table.contains(&("/".into(), "filter by text in type, user, summary and id")));
-        assert!(help[3].1.contains(&(
-            "Space".into(),
-            "mark or unmark a value (marked values combine)"
-        )));
+        assert!(help[3].1.contains(&("Space".into(), "mark or unmark a value (marked values combine)")));
     }
 
     #[test]
     fn wheel_scrolls_the_table() {
-        let ev = |kind| MouseEvent {
-            kind,
-            column: 0,
-            row: 0,
-            modifiers: KeyModifiers::NONE,
-        };
-        assert!(matches!(
-            action_for_mouse(Table, &ev(MouseEventKind::ScrollDown)),
-            Some(Action::Scroll(WHEEL_STEP))
-        ));
+        let ev = |kind| MouseEvent { kind, column: 0, row: 0, modifiers: KeyModifiers::NONE };
+        assert!(matches!(action_for_mouse(Table, &ev(MouseEventKind::ScrollDown)), Some(Action::Scroll(WHEEL_STEP))));
         assert!(matches!(
             action_for_mouse(Table, &ev(MouseEventKind::ScrollUp)),
             Some(Action::Scroll(n)) if n == -WHEEL_STEP

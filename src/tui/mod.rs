@@ -89,35 +89,17 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         export_dir,
         utc_offset,
     } = ctx;
-    let mut app = App::new(
-        Info {
-            listen_url,
-            fingerprint,
-            secret_state,
-            log_path,
-            export_dir,
-            utc_offset,
-        },
-        retain,
-    );
+    let mut app = App::new(Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset }, retain);
     for r in history {
         app.update(Action::Record(r));
     }
     let _guard = TerminalGuard::enter().context("setting up the terminal")?;
-    let mut terminal = Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout()))
-        .context("opening the terminal")?;
+    let mut terminal =
+        Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout())).context("opening the terminal")?;
     terminal.clear().context("clearing the terminal")?;
     let input = crossterm::event::EventStream::new();
     let mut clipboard = Osc52(io::stdout());
-    run_loop(
-        &mut terminal,
-        &mut app,
-        input,
-        &mut records,
-        &screen_dropped,
-        &mut clipboard,
-    )
-    .await
+    run_loop(&mut terminal, &mut app, input, &mut records, &screen_dropped, &mut clipboard).await
 }
 
 /// Where `y` puts the selected event.
@@ -141,11 +123,7 @@ pub fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -168,14 +146,8 @@ pub fn draw_frame<B: Backend>(
     let size = terminal.size()?;
     let regions = view::layout(Rect::new(0, 0, size.width, size.height), app);
     let (table_rows, detail_rows) = view::viewport(&regions);
-    app.update(Action::Viewport {
-        table_rows,
-        detail_rows,
-    });
-    app.update(Action::Frame {
-        now,
-        screen_dropped,
-    });
+    app.update(Action::Viewport { table_rows, detail_rows });
+    app.update(Action::Frame { now, screen_dropped });
     terminal.draw(|f| view::draw(f, app))?;
     Ok(())
 }
@@ -310,11 +282,7 @@ fn start_export(app: &mut App, done: mpsc::UnboundedSender<Result<export::Export
         })
         .collect();
     let dir = app.info.export_dir.clone();
-    app.update(Action::Notice(format!(
-        "exporting {} events to {}…",
-        events.len(),
-        dir.display()
-    )));
+    app.update(Action::Notice(format!("exporting {} events to {}…", events.len(), dir.display())));
     let now = OffsetDateTime::now_utc();
     tokio::spawn(async move {
         let job = tokio::task::spawn_blocking(move || {

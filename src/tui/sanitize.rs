@@ -63,10 +63,7 @@ mod tests {
     fn escape_sequences_become_visible_text() {
         let hostile = "a\x1b]52;c;SGVsbG8=\x07b\x1b[2Jc\r\n\t\x7f\u{9b}d";
         let shown = sanitize(hostile);
-        assert_eq!(
-            shown,
-            "a\\u{1b}]52;c;SGVsbG8=\\u{7}b\\u{1b}[2Jc\\u{d}\\u{a}\\u{9}\\u{7f}\\u{9b}d"
-        );
+        assert_eq!(shown, "a\\u{1b}]52;c;SGVsbG8=\\u{7}b\\u{1b}[2Jc\\u{d}\\u{a}\\u{9}\\u{7f}\\u{9b}d");
         assert!(!shown.chars().any(|c| c.is_control()));
     }
 

@@ -25,15 +25,9 @@ fn key(c: char) -> io::Result<Event> {
     Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn input_channel() -> (
-    mpsc::UnboundedSender<io::Result<Event>>,
-    impl Stream<Item = io::Result<Event>> + Unpin,
-) {
+fn input_channel() -> (mpsc::UnboundedSender<io::Result<Event>>, impl Stream<Item = io::Result<Event>> + Unpin) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    (
-        tx,
-        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)),
-    )
+    (tx, futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
 #[test]
@@ -56,15 +50,8 @@ fn osc52_writes_one_sequence_with_the_text_in_base64() {
     let mut out = Vec::new();
     Osc52(&mut out).copy("{\"a\":\"\x1b[2J\"}").unwrap();
     let s = String::from_utf8(out).unwrap();
-    assert_eq!(
-        s,
-        format!("\x1b]52;c;{}\x07", base64(b"{\"a\":\"\x1b[2J\"}"))
-    );
-    assert_eq!(
-        s.matches('\x1b').count(),
-        1,
-        "the payload carries no raw escape"
-    );
+    assert_eq!(s, format!("\x1b]52;c;{}\x07", base64(b"{\"a\":\"\x1b[2J\"}")));
+    assert_eq!(s.matches('\x1b').count(), 1, "the payload carries no raw escape");
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,17 +94,8 @@ async fn the_loop_drains_records_applies_keys_copies_exports_and_quits() {
         .unwrap();
         keys.send(key('q')).unwrap();
     };
-    let (result, ()) = tokio::join!(
-        run_loop(
-            &mut terminal,
-            &mut app,
-            input,
-            &mut rec_rx,
-            &dropped,
-            &mut clipboard
-        ),
-        driver
-    );
+    let (result, ()) =
+        tokio::join!(run_loop(&mut terminal, &mut app, input, &mut rec_rx, &dropped, &mut clipboard), driver);
     result.unwrap();
 
     assert_eq!(app.events_total(), 3);
@@ -128,10 +106,7 @@ async fn the_loop_drains_records_applies_keys_copies_exports_and_quits() {
     assert!(clipboard.0[0].contains("\"description\":\"User john.doe@hpedev.io logged in\""));
     let status = app.status().unwrap_or_default().to_owned();
     assert!(status.starts_with("exported 1 event to "), "{status}");
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     assert_eq!(files.len(), 2);
     let csv = std::fs::read_to_string(&files[0]).unwrap();
@@ -143,10 +118,7 @@ async fn the_loop_drains_records_applies_keys_copies_exports_and_quits() {
     // What the screen showed when the operator quit.
     let s = lines(terminal.backend().buffer());
     let screen = s.join("\n");
-    assert!(
-        screen.contains("filter /logged in  1 of 3 events shown"),
-        "{screen}"
-    );
+    assert!(screen.contains("filter /logged in  1 of 3 events shown"), "{screen}");
     assert!(screen.contains("7 not shown (screen too slow)"), "{screen}");
     assert!(screen.contains("exported 1 event to"), "{screen}");
 }
@@ -164,17 +136,8 @@ async fn the_loop_keeps_running_when_the_receiver_stops_and_ends_with_its_input(
         drop(keys);
     };
     let mut clipboard = Recorded::default();
-    let (result, ()) = tokio::join!(
-        run_loop(
-            &mut terminal,
-            &mut app,
-            input,
-            &mut rec_rx,
-            &dropped,
-            &mut clipboard
-        ),
-        driver
-    );
+    let (result, ()) =
+        tokio::join!(run_loop(&mut terminal, &mut app, input, &mut rec_rx, &dropped, &mut clipboard), driver);
     result.unwrap();
     assert!(app.receiver_closed());
     let screen = lines(terminal.backend().buffer()).join("\n");
@@ -201,10 +164,7 @@ async fn a_burst_of_records_costs_one_draw_per_frame() {
         fn get_cursor_position(&mut self) -> io::Result<ratatui::layout::Position> {
             self.0.get_cursor_position()
         }
-        fn set_cursor_position<P: Into<ratatui::layout::Position>>(
-            &mut self,
-            p: P,
-        ) -> io::Result<()> {
+        fn set_cursor_position<P: Into<ratatui::layout::Position>>(&mut self, p: P) -> io::Result<()> {
             self.0.set_cursor_position(p)
         }
         fn clear(&mut self) -> io::Result<()> {
@@ -237,17 +197,8 @@ async fn a_burst_of_records_costs_one_draw_per_frame() {
         keys.send(key('q')).unwrap();
     };
     let mut clipboard = Recorded::default();
-    let (result, ()) = tokio::join!(
-        run_loop(
-            &mut terminal,
-            &mut app,
-            input,
-            &mut rec_rx,
-            &dropped,
-            &mut clipboard
-        ),
-        driver
-    );
+    let (result, ()) =
+        tokio::join!(run_loop(&mut terminal, &mut app, input, &mut rec_rx, &dropped, &mut clipboard), driver);
     result.unwrap();
     assert_eq!(app.events_total(), 10_000);
     let draws = terminal.backend().1;

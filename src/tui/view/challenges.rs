@@ -21,19 +21,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
         .borders(Borders::TOP)
         .border_style(dim())
-        .title(Span::styled(
-            format!(" Challenges ({}) ", app.challenges_total()),
-            title_style(),
-        ))
+        .title(Span::styled(format!(" Challenges ({}) ", app.challenges_total()), title_style()))
         .title(Span::styled(" c hides ", dim()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.challenges().is_empty() {
         frame.render_widget(
-            Paragraph::new(
-                "No verification challenge yet: GreenLake sends one when the webhook is registered.",
-            )
-            .style(dim()),
+            Paragraph::new("No verification challenge yet: GreenLake sends one when the webhook is registered.")
+                .style(dim()),
             inner,
         );
         return;
@@ -41,42 +36,29 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     // Narrow screens keep what says whether GreenLake was answered: time, request, outcome, duration.
     let wide = inner.width >= 110;
     let narrow = inner.width < 70;
-    let rows = app
-        .challenges()
-        .iter()
-        .rev()
-        .take(usize::from(inner.height))
-        .map(|c| {
-            let outcome = if c.answered {
-                Cell::from(Span::styled("answered", Style::new().fg(Color::Green)))
-            } else {
-                Cell::from(Span::styled(
-                    format!(
-                        "refused: {}",
-                        c.reason.as_deref().unwrap_or("no reason given")
-                    ),
-                    alert(),
-                ))
-            };
-            let mut cells = vec![Cell::from(hms(local(app, c.received_at)))];
-            if wide {
-                cells.push(Cell::from(c.peer.clone()));
-            }
-            if !narrow {
-                cells.push(Cell::from(c.challenge_request.clone()));
-            }
-            if wide {
-                cells.push(Cell::from(match &c.verification {
-                    Some(v) => format!("→ {}", ellipsize(v, 13)),
-                    None => "→ (none)".into(),
-                }));
-            }
-            cells.push(outcome);
-            cells.push(Cell::from(
-                c.answer_micros.map(answer_time).unwrap_or_default(),
-            ));
-            Row::new(cells)
-        });
+    let rows = app.challenges().iter().rev().take(usize::from(inner.height)).map(|c| {
+        let outcome = if c.answered {
+            Cell::from(Span::styled("answered", Style::new().fg(Color::Green)))
+        } else {
+            Cell::from(Span::styled(format!("refused: {}", c.reason.as_deref().unwrap_or("no reason given")), alert()))
+        };
+        let mut cells = vec![Cell::from(hms(local(app, c.received_at)))];
+        if wide {
+            cells.push(Cell::from(c.peer.clone()));
+        }
+        if !narrow {
+            cells.push(Cell::from(c.challenge_request.clone()));
+        }
+        if wide {
+            cells.push(Cell::from(match &c.verification {
+                Some(v) => format!("→ {}", ellipsize(v, 13)),
+                None => "→ (none)".into(),
+            }));
+        }
+        cells.push(outcome);
+        cells.push(Cell::from(c.answer_micros.map(answer_time).unwrap_or_default()));
+        Row::new(cells)
+    });
     let mut widths = vec![Constraint::Length(8)];
     if wide {
         widths.push(Constraint::Length(22));

@@ -73,27 +73,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
         Some(r) => format!(" Event {} ", r.id),
         None => " Event ".into(),
     };
-    let borders = if beside_table {
-        Borders::TOP | Borders::LEFT
-    } else {
-        Borders::TOP
-    };
+    let borders = if beside_table { Borders::TOP | Borders::LEFT } else { Borders::TOP };
     let block = Block::new()
         .borders(borders)
         .title(Span::styled(title, title_style()))
-        .title(Span::styled(
-            if focused {
-                " Enter/Esc: back to table "
-            } else {
-                " Enter: read "
-            },
-            dim(),
-        ))
-        .border_style(if focused {
-            Style::new().fg(Color::Cyan)
-        } else {
-            dim()
-        });
+        .title(Span::styled(if focused { " Enter/Esc: back to table " } else { " Enter: read " }, dim()))
+        .border_style(if focused { Style::new().fg(Color::Cyan) } else { dim() });
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(row) = row else {
@@ -114,28 +99,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
             match row.verified_by {
                 VerifiedBy::Primary => Span::raw("valid (primary secret)"),
                 VerifiedBy::Secondary => Span::raw("valid (secondary secret)"),
-                VerifiedBy::Unsigned => {
-                    Span::styled("UNSIGNED (accepted with --allow-unsigned)", alert())
-                }
+                VerifiedBy::Unsigned => Span::styled("UNSIGNED (accepted with --allow-unsigned)", alert()),
             },
             Span::styled("  duplicates ", dim()),
             Span::raw(row.duplicates.to_string()),
             Span::styled("  lag ", dim()),
-            Span::raw(detail.and_then(|d| d.event_time).map_or_else(
-                || "unknown (no event time)".into(),
-                |t| lag(row.received_at - t),
-            )),
+            Span::raw(
+                detail
+                    .and_then(|d| d.event_time)
+                    .map_or_else(|| "unknown (no event time)".into(), |t| lag(row.received_at - t)),
+            ),
         ]),
     ];
     let json_rows = usize::from(inner.height.saturating_sub(facts.len() as u16));
     match detail {
-        Some(d) => facts.extend(
-            d.lines
-                .iter()
-                .skip(app.detail_scroll())
-                .take(json_rows)
-                .map(|l| colour(l)),
-        ),
+        Some(d) => facts.extend(d.lines.iter().skip(app.detail_scroll()).take(json_rows).map(|l| colour(l))),
         None => facts.push(Line::styled("…", dim())),
     }
     frame.render_widget(Paragraph::new(facts).wrap(Wrap { trim: false }), inner);

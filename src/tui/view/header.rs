@@ -18,11 +18,7 @@ pub fn short_fingerprint(fp: &str) -> String {
     if groups.len() <= 6 {
         return fp.to_owned();
     }
-    format!(
-        "{}…{}",
-        groups[..4].join(":"),
-        groups[groups.len() - 2..].join(":")
-    )
+    format!("{}…{}", groups[..4].join(":"), groups[groups.len() - 2..].join(":"))
 }
 
 pub fn sparkline(counts: &[u64]) -> String {
@@ -42,10 +38,7 @@ pub fn sparkline(counts: &[u64]) -> String {
 
 fn counts(app: &App) -> Line<'static> {
     let h = app.history();
-    let mut spans = vec![
-        Span::raw(" events "),
-        Span::styled(app.events_total().to_string(), title_style()),
-    ];
+    let mut spans = vec![Span::raw(" events "), Span::styled(app.events_total().to_string(), title_style())];
     if h.dropped() > 0 {
         spans.push(Span::styled(
             format!(" ({} dropped, --retain {})", h.dropped(), h.retain()),
@@ -53,31 +46,19 @@ fn counts(app: &App) -> Line<'static> {
         ));
     }
     spans.push(Span::raw("  challenges "));
-    spans.push(Span::styled(
-        app.challenges_total().to_string(),
-        title_style(),
-    ));
+    spans.push(Span::styled(app.challenges_total().to_string(), title_style()));
     spans.push(Span::raw("  rejected "));
     let rejected = app.rejected_total();
-    spans.push(Span::styled(
-        rejected.to_string(),
-        if rejected > 0 { alert() } else { title_style() },
-    ));
+    spans.push(Span::styled(rejected.to_string(), if rejected > 0 { alert() } else { title_style() }));
     spans.push(Span::raw("  duplicates "));
     spans.push(Span::styled(app.duplicates().to_string(), title_style()));
     if app.screen_dropped() > 0 {
-        spans.push(Span::styled(
-            format!("  {} not shown (screen too slow)", app.screen_dropped()),
-            alert(),
-        ));
+        spans.push(Span::styled(format!("  {} not shown (screen too slow)", app.screen_dropped()), alert()));
     }
     let rate = app.rate(SPARK_MINUTES);
     spans.push(Span::raw("  rate "));
     spans.push(Span::styled(sparkline(&rate), Style::new().fg(Color::Cyan)));
-    spans.push(Span::raw(format!(
-        " {}/min",
-        rate.last().copied().unwrap_or(0)
-    )));
+    spans.push(Span::raw(format!(" {}/min", rate.last().copied().unwrap_or(0))));
     Line::from(spans)
 }
 
@@ -85,10 +66,7 @@ fn follow_span(app: &App) -> Span<'static> {
     if app.following() {
         Span::styled("● following", Style::new().fg(Color::Green))
     } else {
-        Span::styled(
-            "‖ paused (f follows)",
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        )
+        Span::styled("‖ paused (f follows)", Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD))
     }
 }
 
@@ -114,10 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         first.push(Span::raw(format!("  {}  ", shown(app))));
         first.push(follow_span(app));
         if app.rejected_total() > 0 {
-            first.push(Span::styled(
-                format!("  rejected {}", app.rejected_total()),
-                alert(),
-            ));
+            first.push(Span::styled(format!("  rejected {}", app.rejected_total()), alert()));
         }
         frame.render_widget(Paragraph::new(Line::from(first)), area);
         return;
@@ -130,10 +105,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let mut third = vec![Span::raw(" ")];
     if !app.filter().is_empty() {
         third.push(Span::styled("filter ", dim()));
-        third.push(Span::styled(
-            app.filter().describe(),
-            Style::new().fg(Color::Yellow),
-        ));
+        third.push(Span::styled(app.filter().describe(), Style::new().fg(Color::Yellow)));
         third.push(Span::raw("  "));
     }
     third.push(Span::styled(shown(app), title_style()));

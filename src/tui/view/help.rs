@@ -29,10 +29,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         Some(p) => sanitize(&p.display().to_string()).into_owned(),
         None => "not written".into(),
     };
-    out.push(Line::from(vec![
-        Span::styled("Logs go to ", dim()),
-        Span::raw(logs),
-    ]));
+    out.push(Line::from(vec![Span::styled("Logs go to ", dim()), Span::raw(logs)]));
     out.push(Line::from(vec![
         Span::styled("Exports go to ", dim()),
         Span::raw(sanitize(&app.info.export_dir.display().to_string()).into_owned()),
@@ -45,19 +42,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let popup = centered(area, 80, (text.len() as u16).saturating_add(2));
     // Never scroll past the point where the last line reaches the bottom.
     let visible = popup.height.saturating_sub(2);
-    let scroll = app
-        .help_scroll()
-        .min((text.len() as u16).saturating_sub(visible));
+    let scroll = app.help_scroll().min((text.len() as u16).saturating_sub(visible));
     frame.render_widget(Clear, popup);
     let block = Block::new()
         .borders(Borders::ALL)
         .title(Span::styled(" Keys ", title_style()))
         .title_bottom(Span::styled(" j/k scroll · ? or Esc closes ", dim()));
-    frame.render_widget(
-        Paragraph::new(text)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)), popup);
 }

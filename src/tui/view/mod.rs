@@ -55,12 +55,8 @@ pub fn layout(area: Rect, app: &App) -> Regions {
         3..=15 => 1,
         _ => 3,
     };
-    let [header, body, status] = Layout::vertical([
-        Constraint::Length(header_h),
-        Constraint::Fill(1),
-        Constraint::Length(status_h),
-    ])
-    .areas(area);
+    let [header, body, status] =
+        Layout::vertical([Constraint::Length(header_h), Constraint::Fill(1), Constraint::Length(status_h)]).areas(area);
 
     // Bottom panels only when the events keep at least 10 lines.
     let panel_h = |shown: bool, n: usize| -> u16 {
@@ -78,20 +74,14 @@ pub fn layout(area: Rect, app: &App) -> Regions {
     if body.height < chal_h + rej_h + 10 {
         chal_h = 0;
     }
-    let [main, chal, rej] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(chal_h),
-        Constraint::Length(rej_h),
-    ])
-    .areas(body);
+    let [main, chal, rej] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(chal_h), Constraint::Length(rej_h)]).areas(body);
 
     let (table, detail) = if main.width >= SIDE_BY_SIDE_WIDTH && main.height >= 3 {
-        let [t, d] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-            .areas(main);
+        let [t, d] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(main);
         (Some(t), Some(d))
     } else if main.height >= 14 {
-        let [t, d] =
-            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+        let [t, d] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
         (Some(t), Some(d))
     } else if app.focus() == Focus::Detail {
         (None, Some(main))
@@ -111,12 +101,8 @@ pub fn layout(area: Rect, app: &App) -> Regions {
 
 /// Table rows and detail-pane lines for this layout: what paging moves by.
 pub fn viewport(regions: &Regions) -> (u16, u16) {
-    let table = regions
-        .table
-        .map_or(0, |r| r.height.saturating_sub(table::HEADER_ROWS));
-    let detail = regions
-        .detail
-        .map_or(0, |r| r.height.saturating_sub(detail::CHROME_ROWS));
+    let table = regions.table.map_or(0, |r| r.height.saturating_sub(table::HEADER_ROWS));
+    let detail = regions.detail.map_or(0, |r| r.height.saturating_sub(detail::CHROME_ROWS));
     (table, detail)
 }
 
@@ -148,12 +134,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
 pub fn local(app: &App, t: OffsetDateTime) -> OffsetDateTime {
@@ -166,18 +147,10 @@ pub fn hms(t: OffsetDateTime) -> String {
 
 /// A stable colour per event type, so a type keeps its colour as rows scroll.
 pub fn type_color(ty: &str) -> Color {
-    const PALETTE: [Color; 6] = [
-        Color::Cyan,
-        Color::Green,
-        Color::Yellow,
-        Color::Magenta,
-        Color::LightBlue,
-        Color::LightGreen,
-    ];
+    const PALETTE: [Color; 6] =
+        [Color::Cyan, Color::Green, Color::Yellow, Color::Magenta, Color::LightBlue, Color::LightGreen];
     // FNV-1a: tiny and the same on every run.
-    let h = ty.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let h = ty.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     PALETTE[(h % PALETTE.len() as u64) as usize]
 }
 
@@ -190,9 +163,7 @@ pub fn dim() -> Style {
 }
 
 pub fn alert() -> Style {
-    Style::new()
-        .fg(Color::LightRed)
-        .add_modifier(Modifier::BOLD)
+    Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD)
 }
 
 /// Shortens `s` to `max` characters with a trailing ellipsis.

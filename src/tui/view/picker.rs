@@ -19,10 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, p: &Picker) {
     let block = Block::new()
         .borders(Borders::ALL)
         .title(Span::styled(title, title_style()))
-        .title_bottom(Span::styled(
-            " Space marks · Enter shows · Esc closes ",
-            dim(),
-        ));
+        .title_bottom(Span::styled(" Space marks · Enter shows · Esc closes ", dim()));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let height = usize::from(inner.height);
@@ -30,40 +27,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, p: &Picker) {
         return;
     }
     let start = p.cursor.saturating_sub(height - 1);
-    let count_w = p
-        .entries
-        .first()
-        .map_or(1, |(_, n)| n.to_string().len())
-        .max(app.history().len().to_string().len());
+    let count_w = p.entries.first().map_or(1, |(_, n)| n.to_string().len()).max(app.history().len().to_string().len());
     let lines: Vec<Line> = (start..p.rows().min(start + height))
         .map(|i| {
             let (mark, name, count) = if i == 0 {
-                (
-                    if p.marked.is_empty() { "(•)" } else { "( )" },
-                    all.to_owned(),
-                    app.history().len() as u64,
-                )
+                (if p.marked.is_empty() { "(•)" } else { "( )" }, all.to_owned(), app.history().len() as u64)
             } else {
                 let (name, count) = &p.entries[i - 1];
                 let shown = match p.kind {
                     PickerKind::Type => short_type(name),
                     PickerKind::User => name.as_str(),
                 };
-                (
-                    if p.marked.contains(name) {
-                        "[x]"
-                    } else {
-                        "[ ]"
-                    },
-                    shown.to_owned(),
-                    *count,
-                )
+                (if p.marked.contains(name) { "[x]" } else { "[ ]" }, shown.to_owned(), *count)
             };
-            let style = if i == p.cursor {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::new()
-            };
+            let style = if i == p.cursor { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
             Line::styled(format!(" {mark} {count:>count_w$}  {name}"), style)
         })
         .collect();

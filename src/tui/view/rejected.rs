@@ -13,10 +13,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
         .borders(Borders::TOP)
         .border_style(dim())
-        .title(Span::styled(
-            format!(" Rejected requests ({total}) "),
-            if total > 0 { alert() } else { title_style() },
-        ))
+        .title(Span::styled(format!(" Rejected requests ({total}) "), if total > 0 { alert() } else { title_style() }))
         .title(Span::styled(" r hides ", dim()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -42,19 +39,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 (None, None) => String::new(),
             }));
         }
-        cells.push(Cell::from(if r.count > 1 {
-            format!("×{}", r.count)
-        } else {
-            String::new()
-        }));
+        cells.push(Cell::from(if r.count > 1 { format!("×{}", r.count) } else { String::new() }));
         Row::new(cells)
     });
-    let mut widths = vec![
-        Constraint::Length(8),
-        Constraint::Length(22),
-        Constraint::Length(3),
-        Constraint::Fill(2),
-    ];
+    let mut widths = vec![Constraint::Length(8), Constraint::Length(22), Constraint::Length(3), Constraint::Fill(2)];
     if wide {
         widths.push(Constraint::Fill(1));
     }

@@ -20,10 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Mode::FilterInput => Line::from(vec![
             Span::styled(" / ", Style::new().fg(Color::Black).bg(Color::Yellow)),
             Span::raw(" "),
-            Span::styled(
-                sanitize(&app.filter().text).into_owned(),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(sanitize(&app.filter().text).into_owned(), Style::new().add_modifier(Modifier::BOLD)),
             Span::styled("▏", Style::new().fg(Color::Yellow)),
             Span::styled("  Enter keeps · Esc clears", dim()),
         ]),

@@ -29,21 +29,8 @@ fn columns(width: u16) -> Vec<(Col, Constraint)> {
     let fill = Constraint::Fill(1);
     // The summary keeps at least about 26 columns; the others go, least useful first, as width shrinks.
     match width {
-        120.. => vec![
-            (Time, c(8)),
-            (Type, c(25)),
-            (User, c(20)),
-            (Category, c(15)),
-            (Summary, fill),
-            (Verified, c(9)),
-        ],
-        100..=119 => vec![
-            (Time, c(8)),
-            (Type, c(25)),
-            (User, c(18)),
-            (Summary, fill),
-            (Verified, c(9)),
-        ],
+        120.. => vec![(Time, c(8)), (Type, c(25)), (User, c(20)), (Category, c(15)), (Summary, fill), (Verified, c(9))],
+        100..=119 => vec![(Time, c(8)), (Type, c(25)), (User, c(18)), (Summary, fill), (Verified, c(9))],
         // Verification then shows as a marker in the summary, only when it is missing.
         80..=99 => vec![(Time, c(8)), (Type, c(25)), (User, c(18)), (Summary, fill)],
         50..=79 => vec![(Time, c(8)), (Type, c(20)), (Summary, fill)],
@@ -74,15 +61,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 )),
             ]
         } else {
-            vec![Line::from(format!(
-                "No event matches the filter ({} retained). Esc clears it.",
-                app.history().len()
-            ))]
+            vec![Line::from(format!("No event matches the filter ({} retained). Esc clears it.", app.history().len()))]
         };
-        frame.render_widget(
-            Paragraph::new(text).style(dim()).wrap(Wrap { trim: true }),
-            area,
-        );
+        frame.render_widget(Paragraph::new(text).style(dim()).wrap(Wrap { trim: true }), area);
         return;
     }
     let rows_h = usize::from(area.height.saturating_sub(HEADER_ROWS));
@@ -95,10 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let ty = app.type_name(r);
         let cells = cols.iter().map(|(col, _)| match col {
             Col::Time => Cell::from(hms(local(app, r.received_at))),
-            Col::Type => Cell::from(Span::styled(
-                app.short_type_name(r).to_owned(),
-                Style::new().fg(type_color(ty)),
-            )),
+            Col::Type => Cell::from(Span::styled(app.short_type_name(r).to_owned(), Style::new().fg(type_color(ty)))),
             Col::User => Cell::from(app.history().user_name(r).unwrap_or("").to_owned()),
             Col::Category => Cell::from(app.history().category_name(r).unwrap_or("").to_owned()),
             Col::Summary => {
@@ -129,8 +107,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     });
     let header = Row::new(cols.iter().map(|(c, _)| Cell::from(title(*c))))
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let table = Table::new(rows, cols.iter().map(|(_, w)| *w))
-        .header(header)
-        .column_spacing(1);
+    let table = Table::new(rows, cols.iter().map(|(_, w)| *w)).header(header).column_spacing(1);
     frame.render_widget(table, area);
 }

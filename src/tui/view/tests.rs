@@ -14,7 +14,8 @@ use time::macros::datetime;
 use time::{OffsetDateTime, UtcOffset};
 
 pub const NOW: OffsetDateTime = datetime!(2024-12-20 12:35:30 UTC);
-pub const FINGERPRINT: &str = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:99:88";
+pub const FINGERPRINT: &str =
+    "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:99:88";
 
 pub fn info() -> Info {
     Info {
@@ -28,11 +29,7 @@ pub fn info() -> Info {
 }
 
 pub fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
@@ -41,7 +38,7 @@ pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
         peer: "203.0.113.7:51234".into(),
         verified_by: VerifiedBy::Primary,
         duplicate,
-        event: RawValue::from_string(crate::cloudevent::minify(json)).unwrap(),
+        event: RawValue::from_string(crate::cloudevent::minify(json).into_owned()).unwrap(),
     })
 }
 
@@ -49,44 +46,23 @@ pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
 /// then the batch (whose second element re-delivers the expiring event), a challenge and two kinds of refusal.
 pub fn sample_records() -> Vec<Record> {
     let mut out = vec![
-        event_record(
-            &fixture("audit-log-created.json"),
-            datetime!(2024-12-20 12:34:55 UTC),
-            false,
-        ),
-        event_record(
-            &fixture("expiring-subscriptions.json"),
-            datetime!(2024-12-20 12:35:01 UTC),
-            false,
-        ),
+        event_record(&fixture("audit-log-created.json"), datetime!(2024-12-20 12:34:55 UTC), false),
+        event_record(&fixture("expiring-subscriptions.json"), datetime!(2024-12-20 12:35:01 UTC), false),
     ];
     let batch = fixture("batch.json");
     let batch: Vec<&RawValue> = serde_json::from_str(&batch).unwrap();
-    out.push(event_record(
-        batch[0].get(),
-        datetime!(2024-12-20 12:35:10 UTC),
-        false,
-    ));
-    out.push(event_record(
-        batch[1].get(),
-        datetime!(2024-12-20 12:35:10 UTC),
-        true,
-    ));
+    out.push(event_record(batch[0].get(), datetime!(2024-12-20 12:35:10 UTC), false));
+    out.push(event_record(batch[1].get(), datetime!(2024-12-20 12:35:10 UTC), true));
     let challenge: serde_json::Value = serde_json::from_str(&fixture("challenge.json")).unwrap();
     out.insert(
         0,
         Record::Challenge(ChallengeRecord {
             received_at: datetime!(2024-12-20 12:30:00 UTC),
             peer: "16.0.0.1:443".into(),
-            challenge_request: challenge["data"]["challengeRequest"]
-                .as_str()
-                .unwrap()
-                .into(),
+            challenge_request: challenge["data"]["challengeRequest"].as_str().unwrap().into(),
             answered: true,
             reason: None,
-            verification: Some(
-                "5b8f2c0e9d3a7f41b6c2d8e0a9f3b7c15d2e8a4f6b0c9d3e7a1f5b8c2d6e0a9f".into(),
-            ),
+            verification: Some("5b8f2c0e9d3a7f41b6c2d8e0a9f3b7c15d2e8a4f6b0c9d3e7a1f5b8c2d6e0a9f".into()),
             answer_micros: Some(42),
         }),
     );
@@ -128,9 +104,7 @@ pub fn render_buffer(app: &mut App, w: u16, h: u16) -> Buffer {
 
 pub fn lines(buf: &Buffer) -> Vec<String> {
     let a = buf.area;
-    (a.y..a.y + a.height)
-        .map(|y| (a.x..a.x + a.width).map(|x| buf[(x, y)].symbol()).collect())
-        .collect()
+    (a.y..a.y + a.height).map(|y| (a.x..a.x + a.width).map(|x| buf[(x, y)].symbol()).collect()).collect()
 }
 
 pub fn render(app: &mut App, w: u16, h: u16) -> Vec<String> {
@@ -143,27 +117,16 @@ fn screen(lines: &[String]) -> String {
 
 #[track_caller]
 fn assert_shows(lines: &[String], text: &str) {
-    assert!(
-        lines.iter().any(|l| l.contains(text)),
-        "screen does not show {text:?}:\n{}",
-        screen(lines)
-    );
+    assert!(lines.iter().any(|l| l.contains(text)), "screen does not show {text:?}:\n{}", screen(lines));
 }
 
 #[track_caller]
 fn assert_hides(lines: &[String], text: &str) {
-    assert!(
-        !lines.iter().any(|l| l.contains(text)),
-        "screen shows {text:?}:\n{}",
-        screen(lines)
-    );
+    assert!(!lines.iter().any(|l| l.contains(text)), "screen shows {text:?}:\n{}", screen(lines));
 }
 
 fn row_of<'a>(lines: &'a [String], text: &str) -> &'a str {
-    lines
-        .iter()
-        .find(|l| l.contains(text))
-        .unwrap_or_else(|| panic!("no line with {text:?}:\n{}", screen(lines)))
+    lines.iter().find(|l| l.contains(text)).unwrap_or_else(|| panic!("no line with {text:?}:\n{}", screen(lines)))
 }
 
 fn key(app: &mut App, c: char) {
@@ -194,42 +157,21 @@ fn at_80x24_the_header_rows_detail_and_panels_are_all_there() {
     assert_shows(&s, " events 3  challenges 1  rejected 1001  duplicates 1");
     assert_shows(&s, "3 of 3 events shown  ● following");
     // Rows, oldest first, with local time, short type, user and as much summary as fits.
-    assert_shows(
-        &s,
-        "Time     Type                      User               Summary",
-    );
-    assert_shows(
-        &s,
-        "12:34:55 audit-log.v1.logs.created john.doe@hpedev.io User john.doe@hpedev.io lo",
-    );
-    assert_shows(
-        &s,
-        "12:35:01 subscriptions.v1.expiring John Doe Inc.      ×2 Compute Subscription EN",
-    );
-    assert_shows(
-        &s,
-        "12:35:10 audit-log.v1.logs.created john.doe@hpedev.io User john.doe@hpedev.io lo",
-    );
+    assert_shows(&s, "Time     Type                      User               Summary");
+    assert_shows(&s, "12:34:55 audit-log.v1.logs.created john.doe@hpedev.io User john.doe@hpedev.io lo");
+    assert_shows(&s, "12:35:01 subscriptions.v1.expiring John Doe Inc.      ×2 Compute Subscription EN");
+    assert_shows(&s, "12:35:10 audit-log.v1.logs.created john.doe@hpedev.io User john.doe@hpedev.io lo");
     // The newest event is selected and shown in the detail pane.
     assert_shows(&s, "Event uJoQ5JMB_HAPiq2sSllu");
-    assert_shows(
-        &s,
-        "received 2024-12-20 12:35:10.000 (+00:00:00)  from 203.0.113.7:51234",
-    );
-    assert_shows(
-        &s,
-        "signature valid (primary secret)  duplicates 0  lag 16.8 s",
-    );
+    assert_shows(&s, "received 2024-12-20 12:35:10.000 (+00:00:00)  from 203.0.113.7:51234");
+    assert_shows(&s, "signature valid (primary secret)  duplicates 0  lag 16.8 s");
     assert_shows(&s, r#"  "id": "uJoQ5JMB_HAPiq2sSllu","#);
     // Panels.
     assert_shows(&s, "Challenges (1)");
     assert_shows(&s, "12:30:00 8cbecfea-d708-4706-bba3-669225084a10 answered");
     assert_shows(&s, "42 µs");
     assert_shows(&s, "Rejected requests (1001)");
-    assert_shows(
-        &s,
-        "12:35:21 198.51.100.10:40001    400 refused challenge: not a UUID",
-    );
+    assert_shows(&s, "12:35:21 198.51.100.10:40001    400 refused challenge: not a UUID");
     assert_shows(&s, "12:35:20 198.51.100.9:40000     401 bad signature");
     assert_shows(&s, "×1000");
     assert_shows(&s, " ? help  / filter  t types");
@@ -264,24 +206,12 @@ fn at_200x50_every_column_and_the_whole_event_are_visible() {
     }
     assert_shows(&s, "lag 1.8 s");
     let challenge = row_of(&s, "8cbecfea-d708-4706-bba3-669225084a10");
-    for part in [
-        "12:30:00",
-        "16.0.0.1:443",
-        "→ 5b8f2c0e9d3a…",
-        "answered",
-        "42 µs",
-    ] {
+    for part in ["12:30:00", "16.0.0.1:443", "→ 5b8f2c0e9d3a…", "answered", "42 µs"] {
         assert!(challenge.contains(part), "{part}: {challenge}");
     }
     let flood = row_of(&s, "bad signature");
-    assert!(
-        flood.contains("198.51.100.9:40000") && flood.contains("401"),
-        "{flood}"
-    );
-    assert!(
-        flood.contains("POST /") && flood.contains("×1000"),
-        "{flood}"
-    );
+    assert!(flood.contains("198.51.100.9:40000") && flood.contains("401"), "{flood}");
+    assert!(flood.contains("POST /") && flood.contains("×1000"), "{flood}");
     // The detail is beside the table, not below it.
     let desc = row_of(&s, "\"description\"");
     assert!(desc.find("\"description\"").unwrap() > 110, "{desc}");
@@ -292,10 +222,7 @@ fn json_is_coloured_by_token() {
     let mut app = sample_app();
     let buf = render_buffer(&mut app, 200, 50);
     let s = lines(&buf);
-    let y = s
-        .iter()
-        .position(|l| l.contains("\"specversion\""))
-        .unwrap();
+    let y = s.iter().position(|l| l.contains("\"specversion\"")).unwrap();
     let x = s[y].find("\"specversion\"").unwrap();
     // Find the cell index for the byte offset (the line may hold multi-byte symbols before it).
     let col = s[y][..x].chars().count() as u16;
@@ -323,10 +250,7 @@ fn a_text_filter_narrows_the_table_and_the_header_says_so() {
     assert_shows(&s, "3 of 3 events shown");
     keys(&mut app, "/nothing at all");
     let s = render(&mut app, 80, 24);
-    assert_shows(
-        &s,
-        "No event matches the filter (3 retained). Esc clears it.",
-    );
+    assert_shows(&s, "No event matches the filter (3 retained). Esc clears it.");
     assert_shows(&s, "0 of 3 events shown");
 }
 
@@ -341,10 +265,7 @@ fn type_and_user_pickers_show_counts_and_filter() {
     assert_shows(&s, "[ ] 1  subscriptions.v1.expiring-subscriptions");
     keys(&mut app, "jj\n");
     let s = render(&mut app, 200, 50);
-    assert_shows(
-        &s,
-        "filter type=subscriptions.v1.expiring-subscriptions  1 of 3 events shown",
-    );
+    assert_shows(&s, "filter type=subscriptions.v1.expiring-subscriptions  1 of 3 events shown");
     key(&mut app, 'u');
     let s = render(&mut app, 80, 24);
     assert_shows(&s, "Users");
@@ -364,10 +285,7 @@ fn the_help_overlay_is_generated_from_the_keymap() {
     key(&mut app, '?');
     let s = render(&mut app, 200, 50);
     assert_shows(&s, "Keys");
-    for (keys, what) in crate::tui::keymap::help_sections()
-        .into_iter()
-        .flat_map(|(_, e)| e)
-    {
+    for (keys, what) in crate::tui::keymap::help_sections().into_iter().flat_map(|(_, e)| e) {
         assert_shows(&s, &format!("{keys:<16}{what}"));
     }
     assert_shows(&s, "Logs go to /var/log/glwatch.log");
@@ -398,11 +316,7 @@ fn a_hostile_event_is_rendered_harmless() {
             "description": "copy \u{1b}]52;c;SGVsbG8=\u{7} then \u{1b}[2J wipe \u{202e}txt.exe"
         }
     });
-    app.update(Action::Record(event_record(
-        &hostile.to_string(),
-        datetime!(2024-12-20 12:35:29 UTC),
-        false,
-    )));
+    app.update(Action::Record(event_record(&hostile.to_string(), datetime!(2024-12-20 12:35:29 UTC), false)));
     for (w, h) in [(80, 24), (200, 50)] {
         let buf = render_buffer(&mut app, w, h);
         for cell in buf.content() {
@@ -420,10 +334,7 @@ fn a_hostile_event_is_rendered_harmless() {
             assert_shows(&s, "copy \\u{1b}]52;c;SGVsbG8=\\u{7} then");
             assert_shows(&s, "mallory\\u{9b}2J");
             // The JSON keeps its own escapes, shown as text.
-            assert_shows(
-                &s,
-                r#""description": "copy \u001b]52;c;SGVsbG8=\u0007 then \u001b[2J"#,
-            );
+            assert_shows(&s, r#""description": "copy \u001b]52;c;SGVsbG8=\u0007 then \u001b[2J"#);
         }
     }
     // Filtering sees the text as shown.
@@ -434,17 +345,7 @@ fn a_hostile_event_is_rendered_harmless() {
 #[test]
 fn tiny_and_narrow_terminals_degrade_without_panicking() {
     let mut app = sample_app();
-    for (w, h) in [
-        (1, 1),
-        (2, 1),
-        (1, 5),
-        (20, 5),
-        (10, 3),
-        (40, 10),
-        (60, 15),
-        (119, 13),
-        (0, 0),
-    ] {
+    for (w, h) in [(1, 1), (2, 1), (1, 5), (20, 5), (10, 3), (40, 10), (60, 15), (119, 13), (0, 0)] {
         for setup in ["", "\t", "?", "t", "/x"] {
             let mut app = sample_app();
             keys(&mut app, setup);
@@ -469,17 +370,13 @@ fn tiny_and_narrow_terminals_degrade_without_panicking() {
 #[test]
 fn unsigned_events_stand_out() {
     let mut app = App::new(info(), 10);
-    let Record::Event(mut e) = event_record(&fixture("audit-log-created.json"), NOW, false) else {
-        unreachable!()
-    };
+    let Record::Event(mut e) = event_record(&fixture("audit-log-created.json"), NOW, false) else { unreachable!() };
     e.verified_by = VerifiedBy::Unsigned;
     app.update(Action::Record(Record::Event(e)));
     let buf = render_buffer(&mut app, 200, 50);
     let s = lines(&buf);
     let y = s.iter().position(|l| l.contains("logged out")).unwrap();
-    let x = s[y]
-        .find("UNSIGNED")
-        .expect("verified column says UNSIGNED");
+    let x = s[y].find("UNSIGNED").expect("verified column says UNSIGNED");
     let col = s[y][..x].chars().count() as u16;
     assert_eq!(buf[(col, y as u16)].fg, Color::LightRed);
     assert_shows(&s, "UNSIGNED (accepted with --allow-unsigned)");
@@ -505,10 +402,7 @@ fn overflow_counters_are_visible() {
     for r in sample_records() {
         app.update(Action::Record(r));
     }
-    app.update(Action::Frame {
-        now: NOW,
-        screen_dropped: 5,
-    });
+    app.update(Action::Frame { now: NOW, screen_dropped: 5 });
     let s = render(&mut app, 200, 50);
     assert_shows(&s, "events 3 (1 dropped, --retain 2)");
     assert_shows(&s, "2 of 2 events shown");
@@ -533,8 +427,5 @@ fn export_and_copy_messages_show_in_the_status_line() {
         count: 3,
     })));
     let s = render(&mut app, 120, 30);
-    assert_shows(
-        &s,
-        "exported 3 events to /tmp/exports/a.csv and /tmp/exports/a.jsonl",
-    );
+    assert_shows(&s, "exported 3 events to /tmp/exports/a.csv and /tmp/exports/a.jsonl");
 }

@@ -1,0 +1,519 @@
+//! The record pipeline: one committer thread that detects duplicates, appends to the journal (one fsync per
+//! group of concurrent requests) and only then hands records to the outputs and acknowledges the requests.
+//!
+//! Every request that produces records sends them here over a bounded channel. The committer takes whatever is
+//! queued at once, writes it all, syncs once if any of it must be durable, then answers everyone. Requests that
+//! arrive during an fsync queue up and share the next one: this is the group commit that keeps durability cheap.
+
+use crate::cloudevent::ParsedEvent;
+use crate::record::{EventRecord, Record, RejectedRecord, VerifiedBy};
+use std::collections::{HashSet, VecDeque};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Where records are made durable. The journal implements it; `None` runs without one.
+pub trait Store: Send {
+    /// Appends complete NDJSON lines. On error nothing of this call may count as written.
+    fn append(&mut self, lines: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+    /// Describes the store for the start-up banner.
+    fn describe(&self) -> String;
+}
+
+/// Where committed records go next: NDJSON on stdout, the dashboard.
+pub trait Sink: Send {
+    fn emit(&mut self, record: &Record, line: &str);
+    /// Called once per committed group, so outputs are flushed without a syscall per record.
+    fn flush(&mut self) {}
+}
+
+/// Prints records as NDJSON on stdout, flushed after each group so `glwatch --headless | jq` is live.
+/// Re-deliveries are not printed again: stdout has each event once.
+pub struct StdoutSink {
+    out: io::BufWriter<io::Stdout>,
+    broken: bool,
+}
+
+impl StdoutSink {
+    pub fn new() -> StdoutSink {
+        StdoutSink { out: io::BufWriter::with_capacity(64 * 1024, io::stdout()), broken: false }
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for StdoutSink {
+    fn emit(&mut self, record: &Record, line: &str) {
+        if self.broken || matches!(record, Record::Event(e) if e.duplicate) {
+            return;
+        }
+        if let Err(e) = self.out.write_all(line.as_bytes()).and_then(|_| self.out.write_all(b"\n")) {
+            self.broken = true;
+            tracing::error!("stdout is no longer writable, records stop being printed: {e}");
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.broken {
+            if let Err(e) = self.out.flush() {
+                self.broken = true;
+                tracing::error!("stdout is no longer writable, records stop being printed: {e}");
+            }
+        }
+    }
+}
+
+/// Hands records to the dashboard without ever waiting for it: when its queue is full the record is counted
+/// as dropped from the screen (it is still in the journal and on stdout).
+pub struct ChannelSink {
+    tx: mpsc::Sender<Record>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ChannelSink {
+    pub fn new(tx: mpsc::Sender<Record>, dropped: Arc<AtomicU64>) -> ChannelSink {
+        ChannelSink { tx, dropped }
+    }
+}
+
+impl Sink for ChannelSink {
+    fn emit(&mut self, record: &Record, _line: &str) {
+        if self.tx.try_send(record.clone()).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Remembers the last `capacity` accepted (source, id) pairs.
+pub struct DedupWindow {
+    seen: HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
+    capacity: usize,
+}
+
+impl DedupWindow {
+    pub fn new(capacity: usize) -> DedupWindow {
+        DedupWindow { seen: HashSet::new(), order: VecDeque::new(), capacity: capacity.max(1) }
+    }
+
+    /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
+    fn full_key(source: &str, id: &str) -> Arc<str> {
+        let mut s = String::with_capacity(source.len() + id.len() + 12);
+        s.push_str(&source.len().to_string());
+        s.push(':');
+        s.push_str(source);
+        s.push_str(id);
+        s.into()
+    }
+
+    /// Records the pair; false when it was already there (a duplicate).
+    pub fn insert(&mut self, source: &str, id: &str) -> bool {
+        let key = Self::full_key(source, id);
+        if self.seen.contains(&key) {
+            return false;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.seen.insert(key.clone());
+        self.order.push_back(key);
+        true
+    }
+
+    /// Undoes the most recent insert of this pair (its group could not be written).
+    fn forget(&mut self, source: &str, id: &str) {
+        let key = Self::full_key(source, id);
+        if self.seen.remove(&key) {
+            if let Some(pos) = self.order.iter().rposition(|k| *k == key) {
+                self.order.remove(pos);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// What a committed delivery amounted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// The delivery could not be made durable; the client is told to retry.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommitError {
+    #[error("journal unavailable: {0}")]
+    Store(String),
+    #[error("glwatch is shutting down")]
+    Closed,
+}
+
+/// A delivery's events, waiting to be committed.
+pub struct Delivery {
+    pub received_at: time::OffsetDateTime,
+    pub peer: String,
+    pub verified_by: VerifiedBy,
+    pub events: Vec<ParsedEvent>,
+}
+
+enum Job {
+    Events { delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>> },
+    Note { record: Record, ack: Option<oneshot::Sender<()>> },
+}
+
+/// Counters the dashboard and logs read.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub notes_dropped: AtomicU64,
+}
+
+/// The handle requests use to commit records. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    tx: mpsc::Sender<Job>,
+    pub stats: Arc<PipelineStats>,
+}
+
+/// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
+pub struct Committer {
+    thread: std::thread::JoinHandle<()>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Committer {
+    /// Waits until every queued record is written and outputs are flushed.
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+
+    /// Like [`Committer::join`], but gives up after `limit`: connections cut at the shutdown deadline may still
+    /// hold a [`Pipeline`], and their requests were never acknowledged, so nothing is lost by not waiting.
+    pub fn join_within(self, limit: std::time::Duration) -> bool {
+        match self.done.recv_timeout(limit) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+            _ => {
+                let _ = self.thread.join();
+                true
+            }
+        }
+    }
+}
+
+/// Largest number of requests committed together; bounds the memory of one group.
+const MAX_GROUP: usize = 4096;
+/// Requests waiting for the committer; beyond this, senders wait (events) or notes are dropped and counted.
+const QUEUE: usize = 16 * 1024;
+
+impl Pipeline {
+    /// Starts the committer thread. `dedup` may come pre-filled from the journal's replay.
+    pub fn start(
+        store: Option<Box<dyn Store>>,
+        sinks: Vec<Box<dyn Sink>>,
+        dedup: DedupWindow,
+    ) -> (Pipeline, Committer) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(PipelineStats::default());
+        let (finished, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("glwatch-committer".into())
+            .spawn(move || {
+                CommitLoop { store, sinks, dedup, rx }.run();
+                let _ = finished.send(());
+            })
+            .expect("the committer thread starts");
+        (Pipeline { tx, stats }, Committer { thread, done })
+    }
+
+    /// Commits a delivery's events: returns once they are durable and handed to the outputs.
+    pub async fn commit(&self, delivery: Delivery) -> Result<Committed, CommitError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::Events { delivery, ack }).await.map_err(|_| CommitError::Closed)?;
+        done.await.map_err(|_| CommitError::Closed)?
+    }
+
+    /// Records a challenge or rejection and waits until it is written (not synced: these need no durability).
+    pub async fn note(&self, record: Record) {
+        let (ack, done) = oneshot::channel();
+        match self.tx.try_send(Job::Note { record, ack: Some(ack) }) {
+            Ok(()) => {
+                let _ = done.await;
+            }
+            Err(_) => {
+                // A flood of refused requests must not make legitimate ones wait: drop and count.
+                self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+struct CommitLoop {
+    store: Option<Box<dyn Store>>,
+    sinks: Vec<Box<dyn Sink>>,
+    dedup: DedupWindow,
+    rx: mpsc::Receiver<Job>,
+}
+
+/// One delivery inside a group: its records and lines, to be answered once the group is written.
+struct Pending {
+    records: Vec<Record>,
+    new_keys: Vec<(String, String)>,
+    committed: Committed,
+    ack: oneshot::Sender<Result<Committed, CommitError>>,
+}
+
+impl CommitLoop {
+    fn run(mut self) {
+        let mut jobs = Vec::with_capacity(64);
+        while let Some(first) = self.rx.blocking_recv() {
+            jobs.push(first);
+            while jobs.len() < MAX_GROUP {
+                match self.rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(&mut jobs);
+        }
+    }
+
+    fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+        let mut buf = Vec::with_capacity(jobs.len() * 1024);
+        let mut pending = Vec::new();
+        let mut notes = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Events { delivery, ack } => {
+                    let p = self.stage(delivery, ack);
+                    for r in &p.records {
+                        write_line(&mut buf, r);
+                    }
+                    pending.push(p);
+                }
+                Job::Note { record, ack } => {
+                    write_line(&mut buf, &record);
+                    notes.push((record, ack));
+                }
+            }
+        }
+        let durable = !pending.is_empty();
+        let result = match self.store.as_mut() {
+            Some(store) => store.append(&buf).and_then(|_| if durable { store.sync() } else { Ok(()) }),
+            None => Ok(()),
+        };
+        match result {
+            Ok(()) => {
+                // The buffer holds exactly these lines in this order; emit them without serialising twice.
+                let mut lines = buf.split(|b| *b == b'\n');
+                for p in &pending {
+                    for r in &p.records {
+                        let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
+                        self.emit(r, line);
+                    }
+                }
+                for (r, _) in &notes {
+                    let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
+                    self.emit(r, line);
+                }
+                self.flush();
+                for p in pending {
+                    let _ = p.ack.send(Ok(p.committed));
+                }
+            }
+            Err(e) => {
+                tracing::error!("journal write failed, refusing deliveries with 503 so GreenLake retries: {e}");
+                let reason = format!("journal unavailable: {e}");
+                for p in pending {
+                    for (source, id) in &p.new_keys {
+                        self.dedup.forget(source, id);
+                    }
+                    if let Some(Record::Event(first)) = p.records.first() {
+                        let rejected = Record::Rejected(RejectedRecord {
+                            received_at: first.received_at,
+                            peer: first.peer.clone(),
+                            status: 503,
+                            reason: reason.clone(),
+                            method: None,
+                            path: None,
+                            count: None,
+                        });
+                        let line = rejected.to_line();
+                        self.emit(&rejected, &line);
+                    }
+                    let _ = p.ack.send(Err(CommitError::Store(e.to_string())));
+                }
+                // Notes were not journaled but the operator still sees them.
+                for (r, _) in &notes {
+                    let line = r.to_line();
+                    self.emit(r, &line);
+                }
+                self.flush();
+            }
+        }
+        for (_, ack) in notes {
+            if let Some(ack) = ack {
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    fn stage(&mut self, delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>>) -> Pending {
+        let mut committed = Committed { accepted: 0, duplicates: 0 };
+        let mut new_keys = Vec::new();
+        let mut records = Vec::with_capacity(delivery.events.len());
+        for ev in delivery.events {
+            let fresh = self.dedup.insert(&ev.source, &ev.id);
+            if fresh {
+                committed.accepted += 1;
+                new_keys.push((ev.source, ev.id));
+            } else {
+                committed.duplicates += 1;
+            }
+            records.push(Record::Event(EventRecord {
+                received_at: delivery.received_at,
+                peer: delivery.peer.clone(),
+                verified_by: delivery.verified_by,
+                duplicate: !fresh,
+                event: ev.raw,
+            }));
+        }
+        Pending { records, new_keys, committed, ack }
+    }
+
+    fn emit(&mut self, record: &Record, line: &str) {
+        for sink in &mut self.sinks {
+            sink.emit(record, line);
+        }
+    }
+
+    fn flush(&mut self) {
+        for sink in &mut self.sinks {
+            sink.flush();
+        }
+    }
+}
+
+fn write_line(buf: &mut Vec<u8>, record: &Record) {
+    // Serialising a record cannot fail (see Record::to_line); fall back to the slow path rather than panic.
+    if serde_json::to_writer(&mut *buf, record).is_err() {
+        buf.extend_from_slice(record.to_line().as_bytes());
+    }
+    buf.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevent::parse_body;
+    use crate::record::now;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Memory {
+        written: Arc<Mutex<Vec<u8>>>,
+        syncs: Arc<AtomicU64>,
+        fail: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Store for Memory {
+        fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(io::Error::other("disk full"));
+            }
+            self.written.lock().unwrap().extend_from_slice(lines);
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    struct Collect(Arc<Mutex<Vec<String>>>);
+    impl Sink for Collect {
+        fn emit(&mut self, _record: &Record, line: &str) {
+            self.0.lock().unwrap().push(line.to_owned());
+        }
+    }
+
+    fn delivery(id: &str) -> Delivery {
+        let body = format!(r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}"#);
+        Delivery {
+            received_at: now(),
+            peer: "127.0.0.1:1".into(),
+            verified_by: VerifiedBy::Primary,
+            events: parse_body(body.as_bytes()).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_acknowledged_and_flagged_and_failures_are_retryable() {
+        let store = Memory::default();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (p, committer) = Pipeline::start(
+            Some(Box::new(store.clone())),
+            vec![Box::new(Collect(lines.clone()))],
+            DedupWindow::new(10),
+        );
+        assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+        assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+        store.fail.store(true, Ordering::SeqCst);
+        assert!(matches!(p.commit(delivery("b")).await, Err(CommitError::Store(_))));
+        store.fail.store(false, Ordering::SeqCst);
+        // The failed event was never acknowledged, so its retry is new, not a duplicate.
+        assert_eq!(p.commit(delivery("b")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+        drop(p);
+        committer.join();
+        let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();
+        let kinds: Vec<(String, bool)> = journal
+            .lines()
+            .map(|l| match Record::from_line(l).unwrap() {
+                Record::Event(e) => (EventFieldsId::of(&e), e.duplicate),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, vec![("a".into(), false), ("a".into(), true), ("b".into(), false)]);
+        let seen = lines.lock().unwrap();
+        assert_eq!(seen.len(), 4, "sinks see the 503 rejection too: {seen:?}");
+        assert!(seen[2].contains("\"status\":503"));
+    }
+
+    struct EventFieldsId;
+    impl EventFieldsId {
+        fn of(e: &EventRecord) -> String {
+            crate::cloudevent::EventFields::from_raw(e.event.get()).id
+        }
+    }
+
+    #[test]
+    fn dedup_window_is_bounded() {
+        let mut w = DedupWindow::new(2);
+        assert!(w.insert("s", "1"));
+        assert!(!w.insert("s", "1"));
+        assert!(w.insert("s", "2"));
+        assert!(w.insert("s", "3"));
+        assert_eq!(w.len(), 2);
+        assert!(w.insert("s", "1"), "evicted pairs are forgotten");
+        // The source length prefix keeps ("ab","c") and ("a","bc") apart.
+        assert!(w.insert("ab", "c"));
+        assert!(w.insert("a", "bc"));
+    }
+}

@@ -1,0 +1,278 @@
+//! The accept loop: connection caps, the TLS handshake under a deadline, HTTP/1.1 and HTTP/2 with timeouts,
+//! idle connections closed, and a graceful stop that lets requests in flight finish.
+
+use super::handler::Handler;
+use crate::config::Limits;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+/// Connection counters, for the banner, the dashboard and tests.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    pub accepted: AtomicU64,
+    pub refused_over_cap: AtomicU64,
+    pub handshake_failed: AtomicU64,
+    pub idle_closed: AtomicU64,
+}
+
+/// Counts open connections per IP so one address cannot take every slot.
+#[derive(Default)]
+struct PerIp {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+struct PerIpSlot {
+    table: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn acquire(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<PerIpSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(PerIpSlot { table: self.clone(), ip })
+    }
+}
+
+impl Drop for PerIpSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and gives connections `limits.shutdown_timeout` to
+/// finish what they are doing. Returns the number of connections that had to be cut at the deadline.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    handler: Arc<Handler>,
+    limits: Limits,
+    stats: Arc<ListenerStats>,
+    shutdown: impl Future<Output = ()>,
+) -> usize {
+    let acceptor = TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(http_builder(&limits));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let Some(ip_slot) = per_ip.acquire(peer.ip(), limits.max_connections_per_ip) else {
+            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let conn = Connection {
+            acceptor: acceptor.clone(),
+            handler: handler.clone(),
+            builder: builder.clone(),
+            limits: limits.clone(),
+            stats: stats.clone(),
+            watcher: graceful.watcher(),
+        };
+        tokio::spawn(async move {
+            conn.run(stream, peer).await;
+            drop((slot, ip_slot));
+        });
+    }
+    drop(listener);
+    match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+        Ok(()) => 0,
+        Err(_) => {
+            tracing::warn!("connections still open at the shutdown deadline were cut");
+            1
+        }
+    }
+}
+
+fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_pending_accept_reset_streams(32)
+        .max_local_error_reset_streams(64)
+        .max_header_list_size(64 * 1024)
+        .max_send_buf_size(256 * 1024)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+struct Connection {
+    acceptor: TlsAcceptor,
+    handler: Arc<Handler>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: Limits,
+    stats: Arc<ListenerStats>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, peer: SocketAddr) {
+        let tls = match tokio::time::timeout(self.limits.handshake_timeout, self.acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Tracked { inner: tls, activity: activity.clone() });
+        let handler = self.handler.clone();
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
+        });
+        let conn = self.watcher.watch(self.builder.serve_connection(io, service).into_owned());
+        tokio::pin!(conn);
+        let idle = self.limits.idle_timeout;
+        loop {
+            let remaining = idle.saturating_sub(activity.since_last());
+            tokio::select! {
+                result = &mut conn => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                    return;
+                }
+                _ = tokio::time::sleep(remaining) => {
+                    if activity.since_last() >= idle {
+                        self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "closing idle connection");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// When a connection last moved bytes, in milliseconds since it opened.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { start: Instant::now(), last_ms: AtomicU64::new(0) }
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn since_last(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// An I/O wrapper that notes each read and write, so the idle timeout sees real traffic in both protocols.
+struct Tracked<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

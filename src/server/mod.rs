@@ -1,0 +1,58 @@
+//! The HTTPS receiver: TLS identity, the accept loop and the request handler, started and stopped as one.
+
+pub mod handler;
+pub mod listener;
+pub mod tls;
+
+use crate::config::ReceiverConfig;
+use crate::pipeline::Pipeline;
+use handler::Handler;
+use listener::ListenerStats;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A receiver that is accepting connections.
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub stats: Arc<ListenerStats>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl RunningServer {
+    /// Binds the listen address and starts serving. Binding errors name the address.
+    pub async fn start(
+        config: ReceiverConfig,
+        tls: rustls::ServerConfig,
+        pipeline: Pipeline,
+    ) -> Result<RunningServer, String> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let local_addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let limits = config.limits.clone();
+        let handler = Arc::new(Handler::new(config, pipeline));
+        let stats = Arc::new(ListenerStats::default());
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler, limits, stats.clone(), async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        Ok(RunningServer { local_addr, stats, stop, task })
+    }
+
+    /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns how many
+    /// connections had to be cut.
+    pub async fn shutdown(self) -> usize {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or(1)
+    }
+}
+
+/// `https://ip:port/` for the banner, IPv6 in brackets.
+pub fn listen_url(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("https://{}:{}/", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("https://[{}]:{}/", a.ip(), a.port()),
+    }
+}

@@ -1,0 +1,274 @@
+//! Test harness: runs the real `glwatch` binary in a temporary directory and talks to it over real TLS.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SECRET: &str = "glwatch-demo-secret";
+/// Bound on every wait in tests: long enough for a loaded CI machine, short enough to fail rather than hang.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    glwatch::greenlake::Signer::new(&glwatch::greenlake::Secret::new(secret).unwrap()).header(body)
+}
+
+/// A unique event shaped like the audit-log sample.
+pub fn audit_event(id: &str) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&fixture("audit-log-created.json")).unwrap();
+    v["id"] = Value::String(id.to_owned());
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The binary, running in its own temporary working directory (so certs/ is generated there).
+pub struct Receiver {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The working directory; certs/ is generated in it.
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    pub banner: Vec<String>,
+}
+
+impl Receiver {
+    /// Starts `glwatch --headless --listen 127.0.0.1:0 ARGS` and waits for its listen line.
+    pub fn start(args: &[&str]) -> Receiver {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rx = Self::start_in(tmp.path(), args);
+        rx._tmp = Some(tmp);
+        rx
+    }
+
+    /// Starts in a directory the caller owns, e.g. to restart on the same certificate.
+    pub fn start_in(dir: &Path, args: &[&str]) -> Receiver {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_glwatch"))
+            .args(["--headless", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GLWATCH_SECRET")
+            .env("GLWATCH_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("glwatch binary starts");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let mut banner = Vec::new();
+        let addr = loop {
+            let line = stderr.recv_timeout(WAIT).unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("glwatch did not print its listen line; stderr so far: {banner:?}")
+            });
+            banner.push(line.clone());
+            if let Some(url) = line.strip_prefix("glwatch: listening on https://") {
+                break url.trim_end_matches('/').parse().unwrap();
+            }
+        };
+        // The certificate line follows the listen line.
+        if let Ok(line) = stderr.recv_timeout(WAIT) {
+            banner.push(line);
+        }
+        Receiver { child, addr, dir: dir.to_owned(), _tmp: None, stdout, stderr, banner }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("certs/glwatch-cert.pem")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr, &self.ca())
+    }
+
+    /// The next NDJSON record on stdout.
+    pub fn next_record(&self) -> Value {
+        let line = self.stdout.recv_timeout(WAIT).expect("a record on stdout");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+    }
+
+    /// A stdout line if one is already there or arrives within `wait`.
+    pub fn try_record(&self, wait: Duration) -> Option<Value> {
+        self.stdout.recv_timeout(wait).ok().map(|l| serde_json::from_str(&l).unwrap())
+    }
+
+    /// Everything the binary printed on stderr so far (after the banner).
+    pub fn stderr_now(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// Waits for the process to exit (bounded).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "glwatch did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Remaining stdout after exit.
+    pub fn rest_of_stdout(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(l) = self.stdout.recv_timeout(WAIT) {
+            out.push(l);
+        }
+        out
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    rx
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An HTTPS client trusting the receiver's certificate.
+pub struct Client {
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+pub fn client_config(ca: &Path, alpn: &[&[u8]]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(glwatch::server::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+pub enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, ca: &Path) -> Client {
+        Client { addr, tls: Arc::new(client_config(ca, &[b"http/1.1"])) }
+    }
+
+    pub fn with_alpn(addr: SocketAddr, ca: &Path, alpn: &[&[u8]]) -> Client {
+        Client { addr, tls: Arc::new(client_config(ca, alpn)) }
+    }
+
+    /// Opens one TLS connection; the negotiated protocol decides HTTP/1.1 or HTTP/2.
+    pub async fn connect(&self) -> Sender {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        let tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(tls);
+        if h2 {
+            let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.unwrap();
+            tokio::spawn(conn);
+            Sender::H2(send)
+        } else {
+            let (send, conn) = http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            Sender::H1(send)
+        }
+    }
+
+    pub async fn request(&self, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut sender = self.connect().await;
+        send(&mut sender, method, headers, body).await
+    }
+
+    /// POST with `content-type: application/json` and the given extra headers.
+    pub async fn post(&self, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request("POST", &all, body).await
+    }
+
+    /// POST signed with `secret`.
+    pub async fn post_signed(&self, secret: &str, body: &[u8]) -> Reply {
+        let sig = sign(secret, body);
+        self.post(&[("hpe-webhook-signature", &sig)], body).await
+    }
+}
+
+pub async fn send(sender: &mut Sender, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    // HTTP/2 needs the scheme and authority in the URI; HTTP/1.1 gets origin-form plus Host.
+    let mut req = match sender {
+        Sender::H1(_) => Request::builder().method(method).uri("/webhook").header("host", "localhost"),
+        Sender::H2(_) => Request::builder().method(method).uri("https://localhost/webhook"),
+    };
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
+    let response = match sender {
+        Sender::H1(s) => s.send_request(req).await.unwrap(),
+        Sender::H2(s) => s.send_request(req).await.unwrap(),
+    };
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
