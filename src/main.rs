@@ -3,28 +3,60 @@
 use clap::Parser;
 use glwatch::cli::Cli;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Read before the runtime starts its threads: the local offset cannot be read safely afterwards.
+    let utc_offset = glwatch::tui::local_offset();
+    // The dashboard needs a terminal to draw on and to read keys from; otherwise records go to stdout.
+    let dashboard =
+        cli.command.is_none() && !cli.run.headless && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if dashboard {
+        if let Err(e) = init_file_logging(&cli.run.log_file) {
+            return glwatch::run::fail(&format!("cannot open the log file {}: {e}", cli.run.log_file.display()));
+        }
+    } else {
+        init_logging();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
     };
     match cli.command {
+        None if dashboard => runtime.block_on(glwatch::run::run_dashboard(cli.run, utc_offset)),
         None => runtime.block_on(glwatch::run::run_headless(cli.run)),
         Some(command) => match command {},
     }
 }
 
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::EnvFilter::new(filter)
+}
+
 /// Logs go to stderr; `GLWATCH_LOG` (or `RUST_LOG`) picks the level, `info` by default.
 fn init_logging() {
-    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// While the dashboard owns the screen, logs are appended to a file: a line on stderr would tear the display.
+fn init_file_logging(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+    Ok(())
 }
