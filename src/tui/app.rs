@@ -6,7 +6,7 @@ use crate::export::EventView;
 use crate::record::{ChallengeRecord, EventRecord, Record, RejectedRecord};
 use crate::tui::action::{Action, Effect};
 use crate::tui::filter::{Filter, TextMatcher};
-use crate::tui::history::{EventRow, History};
+use crate::tui::history::{EventRow, History, TextHits};
 use crate::tui::intern::{Interner, NONE};
 use crate::tui::json;
 use crate::tui::sanitize::sanitize;
@@ -442,7 +442,11 @@ impl App {
             Action::Copy => {
                 let row = self.selected.and_then(|s| self.history.get(s))?;
                 let json = row.event.get().to_owned();
-                self.status = Some(format!("copied event {} ({} bytes) to the clipboard (OSC 52)", row.id, json.len()));
+                self.status = Some(format!(
+                    "copied event {} ({} bytes) to the clipboard (OSC 52)",
+                    self.history.id(row),
+                    json.len()
+                ));
                 return Some(Effect::Copy(json));
             }
             Action::Quit => return Some(Effect::Quit),
@@ -546,22 +550,47 @@ impl App {
         c.text.is_empty()
             || flag(&c.type_text, row.ty)
             || flag(&c.user_text, row.user)
-            || c.text.is_match(&row.summary)
-            || c.text.is_match(&row.id)
+            || c.text.is_match(self.history.summary(row))
+            || c.text.is_match(self.history.id(row))
     }
 
     fn refilter(&mut self, narrowing: bool) {
         self.compiled = Compiled::new(&self.filter, &self.history);
         let view = std::mem::replace(&mut self.view, ViewIndex::All);
-        self.view = if self.filter.is_empty() {
-            ViewIndex::All
-        } else if let (true, ViewIndex::Filtered(mut list)) = (narrowing, view) {
-            list.retain(|&s| self.history.get(s).is_some_and(|r| self.row_matches(r)));
+        if self.filter.is_empty() {
+            self.view = ViewIndex::All;
+            self.repair_selection();
+            return;
+        }
+        let history = &self.history;
+        let mut hits = history.text_hits(&self.compiled.text);
+        let mut keep = |row: &EventRow| self.passes(row, &mut hits);
+        self.view = if let (true, ViewIndex::Filtered(mut list)) = (narrowing, view) {
+            list.retain(|&s| history.get(s).is_some_and(&mut keep));
+            // The first letters of a filter match nearly everything; give the memory back as it narrows.
+            if list.capacity() > 2 * list.len() + 1024 {
+                list.shrink_to_fit();
+            }
             ViewIndex::Filtered(list)
         } else {
-            ViewIndex::Filtered(self.history.iter().filter(|(_, r)| self.row_matches(r)).map(|(s, _)| s).collect())
+            ViewIndex::Filtered(history.iter().filter(|(_, r)| keep(r)).map(|(s, _)| s).collect())
         };
         self.repair_selection();
+    }
+
+    /// [`App::row_matches`] for rows visited in order, with the text searched chunk by chunk.
+    fn passes(&self, row: &EventRow, hits: &mut TextHits<'_>) -> bool {
+        let c = &self.compiled;
+        if !self.filter.types.is_empty() && !flag(&c.type_chosen, row.ty) {
+            return false;
+        }
+        if !self.filter.users.is_empty() && !flag(&c.user_chosen, row.user) {
+            return false;
+        }
+        c.text.is_empty()
+            || flag(&c.type_text, row.ty)
+            || flag(&c.user_text, row.user)
+            || hits.row_hit(&self.history, row)
     }
 
     /// After the view changed under the selection: keep it if still listed, else take the nearest later row.
@@ -941,11 +970,11 @@ mod tests {
     }
 
     fn shown_ids(app: &App) -> Vec<String> {
-        app.rows_in(0..app.view_len()).map(|(_, r)| r.id.to_string()).collect()
+        app.rows_in(0..app.view_len()).map(|(_, r)| app.history().id(r).to_string()).collect()
     }
 
     fn selected_id(app: &App) -> Option<String> {
-        app.selected_row().map(|r| r.id.to_string())
+        app.selected_row().map(|r| app.history().id(r).to_string())
     }
 
     fn type_text(app: &mut App, s: &str) {

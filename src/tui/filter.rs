@@ -73,16 +73,37 @@ impl FilterMatcher<'_> {
 }
 
 /// Case-insensitive substring search, fast for the usual ASCII needle: candidates are found with `memchr` on the
-/// needle's first byte in both cases, then compared in place, so no haystack is ever lower-cased or copied.
+/// needle's rarest-looking byte in both cases, then compared in place, so no haystack is ever lower-cased or
+/// copied.
 #[derive(Debug, Clone, Default)]
 pub struct TextMatcher {
     lower: String,
     ascii: bool,
+    /// Index in the needle of the byte searched for, and that byte in lower and upper case.
+    pivot: usize,
+    pivot_lower: u8,
+    pivot_upper: u8,
+}
+
+/// How common a byte is in event text, higher meaning more common: lower-case letters by English frequency,
+/// then digits. A guess, only used to pick which needle byte to scan for.
+fn commonness(b: u8) -> u8 {
+    const LETTERS: &[u8] = b"zqxjkvbpygfwmucldrhsnioate";
+    match b.to_ascii_lowercase() {
+        c @ b'a'..=b'z' => 10 + LETTERS.iter().position(|&l| l == c).unwrap_or(0) as u8,
+        b'0'..=b'9' => 8,
+        b' ' => 40,
+        b'.' | b'-' | b'_' | b'@' => 6,
+        _ => 0,
+    }
 }
 
 impl TextMatcher {
     pub fn new(text: &str) -> TextMatcher {
-        TextMatcher { lower: text.to_lowercase(), ascii: text.is_ascii() }
+        let lower = text.to_lowercase();
+        let ascii = text.is_ascii();
+        let (pivot, pivot_lower) = lower.bytes().enumerate().min_by_key(|&(_, b)| commonness(b)).unwrap_or((0, 0));
+        TextMatcher { pivot, pivot_lower, pivot_upper: pivot_lower.to_ascii_uppercase(), lower, ascii }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,6 +115,43 @@ impl TextMatcher {
         &self.lower
     }
 
+    /// Whether [`TextMatcher::find_from`] can be used (the needle is ASCII and not empty).
+    pub fn is_bytewise(&self) -> bool {
+        self.ascii && !self.lower.is_empty()
+    }
+
+    /// Length of the needle in bytes.
+    pub fn len(&self) -> usize {
+        self.lower.len()
+    }
+
+    /// Start of the first match at or after `from`, for an ASCII needle (see [`TextMatcher::is_bytewise`]).
+    /// Overlapping matches are found: call again from the returned position plus one.
+    pub fn find_from(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let needle = self.lower.as_bytes();
+        let n = needle.len();
+        if n == 0 || hay.len() < n || from > hay.len() - n {
+            return None;
+        }
+        // An ASCII byte never occurs inside a multi-byte UTF-8 sequence, so byte-wise comparison is exact.
+        let mut at = from + self.pivot;
+        let last = hay.len() - n + self.pivot;
+        while at <= last {
+            let window = &hay[at..=last];
+            let found = if self.pivot_upper != self.pivot_lower {
+                memchr::memchr2(self.pivot_lower, self.pivot_upper, window)
+            } else {
+                memchr::memchr(self.pivot_lower, window)
+            }?;
+            let start = at + found - self.pivot;
+            if hay[start..start + n].eq_ignore_ascii_case(needle) {
+                return Some(start);
+            }
+            at += found + 1;
+        }
+        None
+    }
+
     pub fn is_match(&self, haystack: &str) -> bool {
         if self.lower.is_empty() {
             return true;
@@ -101,30 +159,7 @@ impl TextMatcher {
         if !self.ascii {
             return haystack.to_lowercase().contains(&self.lower);
         }
-        let needle = self.lower.as_bytes();
-        let hay = haystack.as_bytes();
-        if hay.len() < needle.len() {
-            return false;
-        }
-        // An ASCII byte never occurs inside a multi-byte UTF-8 sequence, so byte-wise comparison is exact here.
-        let first = needle[0];
-        let last_start = hay.len() - needle.len();
-        let upper = first.to_ascii_uppercase();
-        let mut from = 0;
-        while from <= last_start {
-            let window = &hay[from..=last_start];
-            let found =
-                if upper != first { memchr::memchr2(first, upper, window) } else { memchr::memchr(first, window) };
-            let Some(i) = found else {
-                return false;
-            };
-            let at = from + i;
-            if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
-                return true;
-            }
-            from = at + 1;
-        }
-        false
+        self.find_from(haystack.as_bytes(), 0).is_some()
     }
 }
 
@@ -161,6 +196,23 @@ mod tests {
         assert!(TextMatcher::new("café").is_match("Un CAFÉ"));
         assert!(!TextMatcher::new("café").is_match("cafe"));
         assert!(TextMatcher::new("ed").is_match("résumé shred"));
+        assert!(TextMatcher::new("user4").is_match("x USER4"));
+        assert!(!TextMatcher::new("user4").is_match("user user 4"));
+    }
+
+    #[test]
+    fn find_from_reports_every_match_even_overlapping() {
+        let m = TextMatcher::new("aXa");
+        let hay = b"aXaXa_AxA";
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(at) = m.find_from(hay, from) {
+            found.push(at);
+            from = at + 1;
+        }
+        assert_eq!(found, [0, 2, 6]);
+        assert_eq!(TextMatcher::new("zz").find_from(b"zz", 1), None);
+        assert_eq!(TextMatcher::new("zz").find_from(b"z", 0), None);
     }
 
     #[test]

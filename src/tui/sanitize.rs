@@ -43,11 +43,6 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`sanitize`] into an owned boxed string, the form rows store.
-pub fn boxed(s: &str) -> Box<str> {
-    sanitize(s).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
     let focused = app.focus() == Focus::Detail;
     let row = app.selected_row();
     let title = match row {
-        Some(r) => format!(" Event {} ", r.id),
+        Some(r) => format!(" Event {} ", app.history().id(r)),
         None => " Event ".into(),
     };
     let borders = if beside_table { Borders::TOP | Borders::LEFT } else { Borders::TOP };

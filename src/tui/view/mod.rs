@@ -44,7 +44,7 @@ pub struct Regions {
 
 /// Width from which the detail pane sits beside the table rather than under it.
 pub const SIDE_BY_SIDE_WIDTH: u16 = 120;
-/// Most rows a bottom panel takes.
+/// Rows a bottom panel may take at least; on a tall terminal, up to a sixth of the height.
 const PANEL_ROWS: usize = 4;
 
 pub fn layout(area: Rect, app: &App) -> Regions {
@@ -59,9 +59,10 @@ pub fn layout(area: Rect, app: &App) -> Regions {
         Layout::vertical([Constraint::Length(header_h), Constraint::Fill(1), Constraint::Length(status_h)]).areas(area);
 
     // Bottom panels only when the events keep at least 10 lines.
+    let panel_rows = PANEL_ROWS.max(usize::from(body.height / 6));
     let panel_h = |shown: bool, n: usize| -> u16 {
         if shown {
-            1 + n.clamp(1, PANEL_ROWS) as u16
+            1 + n.clamp(1, panel_rows) as u16
         } else {
             0
         }

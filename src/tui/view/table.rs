@@ -87,7 +87,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 if r.duplicates > 0 {
                     spans.push(Span::styled(format!("×{} ", r.duplicates + 1), dim()));
                 }
-                spans.push(Span::raw(r.summary.to_string()));
+                spans.push(Span::raw(app.history().summary(r).to_owned()));
                 Cell::from(Line::from(spans))
             }
             Col::Verified => match r.verified_by {
