@@ -1,8 +1,11 @@
 //! The command line: flags with their help and `GLWATCH_*` environment twins.
 
+use crate::export::Format;
+use crate::journal::Durability;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use time::OffsetDateTime;
 
 /// Watch HPE GreenLake cloud webhook events live.
 ///
@@ -18,7 +21,66 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Act as GreenLake: verify a webhook handler with the challenge, then deliver signed events to it.
+    Send(crate::send::SendArgs),
+    /// Export the journal's accepted events as CSV (for a spreadsheet) or JSONL. Safe while glwatch is running.
+    Export(ExportArgs),
+}
+
+/// Flags of `glwatch export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The journal to read (its first segment; numbered segments next to it are read too, in order).
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
+    pub journal: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+
+    /// Only events of this type: the full type or its short form without `com.hpe.greenlake.`
+    /// (e.g. audit-log.v1.logs.created). Repeat to allow several.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+
+    /// Only events by this user (exactly as shown in the user column). Repeat to allow several.
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Only events received at or after TIME: RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20, UTC) or a
+    /// duration before now (30m, 1h, 7d).
+    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    pub since: Option<OffsetDateTime>,
+
+    /// Only events received before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    pub until: Option<OffsetDateTime>,
+
+    /// Write to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Parses a byte size: a number, optionally followed by K, M or G (powers of 1024, with or without `iB`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1 << 10,
+        "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
+        _ => return Err(format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M"))?;
+    match n.checked_mul(factor) {
+        Some(0) => Err("must be at least 1 byte".into()),
+        Some(v) => Ok(v),
+        None => Err(format!("{s:?}: too large")),
+    }
+}
 
 /// Flags of the receiver (`glwatch` with no subcommand).
 #[derive(Debug, Clone, Args)]
@@ -105,6 +167,24 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_RETAIN", default_value_t = 100_000)]
     pub retain: usize,
 
+    /// The journal: every record is appended here and replayed at start. Later segments are numbered next to it
+    /// (journal.000001.jsonl, journal.000002.jsonl, ...).
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
+    pub journal: PathBuf,
+
+    /// Run without a journal: events are acknowledged without being written to disk and nothing is replayed.
+    #[arg(long, env = "GLWATCH_NO_JOURNAL")]
+    pub no_journal: bool,
+
+    /// When an event counts as written: `fsync` (on disk before it is acknowledged; concurrent deliveries share
+    /// one fsync) or `os` (handed to the operating system; a power cut can lose acknowledged events).
+    #[arg(long, env = "GLWATCH_DURABILITY", value_enum, default_value_t = Durability::Fsync)]
+    pub durability: Durability,
+
+    /// Size at which the journal starts a new segment (bytes; K, M, G suffixes allowed).
+    #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub journal_segment_size: u64,
+
     /// Where logs go while the dashboard is on screen.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH", default_value = "glwatch-data/glwatch.log")]
     pub log_file: PathBuf,
@@ -127,6 +207,48 @@ mod tests {
         assert_eq!(cli.run.max_body, 1_048_576);
         assert_eq!(cli.run.allowed_rate, "*");
         assert!(!cli.run.headless && !cli.run.allow_unsigned);
+        assert_eq!(cli.run.journal, PathBuf::from("glwatch-data/journal.jsonl"));
+        assert_eq!(cli.run.durability, Durability::Fsync);
+        assert_eq!(cli.run.journal_segment_size, 64 * 1024 * 1024);
+        assert!(!cli.run.no_journal);
+    }
+
+    #[test]
+    fn sizes_accept_binary_suffixes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("0").is_err() && parse_size("12X").is_err() && parse_size("M").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn export_subcommand_parses_its_flags() {
+        let cli = Cli::try_parse_from([
+            "glwatch",
+            "export",
+            "--format",
+            "jsonl",
+            "--type",
+            "a",
+            "--type",
+            "b",
+            "--user",
+            "u",
+            "--since",
+            "2024-12-20",
+            "-o",
+            "out.jsonl",
+        ])
+        .unwrap();
+        let Some(Command::Export(e)) = cli.command else { panic!("not export") };
+        assert_eq!(e.format, Format::Jsonl);
+        assert_eq!(e.types, ["a", "b"]);
+        assert_eq!(e.users, ["u"]);
+        assert_eq!(e.since, Some(time::macros::datetime!(2024-12-20 0:00 UTC)));
+        assert_eq!(e.output, Some(PathBuf::from("out.jsonl")));
+        assert!(Cli::try_parse_from(["glwatch", "export", "--since", "soon"]).is_err());
     }
 
     #[test]

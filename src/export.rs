@@ -1,65 +1,87 @@
-//! Exporting events for a spreadsheet (CSV, RFC 4180) and for tools (JSONL of the records, unchanged). Used by
-//! the dashboard's `e` key and meant for a command-line export over the journal as well.
+//! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
+//! journal. The dashboard's export reuses the writers ([`export_to_dir`]).
+//!
+//! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
+//! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
+//! lines unchanged.
 
-use crate::cloudevent::EventFields;
-use crate::record::{EventRecord, Record, VerifiedBy};
-use crate::tui::filter::Filter;
-use serde::Serialize;
-use serde_json::value::RawValue;
+use crate::cli::ExportArgs;
+use crate::cloudevent::{short_type, EventFields};
+use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
+use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::ExitCode;
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
 pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
 
-/// An event record by reference: what both writers need, without owning or copying the event's JSON.
-#[derive(Debug, Clone, Copy)]
-pub struct EventView<'a> {
-    pub received_at: OffsetDateTime,
-    pub peer: &'a str,
-    pub verified_by: VerifiedBy,
-    pub duplicate: bool,
-    pub event: &'a RawValue,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
+    Csv,
+    /// The journal's records, one JSON object per line, unchanged.
+    Jsonl,
 }
 
-impl<'a> From<&'a EventRecord> for EventView<'a> {
-    fn from(r: &'a EventRecord) -> Self {
-        EventView {
-            received_at: r.received_at,
-            peer: &r.peer,
-            verified_by: r.verified_by,
-            duplicate: r.duplicate,
-            event: &r.event,
-        }
+/// Which events are exported. Empty parts match everything; the parts combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Event types, each matching the full type or its short form (without `com.hpe.greenlake.`), exactly.
+    /// Any one of them matches.
+    pub types: Vec<String>,
+    /// Users, matched exactly; an event without a user matches no user.
+    pub users: Vec<String>,
+    /// Received at or after (inclusive).
+    pub since: Option<OffsetDateTime>,
+    /// Received before (exclusive).
+    pub until: Option<OffsetDateTime>,
+}
+
+impl Filter {
+    /// Whether the time window admits an event received at `t`; checked before the event's fields are read.
+    pub fn admits_time(&self, t: OffsetDateTime) -> bool {
+        self.since.map_or(true, |s| t >= s) && self.until.map_or(true, |u| t < u)
+    }
+
+    pub fn admits_type(&self, ty: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| t == ty || t == short_type(ty))
+    }
+
+    pub fn admits_user(&self, user: Option<&str>) -> bool {
+        self.users.is_empty() || user.is_some_and(|u| self.users.iter().any(|x| x == u))
+    }
+
+    pub fn matches(&self, received_at: OffsetDateTime, fields: &EventFields) -> bool {
+        self.admits_time(received_at) && self.admits_type(&fields.ty) && self.admits_user(fields.user.as_deref())
     }
 }
 
-/// Serialises exactly as [`Record::Event`] does, so an exported line equals the journal's line.
-#[derive(Serialize)]
-struct Line<'a> {
-    kind: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
-    received_at: OffsetDateTime,
-    peer: &'a str,
-    verified_by: VerifiedBy,
-    duplicate: bool,
-    event: &'a RawValue,
+/// A record worth exporting: an accepted event (not a re-delivery).
+pub fn exportable(record: &Record) -> Option<&EventRecord> {
+    match record {
+        Record::Event(e) if !e.duplicate => Some(e),
+        _ => None,
+    }
 }
 
 /// Makes a cell safe for spreadsheets and quotes it per RFC 4180.
 ///
-/// A cell starting with `=`, `+`, `-`, `@`, tab or CR can be run as a formula when the file is opened, and event
-/// text comes from the network, so such cells get a leading `'`.
+/// Event text comes from the network, and a cell starting with `=`, `+`, `-`, `@`, tab or CR can be run as a
+/// formula when the file is opened, so such cells get a leading `'`. Cells with a comma, quote, CR or LF are
+/// quoted, quotes doubled.
 pub fn csv_cell(value: &str) -> Cow<'_, str> {
     let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let needs_quotes = value.contains(['"', ',', '\n', '\r']);
-    if !risky && !needs_quotes {
+    let quoted = value.contains([',', '"', '\r', '\n']);
+    if !risky && !quoted {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len() + 4);
-    if needs_quotes {
+    if quoted {
         out.push('"');
     }
     if risky {
@@ -71,116 +93,97 @@ pub fn csv_cell(value: &str) -> Cow<'_, str> {
         }
         out.push(c);
     }
-    if needs_quotes {
+    if quoted {
         out.push('"');
     }
     Cow::Owned(out)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+/// Writes CSV rows one event at a time; the header goes out on creation.
+pub struct CsvWriter<W: Write> {
+    out: W,
+    rows: u64,
 }
 
-/// Writes events to a CSV and a JSONL writer side by side, so a single pass over the events fills both files.
-pub struct Exporter<C: Write, J: Write> {
-    csv: C,
-    jsonl: J,
-    count: usize,
-}
-
-impl<C: Write, J: Write> Exporter<C, J> {
-    /// Starts both outputs; the CSV gets its header line.
-    pub fn new(mut csv: C, jsonl: J) -> io::Result<Self> {
-        csv.write_all(CSV_HEADER.as_bytes())?;
-        csv.write_all(b"\r\n")?;
-        Ok(Exporter { csv, jsonl, count: 0 })
+impl<W: Write> CsvWriter<W> {
+    pub fn new(mut out: W) -> io::Result<CsvWriter<W>> {
+        out.write_all(CSV_HEADER.as_bytes())?;
+        out.write_all(b"\r\n")?;
+        Ok(CsvWriter { out, rows: 0 })
     }
 
-    /// Adds one event whose fields are already extracted.
-    pub fn push_with(&mut self, ev: EventView<'_>, f: &EventFields) -> io::Result<()> {
-        let received = rfc3339(ev.received_at);
-        let cells: [&str; 9] = [
-            &received,
-            f.time.as_deref().unwrap_or(""),
-            &f.ty,
-            f.user.as_deref().unwrap_or(""),
-            f.category.as_deref().unwrap_or(""),
-            &f.summary,
-            &f.id,
-            &f.source,
-            ev.verified_by.as_str(),
-        ];
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                self.csv.write_all(b",")?;
-            }
-            self.csv.write_all(csv_cell(cell).as_bytes())?;
-        }
-        self.csv.write_all(b"\r\n")?;
-        let line = Line {
-            kind: "event",
-            received_at: ev.received_at,
-            peer: ev.peer,
-            verified_by: ev.verified_by,
-            duplicate: ev.duplicate,
-            event: ev.event,
-        };
-        serde_json::to_writer(&mut self.jsonl, &line)?;
-        self.jsonl.write_all(b"\n")?;
-        self.count += 1;
+    /// One row for `event`, whose fields the caller has already extracted.
+    pub fn row(&mut self, event: &EventRecord, fields: &EventFields) -> io::Result<()> {
+        write_row(&mut self.out, event, fields)?;
+        self.rows += 1;
         Ok(())
     }
 
-    pub fn push(&mut self, ev: EventView<'_>) -> io::Result<()> {
-        let f = EventFields::from_raw(ev.event.get());
-        self.push_with(ev, &f)
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
-    /// Flushes both outputs; returns how many events were written.
-    pub fn finish(mut self) -> io::Result<usize> {
-        self.csv.flush()?;
-        self.jsonl.flush()?;
-        Ok(self.count)
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
-/// Exports the accepted events among `records` that pass `filter`. Re-deliveries (`duplicate: true`) are left
-/// out: the CSV is one row per event, as the dashboard shows them.
-pub fn export_records<'a, C: Write, J: Write>(
-    records: impl IntoIterator<Item = &'a Record>,
-    filter: &Filter,
-    csv: C,
-    jsonl: J,
-) -> io::Result<usize> {
-    let matcher = filter.matcher();
-    let mut out = Exporter::new(csv, jsonl)?;
-    for r in records {
-        let Record::Event(e) = r else { continue };
-        if e.duplicate {
-            continue;
+fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) -> io::Result<()> {
+    let received = event.received_at.format(&Rfc3339).unwrap_or_default();
+    let cells: [&str; 9] = [
+        &received,
+        fields.time.as_deref().unwrap_or(""),
+        &fields.ty,
+        fields.user.as_deref().unwrap_or(""),
+        fields.category.as_deref().unwrap_or(""),
+        &fields.summary,
+        &fields.id,
+        &fields.source,
+        event.verified_by.as_str(),
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
         }
-        let f = EventFields::from_raw(e.event.get());
-        if matcher.matches(&f) {
-            out.push_with(e.into(), &f)?;
-        }
+        out.write_all(csv_cell(cell).as_bytes())?;
     }
-    out.finish()
+    out.write_all(b"\r\n")
 }
 
-/// The two files an export wrote.
+/// Writes the header and one row per accepted event among `records`; returns the number of rows.
+pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
+    let mut csv = CsvWriter::new(w)?;
+    for e in records.filter_map(exportable) {
+        csv.row(e, &EventFields::from_raw(e.event.get()))?;
+    }
+    let rows = csv.rows();
+    csv.into_inner().flush()?;
+    Ok(rows)
+}
+
+/// Writes one line per accepted event among `records`, exactly as the journal has it; returns the count.
+pub fn write_jsonl<'a, W: Write>(mut w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
+    let mut n = 0;
+    for record in records.filter(|r| exportable(r).is_some()) {
+        w.write_all(record.to_line().as_bytes())?;
+        w.write_all(b"\n")?;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}
+
+/// The two files the dashboard's `e` key wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportFiles {
-    pub csv: PathBuf,
-    pub jsonl: PathBuf,
-    pub count: usize,
+    pub csv: std::path::PathBuf,
+    pub jsonl: std::path::PathBuf,
+    pub count: u64,
 }
 
-/// Writes `events` to `glwatch-export-<UTC time>.csv` and `.jsonl` in `dir`, never replacing an existing file.
-pub fn export_to_dir<'a>(
-    dir: &Path,
-    now: OffsetDateTime,
-    events: impl IntoIterator<Item = EventView<'a>>,
-) -> io::Result<ExportFiles> {
+/// Writes the accepted events among `records` to `glwatch-export-<UTC time>.csv` and `.jsonl` in `dir` with the
+/// same writers as `glwatch export`; never replaces an existing file. The dashboard passes the events it lists.
+pub fn export_to_dir(dir: &Path, now: OffsetDateTime, records: &[Record]) -> io::Result<ExportFiles> {
     std::fs::create_dir_all(dir)?;
     let now = now.to_offset(time::UtcOffset::UTC);
     let stem = format!(
@@ -192,26 +195,23 @@ pub fn export_to_dir<'a>(
         now.minute(),
         now.second()
     );
-    let (csv_path, jsonl_path, csv, jsonl) = create_pair(dir, &stem)?;
-    let mut out = Exporter::new(BufWriter::new(csv), BufWriter::new(jsonl))?;
-    for ev in events {
-        out.push(ev)?;
-    }
-    let count = out.finish()?;
-    Ok(ExportFiles { csv: csv_path, jsonl: jsonl_path, count })
+    let (csv, jsonl, csv_file, jsonl_file) = create_pair(dir, &stem)?;
+    let count = write_csv(BufWriter::new(csv_file), records.iter())?;
+    write_jsonl(BufWriter::new(jsonl_file), records.iter())?;
+    Ok(ExportFiles { csv, jsonl, count })
 }
 
-fn create_pair(dir: &Path, stem: &str) -> io::Result<(PathBuf, PathBuf, File, File)> {
+fn create_pair(dir: &Path, stem: &str) -> io::Result<(std::path::PathBuf, std::path::PathBuf, File, File)> {
+    let create = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
     for n in 1..1000 {
         let name = if n == 1 { stem.to_owned() } else { format!("{stem}-{n}") };
-        let csv_path = dir.join(format!("{name}.csv"));
-        let jsonl_path = dir.join(format!("{name}.jsonl"));
-        let csv = match OpenOptions::new().write(true).create_new(true).open(&csv_path) {
+        let (csv_path, jsonl_path) = (dir.join(format!("{name}.csv")), dir.join(format!("{name}.jsonl")));
+        let csv = match create(&csv_path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         };
-        match OpenOptions::new().write(true).create_new(true).open(&jsonl_path) {
+        match create(&jsonl_path) {
             Ok(jsonl) => return Ok((csv_path, jsonl_path, csv, jsonl)),
             Err(e) => {
                 let _ = std::fs::remove_file(&csv_path);
@@ -224,121 +224,263 @@ fn create_pair(dir: &Path, stem: &str) -> io::Result<(PathBuf, PathBuf, File, Fi
     Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("too many exports named {stem} in {}", dir.display())))
 }
 
+/// Parses `--since`/`--until`: RFC 3339 (`2024-12-20T12:34:53Z`), a date (`2024-12-20`, midnight UTC), or a
+/// duration before now (`90s`, `15m`, `1h`, `7d`).
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    parse_time_at(s, OffsetDateTime::now_utc())
+}
+
+fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(s, &date_format) {
+        return Ok(d.midnight().assume_utc());
+    }
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(unit_at);
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match digits.parse::<i64>() {
+        Ok(n) if seconds > 0 && !digits.is_empty() => n
+            .checked_mul(seconds)
+            .and_then(|secs| now.checked_sub(time::Duration::seconds(secs)))
+            .ok_or_else(|| format!("{s:?} is too far in the past")),
+        _ => Err(format!(
+            "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1h, 7d)"
+        )),
+    }
+}
+
+/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
+pub fn run(args: ExportArgs) -> ExitCode {
+    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
+    let result = match &args.output {
+        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => export(&args.journal, args.format, &filter, f),
+            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
+        },
+    };
+    match result {
+        Ok(Exported { rows, warnings }) => {
+            for w in warnings {
+                eprintln!("glwatch: journal warning: {w}");
+            }
+            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => crate::run::fail(&e),
+    }
+}
+
+/// What an export wrote, and the corrupt lines it skipped.
+pub struct Exported {
+    pub rows: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Exports the journal at `journal` to `out`. Never modifies the journal; a line being written is left out.
+pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, String> {
+    let shown = journal.display();
+    match crate::journal::segments(journal) {
+        Ok(list) if list.is_empty() => return Err(format!("journal {shown}: not found")),
+        Ok(_) => {}
+        Err(e) => return Err(format!("journal {shown}: cannot be read: {e}")),
+    }
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut rows = 0u64;
+    let mut failed: Option<io::Error> = None;
+    if format == Format::Csv {
+        // A sheet with no matching events still has its header.
+        if let Err(e) = out.write_all(CSV_HEADER.as_bytes()).and_then(|_| out.write_all(b"\r\n")) {
+            failed = Some(e);
+        }
+    }
+    let report = scan(journal, ScanMode::ReadOnly, crate::journal::MAX_LINE, |line| {
+        if failed.is_some() {
+            return Verdict::Stop;
+        }
+        let record = match Record::from_line(line.text) {
+            Ok(r) => r,
+            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+        };
+        let Some(event) = exportable(&record) else { return Verdict::Continue };
+        if !filter.admits_time(event.received_at) {
+            return Verdict::Continue;
+        }
+        let fields = EventFields::from_raw(event.event.get());
+        if !filter.matches(event.received_at, &fields) {
+            return Verdict::Continue;
+        }
+        let written = match format {
+            Format::Jsonl => out.write_all(line.text.as_bytes()).and_then(|_| out.write_all(b"\n")),
+            Format::Csv => write_row(&mut out, event, &fields),
+        };
+        match written {
+            Ok(()) => {
+                rows += 1;
+                Verdict::Continue
+            }
+            Err(e) => {
+                failed = Some(e);
+                Verdict::Stop
+            }
+        }
+    })
+    .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    let flushed = out.flush();
+    match failed.map_or(flushed, Err) {
+        Ok(()) => {}
+        // `glwatch export | head` closing the pipe early is not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(format!("cannot write the export: {e}")),
+    }
+    Ok(Exported { rows, warnings: report.messages() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::VerifiedBy;
+    use serde_json::value::RawValue;
+    use time::macros::datetime;
 
-    fn fixture_record(name: &str, duplicate: bool) -> Record {
-        let body = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    #[test]
+    fn cells_are_neutralised_and_quoted() {
+        assert_eq!(csv_cell("plain text"), "plain text");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("=1+2"), "'=1+2");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+        assert_eq!(csv_cell("a=b"), "a=b", "only a leading sign is risky");
+        assert_eq!(csv_cell(""), "");
+    }
+
+    #[test]
+    fn times_parse_in_three_forms() {
+        let now = datetime!(2026-01-10 12:00 UTC);
+        assert_eq!(parse_time_at("2024-12-20T12:34:53.161Z", now).unwrap(), datetime!(2024-12-20 12:34:53.161 UTC));
+        assert_eq!(parse_time_at("2024-12-20T13:00:00+01:00", now).unwrap(), datetime!(2024-12-20 12:00 UTC));
+        assert_eq!(parse_time_at("2024-12-20", now).unwrap(), datetime!(2024-12-20 0:00 UTC));
+        assert_eq!(parse_time_at("90s", now).unwrap(), datetime!(2026-01-10 11:58:30 UTC));
+        assert_eq!(parse_time_at("15m", now).unwrap(), datetime!(2026-01-10 11:45 UTC));
+        assert_eq!(parse_time_at("2h", now).unwrap(), datetime!(2026-01-10 10:00 UTC));
+        assert_eq!(parse_time_at("7d", now).unwrap(), datetime!(2026-01-03 12:00 UTC));
+        for bad in ["", "h", "1w", "yesterday", "2024-13-01", "99999999999999999999d"] {
+            assert!(parse_time_at(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    fn record(id: &str, ty: &str, user: &str, at: OffsetDateTime, duplicate: bool) -> Record {
+        let json = format!(
+            r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"{ty}","data":{{"username":"{user}","description":"d"}}}}"#
+        );
         Record::Event(EventRecord {
-            received_at: time::macros::datetime!(2024-12-20 12:34:55.25 UTC),
-            peer: "127.0.0.1:5000".into(),
+            received_at: at,
+            peer: "127.0.0.1:1".into(),
             verified_by: VerifiedBy::Primary,
             duplicate,
-            event: RawValue::from_string(crate::cloudevent::minify(&body).into_owned()).unwrap(),
+            event: RawValue::from_string(json).unwrap(),
         })
     }
 
     #[test]
-    fn csv_cells_are_neutralised_and_quoted() {
-        assert_eq!(csv_cell("plain text"), "plain text");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-2"), "'-2");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("\tx"), "'\tx");
-        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("a=b"), "a=b");
+    fn filter_matches_full_or_short_type_user_and_window() {
+        let t = datetime!(2026-01-10 12:00 UTC);
+        let f = Filter {
+            types: vec!["audit-log.v1.logs.created".into()],
+            users: vec!["ann".into()],
+            since: Some(t),
+            until: Some(t + time::Duration::hours(1)),
+        };
+        let fields = |ty: &str, user: Option<&str>| EventFields {
+            ty: ty.into(),
+            user: user.map(str::to_owned),
+            ..EventFields::default()
+        };
+        let full = "com.hpe.greenlake.audit-log.v1.logs.created";
+        assert!(f.matches(t, &fields(full, Some("ann"))));
+        assert!(f.matches(t, &fields("audit-log.v1.logs.created", Some("ann"))));
+        assert!(!f.matches(t, &fields("com.hpe.greenlake.audit-log.v1.logs.created.x", Some("ann"))));
+        assert!(!f.matches(t, &fields(full, Some("bob"))));
+        assert!(!f.matches(t, &fields(full, None)));
+        assert!(!f.matches(t - time::Duration::SECOND, &fields(full, Some("ann"))), "since is inclusive");
+        assert!(!f.matches(t + time::Duration::hours(1), &fields(full, Some("ann"))), "until is exclusive");
+        let by_full = Filter { types: vec![full.into()], ..Filter::default() };
+        assert!(by_full.matches(t, &fields(full, None)));
+        assert!(Filter::default().matches(t, &fields("", None)));
     }
 
     #[test]
-    fn exports_csv_rows_and_unchanged_jsonl_lines() {
+    fn writers_skip_duplicates_and_other_records() {
+        let t = datetime!(2026-01-10 12:00 UTC);
         let records = [
-            fixture_record("audit-log-created.json", false),
-            fixture_record("expiring-subscriptions.json", false),
-            fixture_record("audit-log-created.json", true),
+            record("a", "t", "ann", t, false),
+            record("a", "t", "ann", t, true),
             Record::Rejected(crate::record::RejectedRecord {
-                received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
-                peer: "1.1.1.1:1".into(),
+                received_at: t,
+                peer: "p".into(),
                 status: 401,
                 reason: "bad signature".into(),
                 method: None,
                 path: None,
                 count: None,
             }),
+            record("b", "t", "-bob", t, false),
         ];
-        let (mut csv, mut jsonl) = (Vec::new(), Vec::new());
-        let n = export_records(&records, &Filter::default(), &mut csv, &mut jsonl).unwrap();
-        assert_eq!(n, 2);
-        let csv = String::from_utf8(csv).unwrap();
-        let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert_eq!(lines[0], CSV_HEADER);
+        let mut csv = Vec::new();
+        assert_eq!(write_csv(&mut csv, records.iter()).unwrap(), 2);
         assert_eq!(
-            lines[1],
-            "2024-12-20T12:34:55.25Z,2024-12-20T12:34:53.161Z,com.hpe.greenlake.audit-log.v1.logs.created,\
-             john.doe@hpedev.io,user_management,User john.doe@hpedev.io logged out,uJoQ5JMB_HAPiq2sSllt,\
-             //global.api.greenlake.hpe.com/audit-log,primary"
+            String::from_utf8(csv).unwrap(),
+            format!("{CSV_HEADER}\r\n2026-01-10T12:00:00Z,,t,ann,,d,a,s,primary\r\n2026-01-10T12:00:00Z,,t,'-bob,,d,b,s,primary\r\n")
         );
-        assert_eq!(
-            lines[2],
-            "2024-12-20T12:34:55.25Z,2024-10-30T21:09:16.127443806Z,\
-             com.hpe.greenlake.subscriptions.v1.expiring-subscriptions,John Doe Inc.,,\
-             Compute Subscription ENHANCED PROLIANT x500 expires 10/25/2024 (key OFKIAASTEST168IZ),\
-             fb25f344-6f3c-4c1e-9d55-2b8f1c0a7e41,https://global.api.greenlake.hpe.com/subscriptions,primary"
-        );
-        assert_eq!(lines[3], "");
-        let jsonl = String::from_utf8(jsonl).unwrap();
-        let out: Vec<&str> = jsonl.lines().collect();
-        assert_eq!(out, [records[0].to_line(), records[1].to_line()]);
+        let mut jsonl = Vec::new();
+        assert_eq!(write_jsonl(&mut jsonl, records.iter()).unwrap(), 2);
+        let expected = format!("{}\n{}\n", records[0].to_line(), records[3].to_line());
+        assert_eq!(String::from_utf8(jsonl).unwrap(), expected);
     }
 
     #[test]
-    fn export_honours_the_filter() {
-        let records =
-            [fixture_record("audit-log-created.json", false), fixture_record("expiring-subscriptions.json", false)];
-        let mut f = Filter::default();
-        f.users.insert("John Doe Inc.".into());
-        let (mut csv, mut jsonl) = (Vec::new(), Vec::new());
-        assert_eq!(export_records(&records, &f, &mut csv, &mut jsonl).unwrap(), 1);
-        assert_eq!(String::from_utf8(jsonl).unwrap().trim_end(), records[1].to_line());
-        f.users.clear();
-        f.text = "LOGGED OUT".into();
-        let (mut csv, mut jsonl) = (Vec::new(), Vec::new());
-        assert_eq!(export_records(&records, &f, &mut csv, &mut jsonl).unwrap(), 1);
-        assert!(String::from_utf8(csv).unwrap().contains("uJoQ5JMB_HAPiq2sSllt"));
-    }
-
-    #[test]
-    fn hostile_text_is_neutralised_in_the_csv() {
-        let raw = r#"{"specversion":"1.0","id":"x","source":"s","type":"t","data":{"description":"=cmd|' /C calc'!A0","user":{"username":"@evil, \"q\""}}}"#;
-        let rec = Record::Event(EventRecord {
-            received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
-            peer: "p".into(),
-            verified_by: VerifiedBy::Unsigned,
-            duplicate: false,
-            event: RawValue::from_string(raw.into()).unwrap(),
-        });
-        let (mut csv, mut jsonl) = (Vec::new(), Vec::new());
-        export_records([&rec], &Filter::default(), &mut csv, &mut jsonl).unwrap();
-        let csv = String::from_utf8(csv).unwrap();
-        assert!(csv.contains(",\"'@evil, \"\"q\"\"\",,'=cmd|' /C calc'!A0,x,s,unsigned\r\n"), "{csv}");
-    }
-
-    #[test]
-    fn export_to_dir_never_overwrites() {
+    fn export_to_dir_writes_both_files_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let rec = fixture_record("audit-log-created.json", false);
-        let Record::Event(e) = &rec else { unreachable!() };
-        let now = time::macros::datetime!(2025-01-02 03:04:05 UTC);
-        let a = export_to_dir(dir.path(), now, [EventView::from(e)]).unwrap();
-        let b = export_to_dir(dir.path(), now, [EventView::from(e)]).unwrap();
+        let body =
+            std::fs::read_to_string(format!("{}/tests/fixtures/audit-log-created.json", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let event = |duplicate| {
+            Record::Event(EventRecord {
+                received_at: datetime!(2024-12-20 12:34:55.25 UTC),
+                peer: "127.0.0.1:5000".into(),
+                verified_by: VerifiedBy::Primary,
+                duplicate,
+                event: RawValue::from_string(crate::cloudevent::minify(&body).into_owned()).unwrap(),
+            })
+        };
+        let records = [event(false), event(true)];
+        let now = datetime!(2025-01-02 03:04:05 UTC);
+        let a = export_to_dir(dir.path(), now, &records).unwrap();
+        let b = export_to_dir(dir.path(), now, &records).unwrap();
         assert_eq!(a.csv, dir.path().join("glwatch-export-20250102T030405Z.csv"));
         assert_eq!(b.jsonl, dir.path().join("glwatch-export-20250102T030405Z-2.jsonl"));
-        assert_eq!(a.count, 1);
-        assert_eq!(std::fs::read_to_string(&b.jsonl).unwrap(), format!("{}\n", rec.to_line()));
-        assert!(std::fs::read_to_string(&a.csv).unwrap().starts_with(CSV_HEADER));
+        assert_eq!(a.count, 1, "a re-delivery is not exported");
+        assert_eq!(std::fs::read_to_string(&a.jsonl).unwrap(), format!("{}\n", records[0].to_line()));
+        let csv = std::fs::read_to_string(&a.csv).unwrap();
+        assert!(
+            csv.starts_with(&format!("{CSV_HEADER}\r\n2024-12-20T12:34:55.25Z,2024-12-20T12:34:53.161Z,")),
+            "{csv}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The `glwatch` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use glwatch::cli::Cli;
+use glwatch::cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,14 +20,22 @@ fn main() -> ExitCode {
     } else {
         init_logging();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
-    };
     match cli.command {
-        None if dashboard => runtime.block_on(glwatch::run::run_dashboard(cli.run, utc_offset)),
-        None => runtime.block_on(glwatch::run::run_headless(cli.run)),
-        Some(command) => match command {},
+        // Export reads files only: no runtime needed.
+        Some(Command::Export(args)) => glwatch::export::run(args),
+        Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(glwatch::send::run(args)) {
+            Ok(code) => code,
+            Err(e) => glwatch::run::fail(&format!("{e:#}")),
+        }),
+        None if dashboard => with_runtime(|rt| rt.block_on(glwatch::run::run_dashboard(cli.run, utc_offset))),
+        None => with_runtime(|rt| rt.block_on(glwatch::run::run_headless(cli.run))),
+    }
+}
+
+fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => f(&rt),
+        Err(e) => glwatch::run::fail(&format!("cannot start the async runtime: {e}")),
     }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::cli::RunArgs;
 use crate::config::{ReceiverConfig, SecretOrigin};
-use crate::pipeline::{ChannelSink, DedupWindow, Pipeline, Sink, StdoutSink};
+use crate::journal::{JournalOptions, Opened, MAX_LINE};
+use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
 use crate::server::{listen_url, tls, RunningServer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 /// Records queued for the screen; beyond this the receiver counts them as not shown rather than wait.
 const SCREEN_QUEUE: usize = 16 * 1024;
-/// Where the dashboard's `e` key writes its files (beside the default log file).
+/// Where the dashboard's `e` key writes its files (beside the default journal and log file).
 const EXPORT_DIR: &str = "glwatch-data";
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
@@ -65,35 +66,54 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    let journal = match open_journal(&args) {
+        Ok(j) => j,
+        Err(e) => return fail(&e),
+    };
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
-    let (pipeline, committer) = Pipeline::start(None, sinks, DedupWindow::new(config.dedup_window));
+    let journal_notices = journal.notices;
+    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
     let started = match start(config, pipeline).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    // After the listen and certificate lines, so the first lines keep their place whatever the journal says.
+    for notice in &journal_notices {
+        eprintln!("glwatch: {notice}");
+    }
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
     finish(started.server, committer).await;
     ExitCode::SUCCESS
 }
 
-/// `glwatch` on a terminal: the live dashboard over the receiver. Logs must already go to a file.
+/// `glwatch` on a terminal: the live dashboard over the receiver, starting with the journal's history. Logs must
+/// already go to a file.
 pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
     let config = match ReceiverConfig::from_args(&args) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    let journal = match open_journal(&args) {
+        Ok(j) => j,
+        Err(e) => return fail(&e),
+    };
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
-    let (pipeline, committer) = Pipeline::start(None, sinks, DedupWindow::new(config.dedup_window));
+    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
     let started = match start(config, pipeline).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    // Printed before the dashboard takes the screen, so they are there to read after it closes; logged too.
+    for notice in &journal.notices {
+        eprintln!("glwatch: {notice}");
+        tracing::warn!("{notice}");
+    }
     let ctx = crate::tui::DashboardContext {
         records,
-        history: Vec::new(),
+        history: journal.history,
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
         secret_state: started.secret_state.clone(),
@@ -129,6 +149,26 @@ pub async fn finish(server: crate::server::RunningServer, committer: crate::pipe
     if !flushed {
         tracing::warn!("records of unfinished requests were not written; those requests were never acknowledged");
     }
+}
+
+/// The journal settings from the command line; `None` with `--no-journal`.
+pub fn journal_options(args: &RunArgs) -> Option<JournalOptions> {
+    (!args.no_journal).then(|| JournalOptions {
+        path: args.journal.clone(),
+        durability: args.durability,
+        segment_size: args.journal_segment_size,
+        retain: args.retain,
+        dedup_window: args.dedup_window.max(1),
+        // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
+        max_line: MAX_LINE.max(args.max_body.saturating_add(64 * 1024)),
+    })
+}
+
+/// Replays and opens the journal the command line asks for: the store for [`Pipeline::start`], the last
+/// `--retain` records as history, the rebuilt duplicate window and the start-up notices. The error is one line
+/// naming the file.
+pub fn open_journal(args: &RunArgs) -> Result<Opened, String> {
+    crate::journal::open(journal_options(args).as_ref(), args.dedup_window.max(1))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -215,4 +215,15 @@ async fn operator_watches_filters_reads_and_quits() {
     tmux.wait_for("restored-42").await;
     let log = std::fs::read_to_string(Path::new(dir_s).join("glwatch-data/glwatch.log")).expect("log file");
     assert!(log.contains("stopping"), "{log}");
+
+    // Started again, the dashboard opens on the journal's history.
+    tmux.type_text("clear");
+    tmux.keys(&["Enter"]);
+    tmux.type_text(&format!("{bin} --listen 127.0.0.1:0 --secret {SECRET}"));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("events 3  challenges 1  rejected 1  duplicates 1").await;
+    assert_eq!(table_rows(&screen).len(), 3, "{screen}");
+    assert!(screen.contains("8cbecfea-d708-4706-bba3-669225084a10"), "{screen}");
+    tmux.keys(&["C-c"]);
+    tmux.wait_until("the prompt after Ctrl-C", |s| s.trim_end().ends_with(PROMPT)).await;
 }

@@ -2,7 +2,6 @@
 //! touches the terminal or the disk is handed back to the main loop as an [`Effect`].
 
 use crate::cloudevent::short_type;
-use crate::export::EventView;
 use crate::record::{ChallengeRecord, EventRecord, Record, RejectedRecord};
 use crate::tui::action::{Action, Effect};
 use crate::tui::filter::{Filter, TextMatcher};
@@ -828,15 +827,19 @@ impl App {
         })
     }
 
-    /// Every listed event, oldest first, as the export writes it.
-    pub fn export_rows(&self) -> impl Iterator<Item = EventView<'_>> + '_ {
-        self.rows_in(0..self.view_len()).map(|(_, r)| EventView {
-            received_at: r.received_at,
-            peer: self.history.peers.name(r.peer),
-            verified_by: r.verified_by,
-            duplicate: false,
-            event: &r.event,
-        })
+    /// Every listed event, oldest first, as the record it arrived in (copied: the export runs on another thread).
+    pub fn export_records(&self) -> Vec<Record> {
+        self.rows_in(0..self.view_len())
+            .map(|(_, r)| {
+                Record::Event(EventRecord {
+                    received_at: r.received_at,
+                    peer: self.history.peers.name(r.peer).to_owned(),
+                    verified_by: r.verified_by,
+                    duplicate: false,
+                    event: r.event.clone(),
+                })
+            })
+            .collect()
     }
 
     pub fn type_name(&self, row: &EventRow) -> &str {

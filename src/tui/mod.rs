@@ -271,23 +271,12 @@ where
 /// Copies the listed events (cheap next to writing them) and writes the files on a blocking thread, so a large
 /// export does not freeze the screen.
 fn start_export(app: &mut App, done: mpsc::UnboundedSender<Result<export::ExportFiles, String>>) {
-    let events: Vec<crate::record::EventRecord> = app
-        .export_rows()
-        .map(|v| crate::record::EventRecord {
-            received_at: v.received_at,
-            peer: v.peer.to_owned(),
-            verified_by: v.verified_by,
-            duplicate: v.duplicate,
-            event: v.event.to_owned(),
-        })
-        .collect();
+    let records = app.export_records();
     let dir = app.info.export_dir.clone();
-    app.update(Action::Notice(format!("exporting {} events to {}…", events.len(), dir.display())));
+    app.update(Action::Notice(format!("exporting {} events to {}…", records.len(), dir.display())));
     let now = OffsetDateTime::now_utc();
     tokio::spawn(async move {
-        let job = tokio::task::spawn_blocking(move || {
-            export::export_to_dir(&dir, now, events.iter().map(export::EventView::from))
-        });
+        let job = tokio::task::spawn_blocking(move || export::export_to_dir(&dir, now, &records));
         let result = match job.await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),

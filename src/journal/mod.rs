@@ -1,0 +1,183 @@
+//! The journal: every record appended to numbered segment files, made durable before events are acknowledged,
+//! and read back at start (history and duplicate window) and by `glwatch export`.
+//!
+//! Segment naming: the journal path names the first segment (`glwatch-data/journal.jsonl`); later segments insert a
+//! six-digit number before the extension (`journal.000001.jsonl`, `journal.000002.jsonl`, ...). Segments are never
+//! renamed, so a reader that lists them while the writer rolls over still reads every line in order. Numbers wider
+//! than six digits sort by value, not by name.
+
+pub mod reader;
+pub mod writer;
+
+pub use reader::{replay, scan, Replay, ScanMode, ScanReport};
+pub use writer::{Durability, JournalWriter};
+
+use crate::pipeline::{DedupWindow, Store};
+use crate::record::Record;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Default size at which a new segment is started.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Longest line read back; longer ones are skipped as corrupt. Far above any record glwatch writes with the
+/// default body limit, and raised to match a larger `--max-body`.
+pub const MAX_LINE: usize = 256 * 1024 * 1024;
+
+/// How the receiver keeps its journal.
+#[derive(Debug, Clone)]
+pub struct JournalOptions {
+    pub path: PathBuf,
+    pub durability: Durability,
+    pub segment_size: u64,
+    /// Records handed to the dashboard as history.
+    pub retain: usize,
+    pub dedup_window: usize,
+    pub max_line: usize,
+}
+
+/// The journal opened at start: the store for the pipeline and what replay recovered.
+pub struct Opened {
+    /// `None` when running without a journal.
+    pub store: Option<Box<dyn Store>>,
+    /// The last `retain` records, oldest first.
+    pub history: Vec<Record>,
+    /// Pre-filled with every accepted event found in the journal.
+    pub dedup: DedupWindow,
+    /// What the operator should read at start (torn tail, corrupt lines, durability, then the replay summary last),
+    /// one message per entry, without the `glwatch: ` prefix.
+    pub notices: Vec<String>,
+}
+
+/// Replays the journal (repairing a torn tail) and opens it for appending. `None` runs without a journal.
+/// The error is one line naming the file.
+pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Opened, String> {
+    let Some(o) = options else {
+        return Ok(Opened {
+            store: None,
+            history: Vec::new(),
+            dedup: DedupWindow::new(dedup_window),
+            notices: vec!["no journal (--no-journal): events are acknowledged without being written to disk".into()],
+        });
+    };
+    let shown = o.path.display();
+    let replayed = replay(&o.path, o.retain, o.dedup_window, o.max_line)
+        .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    let writer = JournalWriter::open(&o.path, o.segment_size, o.durability)
+        .map_err(|e| format!("journal {shown}: cannot be opened for writing: {e}"))?;
+    let mut notices = Vec::new();
+    for m in replayed.report.messages() {
+        notices.push(format!("journal warning: {m}"));
+    }
+    if o.durability == Durability::Os {
+        notices.push(
+            "journal durability os: records are written without fsync; a power cut (not a crash) can lose acknowledged events"
+                .into(),
+        );
+    }
+    let segments = match replayed.report.segments {
+        0 | 1 => String::new(),
+        n => format!(" from {n} segments"),
+    };
+    notices
+        .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));
+    Ok(Opened { store: Some(Box::new(writer)), history: replayed.records, dedup: replayed.dedup, notices })
+}
+
+/// The path of segment `index` of the journal at `base` (index 0 is `base` itself).
+pub fn segment_path(base: &Path, index: u64) -> PathBuf {
+    if index == 0 {
+        return base.to_owned();
+    }
+    let (stem, ext) = split_name(base);
+    let name = match ext {
+        Some(ext) => format!("{stem}.{index:06}.{ext}"),
+        None => format!("{stem}.{index:06}"),
+    };
+    base.with_file_name(name)
+}
+
+/// The file name of `base` as (stem, extension), both borrowed from a lossy view of the name.
+fn split_name(base: &Path) -> (String, Option<String>) {
+    let name = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem.to_owned(), Some(ext.to_owned())),
+        _ => (name, None),
+    }
+}
+
+/// The segment number a file name stands for, if it is a segment of `base`.
+fn segment_index(base: &Path, name: &str) -> Option<u64> {
+    let base_name = base.file_name()?.to_string_lossy();
+    if name == base_name {
+        return Some(0);
+    }
+    let (stem, ext) = split_name(base);
+    let rest = name.strip_prefix(stem.as_str())?.strip_prefix('.')?;
+    let digits = match &ext {
+        Some(ext) => rest.strip_suffix(ext.as_str())?.strip_suffix('.')?,
+        None => rest,
+    };
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// Every existing segment of the journal at `base`, oldest first. A missing directory means an empty journal.
+pub fn segments(base: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let dir = match base.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if let Some(index) = segment_index(base, &name.to_string_lossy()) {
+            found.push((index, segment_path(base, index)));
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_are_numbered_before_the_extension() {
+        let base = Path::new("glwatch-data/journal.jsonl");
+        assert_eq!(segment_path(base, 0), base);
+        assert_eq!(segment_path(base, 1), Path::new("glwatch-data/journal.000001.jsonl"));
+        assert_eq!(segment_path(base, 1_234_567), Path::new("glwatch-data/journal.1234567.jsonl"));
+        assert_eq!(segment_path(Path::new("j"), 2), Path::new("j.000002"));
+        assert_eq!(segment_index(base, "journal.jsonl"), Some(0));
+        assert_eq!(segment_index(base, "journal.000042.jsonl"), Some(42));
+        assert_eq!(segment_index(base, "journal.1234567.jsonl"), Some(1_234_567));
+        for other in
+            ["journal.42.jsonl", "journal.00004x.jsonl", "journal.000000.jsonl", "journal.jsonl.tmp", "x.jsonl"]
+        {
+            assert_eq!(segment_index(base, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn segments_are_listed_by_number_not_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("journal.jsonl");
+        for i in [0, 2, 1_000_000, 10, 1] {
+            std::fs::write(segment_path(&base, i), "").unwrap();
+        }
+        std::fs::write(dir.path().join("unrelated.jsonl"), "").unwrap();
+        let found: Vec<u64> = segments(&base).unwrap().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(found, vec![0, 1, 2, 10, 1_000_000]);
+        assert!(segments(&dir.path().join("missing/journal.jsonl")).unwrap().is_empty());
+    }
+}

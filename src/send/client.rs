@@ -1,0 +1,424 @@
+//! The simulator's HTTPS client: which certificates to trust, the target URL, and keep-alive HTTP/1.1
+//! connections that post one body and read one bounded answer.
+//!
+//! Built on hyper's low-level `client::conn` rather than a pooled client: each concurrency slot owns exactly one
+//! connection, which is what a load generator wants and keeps the build on a single rustls provider (ring).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// Largest response body read; a webhook's answer is a few bytes, so anything bigger is cut off unread.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Which server certificates the client accepts.
+#[derive(Clone)]
+pub enum Trust {
+    /// The platform's root certificates, as a browser would.
+    Platform,
+    /// Exactly these certificates as roots, e.g. glwatch's own self-signed certificate.
+    Certificates(Vec<CertificateDer<'static>>),
+    /// Any certificate: no verification at all.
+    Insecure,
+}
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trust::Platform => f.write_str("Platform"),
+            Trust::Certificates(c) => write!(f, "Certificates({})", c.len()),
+            Trust::Insecure => f.write_str("Insecure"),
+        }
+    }
+}
+
+impl Trust {
+    /// The certificates of a PEM document.
+    pub fn from_pem(pem: &[u8]) -> anyhow::Result<Trust> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
+        if certs.is_empty() {
+            anyhow::bail!("no certificate found in the PEM document");
+        }
+        Ok(Trust::Certificates(certs))
+    }
+
+    pub fn from_pem_file(path: &Path) -> anyhow::Result<Trust> {
+        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Trust::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The TLS client configuration for `trust`, offering HTTP/1.1 by ALPN.
+pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?;
+    let mut config = match trust {
+        Trust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth(),
+        Trust::Certificates(certs) => {
+            let mut roots = RootCertStore::empty();
+            for c in certs {
+                roots.add(c.clone()).map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Platform => {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                anyhow::bail!("no platform root certificates found; use --ca PEM to trust the handler's certificate");
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// `--insecure`: accepts any certificate but still checks that the server holds the certificate's key, so the
+/// handshake itself stays well-formed.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Where deliveries go: a parsed `https://host[:port]/path` (plain `http://` works too, for handlers under test
+/// behind no TLS, though GreenLake itself only delivers over HTTPS).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tls: bool,
+    /// Host name or IP address, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// `host[:port]` as written, for the Host header.
+    pub authority: String,
+    pub path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> anyhow::Result<Target> {
+        let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => anyhow::bail!("the URL must start with https:// (got {url:?})"),
+        };
+        let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("the URL {url:?} has no host"))?;
+        if authority.as_str().contains('@') {
+            anyhow::bail!("the URL must not carry credentials; use --api-key or --bearer");
+        }
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        if host.is_empty() {
+            anyhow::bail!("the URL {url:?} has no host");
+        }
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        Ok(Target { tls, host, port, authority: authority.as_str().to_owned(), path })
+    }
+}
+
+/// Why a request got no HTTP answer. The text follows GreenLake's "Webhook URL unreachable. error: ...".
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("connection to {addr} failed: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("TLS handshake with {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+    #[error("{0} timed out after {1:?}")]
+    Timeout(&'static str, Duration),
+    #[error("HTTP error: {0}")]
+    Http(String),
+}
+
+/// The answer to one request: status, content type and the body (at most [`MAX_RESPONSE_BODY`] bytes).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    /// Whether the server has closed it (idle timeout, `Connection: close`): then a new one is needed.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+/// Headers every request carries besides the signature.
+#[derive(Clone, Default)]
+pub struct Auth(Option<HeaderValue>);
+
+impl Auth {
+    /// GreenLake's `APIKey` auth type: `Authorization: <key>`, no scheme.
+    pub fn api_key(key: &str) -> anyhow::Result<Auth> {
+        Self::value(key.to_owned())
+    }
+
+    /// GreenLake's `Oauth` auth type: `Authorization: Bearer <token>`.
+    pub fn bearer(token: &str) -> anyhow::Result<Auth> {
+        Self::value(format!("Bearer {token}"))
+    }
+
+    fn value(v: String) -> anyhow::Result<Auth> {
+        let mut v = HeaderValue::try_from(v)
+            .map_err(|_| anyhow::anyhow!("the credential contains characters not allowed in a header"))?;
+        v.set_sensitive(true);
+        Ok(Auth(Some(v)))
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Auth(<redacted>)" } else { "Auth(None)" })
+    }
+}
+
+/// Makes connections to one target and sends requests over them.
+#[derive(Clone)]
+pub struct Client {
+    target: Arc<Target>,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    host_header: HeaderValue,
+    auth: Auth,
+    timeout: Duration,
+}
+
+impl Client {
+    /// `timeout` bounds each step separately: connecting, the TLS handshake, and a request's whole answer.
+    pub fn new(target: Target, trust: &Trust, auth: Auth, timeout: Duration) -> anyhow::Result<Client> {
+        let tls = if target.tls {
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|_| anyhow::anyhow!("{:?} is not a valid TLS server name", target.host))?;
+            Some((TlsConnector::from(Arc::new(tls_config(trust)?)), name))
+        } else {
+            None
+        };
+        let host_header = HeaderValue::try_from(target.authority.as_str())
+            .map_err(|_| anyhow::anyhow!("invalid host {:?}", target.authority))?;
+        Ok(Client { target: Arc::new(target), tls, host_header, auth, timeout })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Opens a connection: resolve, TCP connect (each address in turn), TLS handshake, HTTP/1.1 handshake.
+    pub async fn connect(&self) -> Result<Connection, ClientError> {
+        let t = &self.target;
+        let addrs: Vec<_> = tokio::time::timeout(self.timeout, tokio::net::lookup_host((t.host.as_str(), t.port)))
+            .await
+            .map_err(|_| ClientError::Timeout("name resolution", self.timeout))?
+            .map_err(|e| ClientError::Resolve { host: t.host.clone(), reason: e.to_string() })?
+            .collect();
+        let mut last = ClientError::Resolve { host: t.host.clone(), reason: "no address".into() };
+        let mut tcp = None;
+        for addr in addrs {
+            match tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => last = ClientError::Connect { addr: addr.to_string(), reason: e.to_string() },
+                Err(_) => last = ClientError::Timeout("connecting", self.timeout),
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        // Small requests answered by small responses: Nagle's algorithm would only add delay.
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = match &self.tls {
+            Some((connector, name)) => {
+                let stream = tokio::time::timeout(self.timeout, connector.connect(name.clone(), tcp))
+                    .await
+                    .map_err(|_| ClientError::Timeout("TLS handshake", self.timeout))?
+                    .map_err(|e| ClientError::Tls { host: t.host.clone(), reason: tls_reason(&e) })?;
+                Box::new(stream)
+            }
+            None => Box::new(tcp),
+        };
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        // The connection task ends when the server closes or the sender is dropped.
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection { sender })
+    }
+
+    /// POSTs `body` as JSON with the given extra header, and reads the answer, all within the timeout.
+    pub async fn post(
+        &self,
+        conn: &mut Connection,
+        body: Bytes,
+        signature: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(self.target.path.as_str())
+            .header(HOST, self.host_header.clone())
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(sig) = signature {
+            req = req.header(crate::greenlake::SIGNATURE_HEADER, sig);
+        }
+        if let Some(auth) = &self.auth.0 {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        let req = req.body(Full::new(body)).map_err(|e| ClientError::Http(e.to_string()))?;
+        let exchange = async {
+            conn.sender.ready().await.map_err(|e| ClientError::Http(e.to_string()))?;
+            let resp = conn.sender.send_request(req).await.map_err(|e| ClientError::Http(http_reason(&e)))?;
+            let status = resp.status();
+            let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
+                .collect()
+                .await
+                .map_err(|e| ClientError::Http(format!("reading the answer: {e}")))?
+                .to_bytes();
+            Ok(Answer { status, content_type, body })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout("waiting for the answer", self.timeout))?
+    }
+}
+
+fn tls_reason(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => format!("invalid peer certificate: {c:?}"),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}
+
+fn http_reason(e: &hyper::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_targets() {
+        let t = Target::parse("https://example.com/webhook?x=1").unwrap();
+        assert!(t.tls);
+        assert_eq!((t.host.as_str(), t.port), ("example.com", 443));
+        assert_eq!(t.path, "/webhook?x=1");
+        assert_eq!(t.authority, "example.com");
+        let t = Target::parse("https://[::1]:8443").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 8443, "/"));
+        assert_eq!(t.authority, "[::1]:8443");
+        let t = Target::parse("http://127.0.0.1:8080/hook").unwrap();
+        assert!(!t.tls);
+        assert_eq!(t.port, 8080);
+        assert!(Target::parse("ftp://x/").is_err());
+        assert!(Target::parse("example.com/hook").is_err());
+        assert!(Target::parse("https://user:pw@example.com/").is_err());
+    }
+
+    #[test]
+    fn ip_hosts_are_valid_server_names() {
+        for host in ["127.0.0.1", "::1", "localhost"] {
+            let t = Target::parse(&format!(
+                "https://{}:1/",
+                if host.contains(':') { format!("[{host}]") } else { host.into() }
+            ))
+            .unwrap();
+            Client::new(t, &Trust::Insecure, Auth::default(), Duration::from_secs(1)).unwrap();
+        }
+    }
+
+    #[test]
+    fn pem_trust() {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let t = Trust::from_pem(cert.cert.pem().as_bytes()).unwrap();
+        assert!(matches!(&t, Trust::Certificates(c) if c.len() == 1));
+        tls_config(&t).unwrap();
+        assert!(Trust::from_pem(b"not pem").is_err());
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        let a = Auth::bearer("tok3n").unwrap();
+        assert_eq!(format!("{a:?}"), "Auth(<redacted>)");
+        assert!(Auth::api_key("bad\nkey").is_err());
+    }
+}
