@@ -1,5 +1,5 @@
 //! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
-//! journal. The dashboard's export reuses the filter and the writers.
+//! journal. The dashboard's export reuses the writers ([`export_to_dir`]).
 //!
 //! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
 //! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
@@ -10,6 +10,7 @@ use crate::cloudevent::{short_type, EventFields};
 use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
 use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -170,6 +171,57 @@ pub fn write_jsonl<'a, W: Write>(mut w: W, records: impl Iterator<Item = &'a Rec
     }
     w.flush()?;
     Ok(n)
+}
+
+/// The two files the dashboard's `e` key wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFiles {
+    pub csv: std::path::PathBuf,
+    pub jsonl: std::path::PathBuf,
+    pub count: u64,
+}
+
+/// Writes the accepted events among `records` to `glwatch-export-<UTC time>.csv` and `.jsonl` in `dir` with the
+/// same writers as `glwatch export`; never replaces an existing file. The dashboard passes the events it lists.
+pub fn export_to_dir(dir: &Path, now: OffsetDateTime, records: &[Record]) -> io::Result<ExportFiles> {
+    std::fs::create_dir_all(dir)?;
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let stem = format!(
+        "glwatch-export-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let (csv, jsonl, csv_file, jsonl_file) = create_pair(dir, &stem)?;
+    let count = write_csv(BufWriter::new(csv_file), records.iter())?;
+    write_jsonl(BufWriter::new(jsonl_file), records.iter())?;
+    Ok(ExportFiles { csv, jsonl, count })
+}
+
+fn create_pair(dir: &Path, stem: &str) -> io::Result<(std::path::PathBuf, std::path::PathBuf, File, File)> {
+    let create = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
+    for n in 1..1000 {
+        let name = if n == 1 { stem.to_owned() } else { format!("{stem}-{n}") };
+        let (csv_path, jsonl_path) = (dir.join(format!("{name}.csv")), dir.join(format!("{name}.jsonl")));
+        let csv = match create(&csv_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        match create(&jsonl_path) {
+            Ok(jsonl) => return Ok((csv_path, jsonl_path, csv, jsonl)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&csv_path);
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("too many exports named {stem} in {}", dir.display())))
 }
 
 /// Parses `--since`/`--until`: RFC 3339 (`2024-12-20T12:34:53Z`), a date (`2024-12-20`, midnight UTC), or a
@@ -400,5 +452,35 @@ mod tests {
         assert_eq!(write_jsonl(&mut jsonl, records.iter()).unwrap(), 2);
         let expected = format!("{}\n{}\n", records[0].to_line(), records[3].to_line());
         assert_eq!(String::from_utf8(jsonl).unwrap(), expected);
+    }
+
+    #[test]
+    fn export_to_dir_writes_both_files_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let body =
+            std::fs::read_to_string(format!("{}/tests/fixtures/audit-log-created.json", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let event = |duplicate| {
+            Record::Event(EventRecord {
+                received_at: datetime!(2024-12-20 12:34:55.25 UTC),
+                peer: "127.0.0.1:5000".into(),
+                verified_by: VerifiedBy::Primary,
+                duplicate,
+                event: RawValue::from_string(crate::cloudevent::minify(&body).into_owned()).unwrap(),
+            })
+        };
+        let records = [event(false), event(true)];
+        let now = datetime!(2025-01-02 03:04:05 UTC);
+        let a = export_to_dir(dir.path(), now, &records).unwrap();
+        let b = export_to_dir(dir.path(), now, &records).unwrap();
+        assert_eq!(a.csv, dir.path().join("glwatch-export-20250102T030405Z.csv"));
+        assert_eq!(b.jsonl, dir.path().join("glwatch-export-20250102T030405Z-2.jsonl"));
+        assert_eq!(a.count, 1, "a re-delivery is not exported");
+        assert_eq!(std::fs::read_to_string(&a.jsonl).unwrap(), format!("{}\n", records[0].to_line()));
+        let csv = std::fs::read_to_string(&a.csv).unwrap();
+        assert!(
+            csv.starts_with(&format!("{CSV_HEADER}\r\n2024-12-20T12:34:55.25Z,2024-12-20T12:34:53.161Z,")),
+            "{csv}"
+        );
     }
 }

@@ -11,3 +11,4 @@ pub mod record;
 pub mod run;
 pub mod send;
 pub mod server;
+pub mod tui;

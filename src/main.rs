@@ -3,11 +3,23 @@
 use clap::Parser;
 use glwatch::cli::{Cli, Command};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Read before the runtime starts its threads: the local offset cannot be read safely afterwards.
+    let utc_offset = glwatch::tui::local_offset();
+    // The dashboard needs a terminal to draw on and to read keys from; otherwise records go to stdout.
+    let dashboard =
+        cli.command.is_none() && !cli.run.headless && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if dashboard {
+        if let Err(e) = init_file_logging(&cli.run.log_file) {
+            return glwatch::run::fail(&format!("cannot open the log file {}: {e}", cli.run.log_file.display()));
+        }
+    } else {
+        init_logging();
+    }
     match cli.command {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => glwatch::export::run(args),
@@ -15,6 +27,7 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(e) => glwatch::run::fail(&format!("{e:#}")),
         }),
+        None if dashboard => with_runtime(|rt| rt.block_on(glwatch::run::run_dashboard(cli.run, utc_offset))),
         None => with_runtime(|rt| rt.block_on(glwatch::run::run_headless(cli.run))),
     }
 }
@@ -26,13 +39,32 @@ fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCod
     }
 }
 
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::EnvFilter::new(filter)
+}
+
 /// Logs go to stderr; `GLWATCH_LOG` (or `RUST_LOG`) picks the level, `info` by default.
 fn init_logging() {
-    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// While the dashboard owns the screen, logs are appended to a file: a line on stderr would tear the display.
+fn init_file_logging(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+    Ok(())
 }

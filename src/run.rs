@@ -3,11 +3,18 @@
 use crate::cli::RunArgs;
 use crate::config::{ReceiverConfig, SecretOrigin};
 use crate::journal::{JournalOptions, Opened, MAX_LINE};
-use crate::pipeline::{Pipeline, Sink, StdoutSink};
+use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
 use crate::server::{listen_url, tls, RunningServer};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Records queued for the screen; beyond this the receiver counts them as not shown rather than wait.
+const SCREEN_QUEUE: usize = 16 * 1024;
+/// Where the dashboard's `e` key writes its files (beside the default journal and log file).
+const EXPORT_DIR: &str = "glwatch-data";
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
 pub struct Started {
@@ -78,6 +85,56 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
     tracing::info!("stopping: no new connections, finishing requests in flight");
     finish(started.server, committer).await;
     ExitCode::SUCCESS
+}
+
+/// `glwatch` on a terminal: the live dashboard over the receiver, starting with the journal's history. Logs must
+/// already go to a file.
+pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
+    let config = match ReceiverConfig::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let journal = match open_journal(&args) {
+        Ok(j) => j,
+        Err(e) => return fail(&e),
+    };
+    let screen_dropped = Arc::new(AtomicU64::new(0));
+    let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
+    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
+    let started = match start(config, pipeline).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    // Printed before the dashboard takes the screen, so they are there to read after it closes; logged too.
+    for notice in &journal.notices {
+        eprintln!("glwatch: {notice}");
+        tracing::warn!("{notice}");
+    }
+    let ctx = crate::tui::DashboardContext {
+        records,
+        history: journal.history,
+        listen_url: started.listen_url.clone(),
+        fingerprint: started.fingerprint.clone(),
+        secret_state: started.secret_state.clone(),
+        retain: args.retain,
+        screen_dropped,
+        log_path: Some(args.log_file.clone()),
+        export_dir: PathBuf::from(EXPORT_DIR),
+        utc_offset,
+    };
+    // Ctrl-C reaches the dashboard as a key (the terminal is in raw mode); SIGTERM from outside ends it here,
+    // and dropping it restores the terminal.
+    let outcome = tokio::select! {
+        r = crate::tui::run(ctx) => r,
+        () = wait_for_signal() => Ok(()),
+    };
+    tracing::info!("stopping: no new connections, finishing requests in flight");
+    finish(started.server, committer).await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("dashboard: {e:#}")),
+    }
 }
 
 /// Stops the server, then waits for the committer to write what is queued.

@@ -1,0 +1,77 @@
+//! Everything that can change the dashboard's state: keys (through the keymap), records, time and the terminal's
+//! size all arrive as an [`Action`], and [`crate::tui::app::App::update`] is the only place that applies them.
+
+use crate::export::ExportFiles;
+use crate::record::Record;
+use time::OffsetDateTime;
+
+#[derive(Debug)]
+pub enum Action {
+    /// A record from the receiver or the journal replay.
+    Record(Record),
+    /// Once per frame, before drawing: the wall clock for the rate sparkline, and the receiver's count of records
+    /// it could not queue to the screen.
+    Frame {
+        now: OffsetDateTime,
+        screen_dropped: u64,
+    },
+    /// Rows available to the table and the detail pane in the current layout (paging moves by these).
+    Viewport {
+        table_rows: u16,
+        detail_rows: u16,
+    },
+    /// The record channel closed: the receiver has stopped.
+    ReceiverClosed,
+
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Mouse wheel over the table: positive is towards newer events.
+    Scroll(i32),
+    ToggleFocus,
+    FocusTable,
+    ToggleFollow,
+    ToggleChallenges,
+    ToggleRejected,
+    ToggleHelp,
+
+    OpenTextFilter,
+    FilterChar(char),
+    FilterBackspace,
+    /// Keep the typed text as the filter and leave the input line.
+    FilterAccept,
+    /// Drop the typed text and leave the input line.
+    FilterCancel,
+    ClearFilters,
+
+    OpenTypePicker,
+    OpenUserPicker,
+    PickerUp,
+    PickerDown,
+    PickerPageUp,
+    PickerPageDown,
+    PickerToggle,
+    PickerApply,
+    PickerCancel,
+
+    Export,
+    /// The outcome of an export the main loop carried out.
+    Exported(Result<ExportFiles, String>),
+    /// A message for the status line from work the main loop did (an export starting, a copy that failed).
+    Notice(String),
+    Copy,
+    Quit,
+}
+
+/// Work `update` asks the main loop to do, because it touches the terminal or the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Write the filtered view to the export directory, then report with [`Action::Exported`].
+    Export,
+    /// Put this text on the clipboard with OSC 52.
+    Copy(String),
+}

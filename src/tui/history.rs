@@ -1,0 +1,462 @@
+//! The retained event history: one compact row per accepted event, in arrival order, bounded by `--retain`.
+//!
+//! A row keeps the event's compact JSON exactly as received (for the detail pane, copy and export) and the few
+//! fields the table and filters read, already sanitised. No `serde_json::Value` tree is kept: a million events
+//! must fit in little more than their JSON.
+//!
+//! The id and summary of every row live side by side in large shared chunks rather than in an allocation each:
+//! no per-row allocator overhead, and a text filter reads them as one stream instead of chasing a pointer per
+//! row, which is what keeps filtering a million rows fast.
+
+use crate::cloudevent::EventFields;
+use crate::record::{EventRecord, VerifiedBy};
+use crate::tui::filter::TextMatcher;
+use crate::tui::intern::{Interner, NONE};
+use crate::tui::sanitize;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
+use time::OffsetDateTime;
+
+/// Bytes per text chunk.
+const CHUNK: usize = 1 << 20;
+/// Longest id and summary kept for display and filtering, in bytes (cut at a character boundary). The detail
+/// pane, copy and export always use the whole event.
+pub const ID_MAX: usize = 512;
+pub const SUMMARY_MAX: usize = 2048;
+
+#[derive(Debug)]
+pub struct EventRow {
+    pub event: Box<RawValue>,
+    /// Where the sanitised id, then the sanitised summary, sit in the text chunks.
+    chunk: u32,
+    offset: u32,
+    id_len: u32,
+    summary_len: u32,
+    pub received_at: OffsetDateTime,
+    /// Hash of (source, id), to find the row a re-delivery repeats.
+    key: u64,
+    pub peer: u32,
+    pub ty: u32,
+    pub user: u32,
+    pub category: u32,
+    /// Re-deliveries of this event seen after it was accepted.
+    pub duplicates: u32,
+    pub verified_by: VerifiedBy,
+}
+
+/// Append-only chunks of row texts, dropped from the front once every row in them has been evicted.
+#[derive(Debug, Default)]
+struct Texts {
+    chunks: VecDeque<Chunk>,
+    /// Number of `chunks[0]`; row chunk numbers wrap at 2^32 and are compared with wrapping arithmetic.
+    first: u32,
+}
+
+#[derive(Debug)]
+struct Chunk {
+    buf: String,
+    /// Sequence number of the newest row with text here.
+    last_seq: u64,
+}
+
+impl Texts {
+    /// Stores `parts` one after the other; returns (chunk number, offset).
+    fn push(&mut self, seq: u64, parts: [&str; 2]) -> (u32, u32) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.chunks.back().map_or(true, |c| c.buf.len() + len > c.buf.capacity()) {
+            self.chunks.push_back(Chunk { buf: String::with_capacity(CHUNK.max(len)), last_seq: seq });
+        }
+        let number = self.first.wrapping_add(self.chunks.len().saturating_sub(1) as u32);
+        let mut offset = 0;
+        if let Some(chunk) = self.chunks.back_mut() {
+            offset = chunk.buf.len() as u32;
+            for p in parts {
+                chunk.buf.push_str(p);
+            }
+            chunk.last_seq = seq;
+        }
+        (number, offset)
+    }
+
+    fn get(&self, chunk: u32, from: u32, len: u32) -> &str {
+        let index = chunk.wrapping_sub(self.first) as usize;
+        self.chunks.get(index).and_then(|c| c.buf.get(from as usize..(from + len) as usize)).unwrap_or("")
+    }
+
+    /// Frees chunks whose rows have all been evicted (every row up to `seq` included).
+    fn evicted_through(&mut self, seq: u64) {
+        while self.chunks.len() > 1 && self.chunks.front().is_some_and(|c| c.last_seq <= seq) {
+            self.chunks.pop_front();
+            self.first = self.first.wrapping_add(1);
+        }
+    }
+}
+
+/// Answers "does this row's id or summary contain the needle?" for rows visited in ascending order, by searching
+/// each text chunk once as a whole and then checking which row each match falls in: per row this costs a few
+/// comparisons, not a search.
+pub struct TextHits<'a> {
+    texts: &'a Texts,
+    matcher: &'a TextMatcher,
+    chunk: Option<u32>,
+    /// Starts of every match in the current chunk, ascending.
+    hits: Vec<u32>,
+    next: usize,
+}
+
+impl TextHits<'_> {
+    pub fn row_hit(&mut self, history: &History, row: &EventRow) -> bool {
+        if !self.matcher.is_bytewise() {
+            return self.matcher.is_match(history.id(row)) || self.matcher.is_match(history.summary(row));
+        }
+        if self.chunk != Some(row.chunk) {
+            self.load(row.chunk);
+        }
+        let n = self.matcher.len() as u32;
+        let (id_start, sum_start) = (row.offset, row.offset + row.id_len);
+        let end = sum_start + row.summary_len;
+        while self.hits.get(self.next).is_some_and(|&p| p < id_start) {
+            self.next += 1;
+        }
+        // A match must lie wholly inside the id or wholly inside the summary, not across them or into the next row.
+        self.hits[self.next..]
+            .iter()
+            .take_while(|&&p| p < end)
+            .any(|&p| (p + n <= sum_start) || (p >= sum_start && p + n <= end))
+    }
+
+    fn load(&mut self, chunk: u32) {
+        self.chunk = Some(chunk);
+        self.hits.clear();
+        self.next = 0;
+        let index = chunk.wrapping_sub(self.texts.first) as usize;
+        let Some(buf) = self.texts.chunks.get(index).map(|c| c.buf.as_bytes()) else { return };
+        let mut from = 0;
+        while let Some(at) = self.matcher.find_from(buf, from) {
+            self.hits.push(at as u32);
+            from = at + 1;
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// What [`History::push`] did, for the caller's indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    pub seq: u64,
+    /// The type id was handed out (or reused) for this row's type.
+    pub new_type: bool,
+    pub new_user: bool,
+    /// Rows dropped from the front to stay within the bound.
+    pub evicted: u64,
+}
+
+#[derive(Deserialize)]
+struct Ident<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    source: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug)]
+pub struct History {
+    rows: VecDeque<EventRow>,
+    /// Sequence number of `rows[0]`; sequence numbers never repeat, so they stay valid across evictions.
+    base: u64,
+    retain: usize,
+    dropped: u64,
+    pub types: Interner,
+    pub users: Interner,
+    pub categories: Interner,
+    pub peers: Interner,
+    texts: Texts,
+    hasher: RandomState,
+}
+
+impl History {
+    pub fn new(retain: usize) -> History {
+        History {
+            rows: VecDeque::new(),
+            base: 0,
+            retain,
+            dropped: 0,
+            types: Interner::default(),
+            users: Interner::default(),
+            categories: Interner::default(),
+            peers: Interner::default(),
+            texts: Texts::default(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn key(&self, source: &str, id: &str) -> u64 {
+        self.hasher.hash_one((source, id))
+    }
+
+    /// Adds an accepted event as the newest row.
+    pub fn push(&mut self, rec: EventRecord) -> Pushed {
+        let fields = EventFields::from_raw(rec.event.get());
+        let ty = sanitize::sanitize(&fields.ty);
+        let (ty, new_type) = self.types.acquire(&ty);
+        let user = fields.user.as_deref().map(sanitize::sanitize);
+        let (user, new_user) = self.users.acquire_opt(user.as_deref());
+        let category = fields.category.as_deref().map(sanitize::sanitize);
+        let (category, _) = self.categories.acquire_opt(category.as_deref());
+        let (peer, _) = self.peers.acquire(&sanitize::sanitize(&rec.peer));
+        let key = self.key(&fields.source, &fields.id);
+        let seq = self.end();
+        let id = sanitize::sanitize(&fields.id);
+        let id = clip(&id, ID_MAX);
+        let summary = sanitize::sanitize(&fields.summary);
+        let summary = clip(&summary, SUMMARY_MAX);
+        let (chunk, offset) = self.texts.push(seq, [id, summary]);
+        // Grow by an eighth rather than double: at a million rows, doubling would leave up to a hundred bytes
+        // of empty capacity per event.
+        if self.rows.len() == self.rows.capacity() {
+            let room = self.retain.saturating_sub(self.rows.len()).max(1);
+            self.rows.reserve_exact((self.rows.len() / 8).max(1024).min(room));
+        }
+        self.rows.push_back(EventRow {
+            event: rec.event,
+            chunk,
+            offset,
+            id_len: id.len() as u32,
+            summary_len: summary.len() as u32,
+            received_at: rec.received_at,
+            key,
+            peer,
+            ty,
+            user,
+            category,
+            duplicates: 0,
+            verified_by: rec.verified_by,
+        });
+        let mut evicted = 0;
+        while self.rows.len() > self.retain {
+            self.evict_front();
+            evicted += 1;
+        }
+        Pushed { seq, new_type, new_user, evicted }
+    }
+
+    fn evict_front(&mut self) {
+        let Some(row) = self.rows.pop_front() else {
+            return;
+        };
+        self.texts.evicted_through(self.base);
+        self.base += 1;
+        self.dropped += 1;
+        self.types.release(row.ty);
+        self.users.release(row.user);
+        self.categories.release(row.category);
+        self.peers.release(row.peer);
+    }
+
+    /// Counts a re-delivery against the row it repeats; returns that row's sequence number if it is retained.
+    ///
+    /// Searched from the newest row back rather than through an index: GreenLake re-delivers when an
+    /// acknowledgement was lost, so the original is nearly always recent, and an index would cost every event
+    /// about 30 bytes to speed up something rare.
+    pub fn duplicate(&mut self, rec: &EventRecord) -> Option<u64> {
+        let ident: Ident = serde_json::from_str(rec.event.get()).ok()?;
+        let (source, id) = (ident.source?, ident.id?);
+        let key = self.key(&source, &id);
+        let id = sanitize::sanitize(&id);
+        let id = clip(&id, ID_MAX);
+        // A 64-bit hash collision is unlikely, but a wrong attribution would mislead: check the id too.
+        let index = self.rows.iter().rposition(|r| r.key == key && self.id(r) == id)?;
+        let row = &mut self.rows[index];
+        row.duplicates = row.duplicates.saturating_add(1);
+        Some(self.base + index as u64)
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&EventRow> {
+        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        self.rows.get(index)
+    }
+
+    /// Sequence number of the oldest retained row.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Sequence number the next row will get.
+    pub fn end(&self) -> u64 {
+        self.base + self.rows.len() as u64
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Rows dropped to honour the bound.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn retain(&self) -> usize {
+        self.retain
+    }
+
+    /// Rows with their sequence numbers, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &EventRow)> + ExactSizeIterator + '_ {
+        let base = self.base;
+        self.rows.iter().enumerate().map(move |(i, r)| (base + i as u64, r))
+    }
+
+    /// A text search over rows visited in ascending sequence order.
+    pub fn text_hits<'a>(&'a self, matcher: &'a TextMatcher) -> TextHits<'a> {
+        TextHits { texts: &self.texts, matcher, chunk: None, hits: Vec::new(), next: 0 }
+    }
+
+    /// The row's sanitised CloudEvent id.
+    pub fn id(&self, row: &EventRow) -> &str {
+        self.texts.get(row.chunk, row.offset, row.id_len)
+    }
+
+    /// The row's sanitised one-line summary.
+    pub fn summary(&self, row: &EventRow) -> &str {
+        self.texts.get(row.chunk, row.offset + row.id_len, row.summary_len)
+    }
+
+    pub fn user_name(&self, row: &EventRow) -> Option<&str> {
+        (row.user != NONE).then(|| self.users.name(row.user))
+    }
+
+    pub fn category_name(&self, row: &EventRow) -> Option<&str> {
+        (row.category != NONE).then(|| self.categories.name(row.category))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::record::VerifiedBy;
+
+    pub fn event(id: &str, ty: &str, user: Option<&str>, description: &str) -> EventRecord {
+        let mut data = serde_json::json!({ "description": description });
+        if let Some(u) = user {
+            data["user"] = serde_json::json!({ "username": u });
+        }
+        let v = serde_json::json!({
+            "specversion": "1.0", "id": id, "source": "//test", "type": ty,
+            "time": "2024-12-20T12:34:53.161Z", "data": data,
+        });
+        EventRecord {
+            received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
+            peer: "127.0.0.1:5000".into(),
+            verified_by: VerifiedBy::Primary,
+            duplicate: false,
+            event: RawValue::from_string(v.to_string()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn retain_bounds_rows_and_counts_what_fell_off() {
+        let mut h = History::new(3);
+        for i in 0..5 {
+            let p = h.push(event(&format!("e{i}"), "t.a", Some("u"), "d"));
+            assert_eq!(p.seq, i);
+            assert_eq!(p.evicted, u64::from(i >= 3));
+        }
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.dropped(), 2);
+        assert_eq!(h.base(), 2);
+        assert!(h.get(1).is_none());
+        assert_eq!(h.id(h.get(2).unwrap()), "e2");
+        assert_eq!(h.summary(h.get(2).unwrap()), "d");
+        assert_eq!(h.users.count(h.users.get("u").unwrap()), 3);
+        let ids: Vec<_> = h.iter().map(|(s, r)| (s, h.id(r).to_string())).collect();
+        assert_eq!(ids, [(2, "e2".into()), (3, "e3".into()), (4, "e4".into())]);
+    }
+
+    #[test]
+    fn duplicates_are_counted_on_the_retained_row_only() {
+        let mut h = History::new(2);
+        h.push(event("a", "t", None, "first"));
+        h.push(event("b", "t", None, "second"));
+        let mut again = event("b", "t", None, "second");
+        again.duplicate = true;
+        assert_eq!(h.duplicate(&again), Some(1));
+        assert_eq!(h.duplicate(&again), Some(1));
+        assert_eq!(h.get(1).unwrap().duplicates, 2);
+        assert_eq!(h.get(0).unwrap().duplicates, 0);
+        h.push(event("c", "t", None, "third"));
+        h.push(event("d", "t", None, "fourth"));
+        assert_eq!(h.duplicate(&again), None, "the original fell off the history");
+        assert_eq!(h.duplicate(&event("zzz", "t", None, "")), None);
+    }
+
+    #[test]
+    fn texts_are_clipped_and_their_chunks_freed_with_the_rows() {
+        let mut h = History::new(3);
+        let long = "é".repeat(SUMMARY_MAX);
+        h.push(event("a", "t", None, &long));
+        let row = h.get(0).unwrap();
+        assert_eq!(h.summary(row).len(), SUMMARY_MAX);
+        assert!(long.starts_with(h.summary(row)));
+        // Enough text to fill several chunks; only the chunks of the three retained rows stay.
+        let big = "x".repeat(SUMMARY_MAX);
+        for i in 0..(3 * CHUNK / SUMMARY_MAX) {
+            h.push(event(&format!("b{i}"), "t", None, &big));
+        }
+        assert!(h.texts.chunks.len() <= 2, "{} chunks kept", h.texts.chunks.len());
+        for (_, r) in h.iter() {
+            assert!(h.id(r).starts_with('b'));
+            assert_eq!(h.summary(r), big);
+        }
+    }
+
+    #[test]
+    fn text_hits_agree_with_matching_each_row() {
+        let mut h = History::new(1000);
+        let words = ["alpha", "beta", "gamma", "Alphabet", "pha", "a", "ALP", "éa"];
+        for i in 0..300 {
+            let d = format!("{} {}", words[i % words.len()], words[(i / 8) % words.len()]);
+            h.push(event(&format!("{}{i}", words[(i / 3) % words.len()]), "t", None, &d));
+        }
+        for needle in ["a", "alp", "PHA", "ab", "a a", "aalp", "pha2", "é", "ag", "9g"] {
+            let m = TextMatcher::new(needle);
+            let mut hits = h.text_hits(&m);
+            for (_, r) in h.iter() {
+                let expected = m.is_match(h.id(r)) || m.is_match(h.summary(r));
+                assert_eq!(hits.row_hit(&h, r), expected, "{needle:?} in {:?} / {:?}", h.id(r), h.summary(r));
+            }
+            // Visiting only some rows (a filtered list) gives the same answers.
+            let mut hits = h.text_hits(&m);
+            for (_, r) in h.iter().step_by(7) {
+                let expected = m.is_match(h.id(r)) || m.is_match(h.summary(r));
+                assert_eq!(hits.row_hit(&h, r), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn retain_zero_keeps_nothing() {
+        let mut h = History::new(0);
+        let p = h.push(event("a", "t", Some("u"), "d"));
+        assert_eq!((p.seq, p.evicted), (0, 1));
+        assert!(h.is_empty());
+        assert!(h.users.is_empty());
+        assert_eq!(h.dropped(), 1);
+    }
+}

@@ -1,0 +1,222 @@
+//! The dashboard at scale: memory per retained event (always run), and frame and filter times with a million
+//! events (run on demand in release mode: `cargo test --release --test dashboard_scale -- --ignored --nocapture`).
+
+use glwatch::record::{EventRecord, Record, VerifiedBy};
+use glwatch::tui::action::Action;
+use glwatch::tui::app::{App, Info};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use serde_json::value::RawValue;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts live heap bytes and allocations, to measure what the history holds.
+struct Counting;
+
+static BYTES: AtomicIsize = AtomicIsize::new(0);
+static BLOCKS: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            BLOCKS.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        BLOCKS.fetch_sub(1, Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// What the C allocator adds to each block (header and rounding), counted on top of the requested bytes.
+const BLOCK_OVERHEAD: isize = 16;
+
+fn info() -> Info {
+    Info {
+        listen_url: "https://127.0.0.1:8443/".into(),
+        fingerprint: "AB:CD".into(),
+        secret_state: "primary".into(),
+        log_path: None,
+        export_dir: std::env::temp_dir(),
+        utc_offset: time::UtcOffset::UTC,
+    }
+}
+
+const TYPES: [&str; 4] = [
+    "com.hpe.greenlake.audit-log.v1.logs.created",
+    "com.hpe.greenlake.subscriptions.v1.expiring-subscriptions",
+    "com.hpe.greenlake.service-provision.v1.serviceprovision.provisioned",
+    "com.hpe.greenlake.service-registry.v1.serviceoffer.onboarded",
+];
+
+/// An audit-log-shaped event, like the sample, with a unique id and one of 1000 users.
+fn event(i: usize) -> Record {
+    let user = format!("user{}@example.com", i % 1000);
+    let json = format!(
+        r#"{{"specversion":"1.0","id":"ev-{i:08}","source":"//global.api.greenlake.hpe.com/audit-log","type":"{ty}","datacontenttype":"application/json","time":"2024-12-20T12:34:53.161Z","data":{{"id":"ev-{i:08}","user":{{"username":"{user}"}},"workspace":{{"id":"3009de2825f211ec8a84fedebcb4a754","workspace_name":null,"workspace_type":null}},"application":{{"id":"00000000-0000-0000-0000-000000000000"}},"category":"user_management","description":"User {user} logged {what} (session {i})","created_at":1734698093161,"updated_at":1734698093161,"additional_info":{{"ip_address":"194.9.99.5","account_name":"HPEDEV -GLCP- Hackshack"}},"has_details":false}}}}"#,
+        ty = TYPES[i % TYPES.len()],
+        what = if i % 2 == 0 { "in" } else { "out" },
+    );
+    Record::Event(EventRecord {
+        received_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_698_093 + (i / 100) as i64),
+        peer: format!("10.0.{}.{}:443", (i / 256) % 4, i % 256),
+        verified_by: VerifiedBy::Primary,
+        duplicate: false,
+        event: RawValue::from_string(json).unwrap(),
+    })
+}
+
+fn json_len(r: &Record) -> usize {
+    match r {
+        Record::Event(e) => e.event.get().len(),
+        _ => 0,
+    }
+}
+
+fn fill(app: &mut App, n: usize) -> usize {
+    let mut json = 0;
+    for i in 0..n {
+        let r = event(i);
+        json += json_len(&r);
+        app.update(Action::Record(r));
+    }
+    json
+}
+
+#[test]
+fn a_retained_event_costs_its_json_plus_less_than_256_bytes() {
+    const N: usize = 50_000;
+    let mut app = App::new(info(), N);
+    let (bytes0, blocks0) = (BYTES.load(Ordering::Relaxed), BLOCKS.load(Ordering::Relaxed));
+    let json = fill(&mut app, N) as isize;
+    let bytes = BYTES.load(Ordering::Relaxed) - bytes0;
+    let blocks = BLOCKS.load(Ordering::Relaxed) - blocks0;
+    let overhead = (bytes + blocks * BLOCK_OVERHEAD - json) / N as isize;
+    eprintln!(
+        "{N} events: json {} B/event, held {} B/event in {:.2} blocks/event, overhead {overhead} B/event",
+        json / N as isize,
+        bytes / N as isize,
+        blocks as f64 / N as f64
+    );
+    assert_eq!(app.view_len(), N);
+    assert!(overhead < 256, "overhead {overhead} B per event");
+    // A filter adds its list of matches, 8 bytes each, and no more.
+    let before = BYTES.load(Ordering::Relaxed);
+    app.update(Action::OpenTextFilter);
+    app.update(Action::FilterChar('i'));
+    app.update(Action::FilterChar('n'));
+    app.update(Action::FilterChar(' '));
+    let filtered = BYTES.load(Ordering::Relaxed) - before;
+    assert_eq!(app.view_len(), N / 2);
+    assert!(filtered < (N as isize / 2) * 8 * 2 + 64 * 1024, "{filtered} bytes for the filtered view");
+}
+
+/// p50, p99 and max.
+fn spread(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
+    format!("p50 {:?}, p99 {:?}, max {:?}", at(50), at(99), v[v.len() - 1])
+}
+
+#[test]
+#[ignore = "a benchmark: run in release mode with --ignored"]
+fn a_million_events_frames_and_filters() {
+    const N: usize = 1_000_000;
+    let mut app = App::new(info(), N);
+    let (bytes0, blocks0) = (BYTES.load(Ordering::Relaxed), BLOCKS.load(Ordering::Relaxed));
+    let t = Instant::now();
+    let json = fill(&mut app, N) as isize;
+    let ingest = t.elapsed();
+    let bytes = BYTES.load(Ordering::Relaxed) - bytes0;
+    let blocks = BLOCKS.load(Ordering::Relaxed) - blocks0;
+    eprintln!(
+        "ingest {N}: {:?} ({:.2} µs/event); json {} B/event, overhead {} B/event",
+        ingest,
+        ingest.as_secs_f64() * 1e6 / N as f64,
+        json / N as isize,
+        (bytes + blocks * BLOCK_OVERHEAD - json) / N as isize
+    );
+
+    let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_708_093);
+    let mut frame = |app: &mut App| {
+        let t = Instant::now();
+        glwatch::tui::draw_frame(&mut term, app, now, 0).unwrap();
+        t.elapsed()
+    };
+    // Following: each frame a few new events arrive and the newest is drawn.
+    let mut times = Vec::new();
+    for i in 0..300 {
+        for j in 0..10 {
+            app.update(Action::Record(event(N + i * 10 + j)));
+        }
+        times.push(frame(&mut app));
+    }
+    eprintln!("frame while following (10 new events per frame): {}", spread(&times));
+    let slow: Vec<usize> = (0..times.len()).filter(|&i| times[i] > Duration::from_millis(2)).collect();
+    eprintln!("frames over 2 ms: {slow:?}");
+    // Scrolling by hand through the middle.
+    app.update(Action::Top);
+    let mut times = Vec::new();
+    for _ in 0..300 {
+        app.update(Action::PageDown);
+        times.push(frame(&mut app));
+    }
+    eprintln!("frame while paging: {}", spread(&times));
+
+    // Selection unchanged, nothing new.
+    let times: Vec<Duration> = (0..300).map(|_| frame(&mut app)).collect();
+    eprintln!("frame, nothing new: {}", spread(&times));
+    // Typing a text filter, one key at a time, each followed by a frame.
+    app.update(Action::OpenTextFilter);
+    for c in "user42@".chars() {
+        let t = Instant::now();
+        app.update(Action::FilterChar(c));
+        let filter = t.elapsed();
+        let f = frame(&mut app);
+        eprintln!("filter after {c:?}: {:?} ({} shown), then frame {:?}", filter, app.view_len(), f);
+    }
+    let t = Instant::now();
+    app.update(Action::FilterBackspace);
+    eprintln!("filter after backspace (full rescan): {:?} ({} shown)", t.elapsed(), app.view_len());
+    app.update(Action::FilterCancel);
+    app.update(Action::OpenTextFilter);
+    let mut keystrokes = Vec::new();
+    for c in "logged out (session 99".chars() {
+        let t = Instant::now();
+        app.update(Action::FilterChar(c));
+        keystrokes.push(t.elapsed());
+    }
+    eprintln!("summary filter typed key by key: {} ({} shown)", spread(&keystrokes), app.view_len());
+    app.update(Action::FilterCancel);
+    let t = Instant::now();
+    app.update(Action::OpenTextFilter);
+    app.update(Action::FilterChar('z'));
+    eprintln!("one-letter filter matching nothing: {:?} ({} shown)", t.elapsed(), app.view_len());
+    app.update(Action::FilterCancel);
+    // Choosing a type in the picker.
+    app.update(Action::OpenTypePicker);
+    app.update(Action::PickerDown);
+    let t = Instant::now();
+    app.update(Action::PickerApply);
+    eprintln!("type picker applied: {:?} ({} shown)", t.elapsed(), app.view_len());
+    let t = Instant::now();
+    app.update(Action::ClearFilters);
+    eprintln!("clearing filters: {:?}", t.elapsed());
+}
