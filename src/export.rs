@@ -73,8 +73,34 @@ pub fn exportable(record: &Record) -> Option<&EventRecord> {
 ///
 /// Event text comes from the network, and a cell starting with `=`, `+`, `-`, `@`, tab or CR can be run as a
 /// formula when the file is opened, so such cells get a leading `'`. Cells with a comma, quote, CR or LF are
-/// quoted, quotes doubled.
+/// quoted, quotes doubled. Other control characters (ESC, BEL, C1, bidi overrides) are written as `\u{..}` text:
+/// a CSV file is also read with `cat` and `less`, and line breaks are the only controls a cell needs.
 pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    let value = terminal_safe(value);
+    match csv_quote(&value) {
+        Cow::Borrowed(_) => value,
+        Cow::Owned(quoted) => Cow::Owned(quoted),
+    }
+}
+
+fn terminal_safe(value: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || crate::cloudevent::is_unsafe_in_terminal(c);
+    if !value.chars().any(unsafe_char) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    for c in value.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn csv_quote(value: &str) -> Cow<'_, str> {
     let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quoted = value.contains([',', '"', '\r', '\n']);
     if !risky && !quoted {

@@ -126,7 +126,22 @@ async fn still_serving(rx: &Receiver, acknowledged: &[String], tag: &str) -> Vec
     for ack in acknowledged {
         assert!(recorded.contains(ack.as_str()), "acknowledged {ack} is missing from the records");
     }
+    // The journal is written before any answer, so everything acknowledged is already in it.
+    let journaled = journal_event_ids(rx);
+    for ack in acknowledged.iter().chain([&id]) {
+        assert!(journaled.contains(ack), "acknowledged {ack} is missing from the journal");
+    }
     seen
+}
+
+/// Ids of the accepted (non-duplicate) events in the receiver's default journal.
+fn journal_event_ids(rx: &Receiver) -> HashSet<String> {
+    let text = std::fs::read_to_string(rx.dir.join("glwatch-data/journal.jsonl")).expect("the journal exists");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["kind"] == "event" && r["duplicate"] == false)
+        .filter_map(|r| r["event"]["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn rejected(records: &[Value], status: u64) -> impl Iterator<Item = &Value> {
@@ -761,6 +776,25 @@ async fn hostile_events_are_stored_and_printed_safely() {
     }
     assert!(seen.iter().any(|r| r["kind"] == "challenge" && r["answered"] == false), "{seen:?}");
     assert!(rejected(&seen, 400).any(|r| r["reason"].as_str().unwrap().contains("nested deeper")));
+
+    // Exported safely: a formula in a cell is neutralised and no terminal control reaches the CSV.
+    let mut formula: Value = serde_json::from_slice(&audit_event("formula")).unwrap();
+    formula["data"]["user"]["username"] = json!("=HYPERLINK(\"http://evil.example\",\"click\")");
+    assert_eq!(client.post_signed(SECRET, &serde_json::to_vec(&formula).unwrap()).await.status, 200);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glwatch"))
+        .args(["export", "--format", "csv"])
+        .current_dir(&rx.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(!csv
+        .chars()
+        .any(|c| (c.is_control() && !matches!(c, '\n' | '\r')) || glwatch::cloudevent::is_unsafe_in_terminal(c)));
+    let escapes_row = csv.lines().find(|l| l.contains(",escapes,")).expect("the hostile event is exported");
+    assert!(escapes_row.contains("\\u{1b}]0;pwned"), "{escapes_row}");
+    let formula_row = csv.lines().find(|l| l.contains(",formula,")).expect("the formula event is exported");
+    assert!(formula_row.contains(",\"'=HYPERLINK("), "{formula_row}");
 }
 
 #[tokio::test]
@@ -802,6 +836,11 @@ async fn authorization_values_never_reach_records_logs_or_answers() {
         assert!(!text.contains(TOKEN), "the Authorization value leaked into the {place}");
     }
     assert!(!seen.join("\n").contains("the-real-key"));
+    let journal = std::fs::read_to_string(rx.dir.join("glwatch-data/journal.jsonl")).expect("the journal exists");
+    assert!(
+        !journal.contains(TOKEN) && !journal.contains("the-real-key"),
+        "an Authorization value reached the journal"
+    );
 }
 
 /// `still_serving` for a receiver that requires the API key; returns the records as printed.
