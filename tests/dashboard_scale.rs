@@ -54,6 +54,7 @@ fn info() -> Info {
         log_path: None,
         export_dir: std::env::temp_dir(),
         utc_offset: time::UtcOffset::UTC,
+        banner: None,
     }
 }
 
