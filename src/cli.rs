@@ -22,10 +22,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try glwatch with nothing to set up: a receiver on loopback with a throwaway secret and certificate,
+    /// simulated GreenLake traffic sent to it, and the dashboard on top. Keeps nothing. Needs a terminal.
+    Demo(DemoArgs),
     /// Act as GreenLake: verify a webhook handler with the challenge, then deliver signed events to it.
     Send(crate::send::SendArgs),
     /// Export the journal's accepted events as CSV (for a spreadsheet) or JSONL. Safe while glwatch is running.
     Export(ExportArgs),
+}
+
+/// Flags of `glwatch demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Simulated events per second, on average (bursts and batches come on top).
+    #[arg(long, default_value_t = 3.0, value_name = "R", value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Keep the logs in this file. By default they go to the demo's temporary directory, removed on quit.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?}: expected a positive number of events per second, e.g. 3 or 0.5")),
+    }
 }
 
 /// Flags of `glwatch export`.
@@ -249,6 +271,21 @@ mod tests {
         assert_eq!(e.since, Some(time::macros::datetime!(2024-12-20 0:00 UTC)));
         assert_eq!(e.output, Some(PathBuf::from("out.jsonl")));
         assert!(Cli::try_parse_from(["glwatch", "export", "--since", "soon"]).is_err());
+    }
+
+    #[test]
+    fn demo_takes_a_positive_rate_and_no_receiver_flags() {
+        let cli = Cli::try_parse_from(["glwatch", "demo"]).unwrap();
+        let Some(Command::Demo(d)) = cli.command else { panic!("not demo") };
+        assert_eq!(d.rate, 3.0);
+        assert_eq!(d.log_file, None);
+        let cli = Cli::try_parse_from(["glwatch", "demo", "--rate", "0.5"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Demo(DemoArgs { rate: 0.5, .. }))));
+        for bad in ["0", "-1", "inf", "NaN", "fast"] {
+            assert!(Cli::try_parse_from(["glwatch", "demo", "--rate", bad]).is_err(), "{bad}");
+        }
+        // The demo configures its own receiver.
+        assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "demo"]).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `glwatch` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use glwatch::cli::{Cli, Command};
+use glwatch::cli::{Cli, Command, DemoArgs};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,12 +17,14 @@ fn main() -> ExitCode {
         if let Err(e) = init_file_logging(&cli.run.log_file) {
             return glwatch::run::fail(&format!("cannot open the log file {}: {e}", cli.run.log_file.display()));
         }
-    } else {
+    } else if !matches!(cli.command, Some(Command::Demo(_))) {
+        // The demo sets up its own logging once it knows it has a terminal.
         init_logging();
     }
     match cli.command {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => glwatch::export::run(args),
+        Some(Command::Demo(args)) => demo(args, utc_offset),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(glwatch::send::run(args)) {
             Ok(code) => code,
             Err(e) => glwatch::run::fail(&format!("{e:#}")),
@@ -30,6 +32,30 @@ fn main() -> ExitCode {
         None if dashboard => with_runtime(|rt| rt.block_on(glwatch::run::run_dashboard(cli.run, utc_offset))),
         None => with_runtime(|rt| rt.block_on(glwatch::run::run_headless(cli.run))),
     }
+}
+
+/// `glwatch demo`: refuses at once without a terminal; otherwise logs to a file (in the demo's temporary
+/// directory unless `--log-file` says otherwise) while the dashboard runs. The directory, with the certificate and
+/// the default log file, is removed when the demo ends.
+fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> ExitCode {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return glwatch::run::fail(glwatch::demo::NEEDS_TERMINAL);
+    }
+    let dir = match tempfile::Builder::new().prefix("glwatch-demo-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return glwatch::run::fail(&format!("cannot create a temporary directory for the demo: {e}")),
+    };
+    let log_path = args.log_file.clone().unwrap_or_else(|| dir.path().join("glwatch.log"));
+    if let Err(e) = init_file_logging(&log_path) {
+        return glwatch::run::fail(&format!("cannot open the log file {}: {e}", log_path.display()));
+    }
+    let code = with_runtime(|rt| rt.block_on(glwatch::demo::run(args, dir.path(), log_path, utc_offset)));
+    let shown = dir.path().display().to_string();
+    match dir.close() {
+        Ok(()) => eprintln!("glwatch: demo stopped; its temporary directory {shown} was removed"),
+        Err(e) => eprintln!("glwatch: demo stopped; its temporary directory {shown} could not be removed: {e}"),
+    }
+    code
 }
 
 fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {

@@ -2,6 +2,7 @@
 
 use crate::cli::RunArgs;
 use crate::config::{ReceiverConfig, SecretOrigin};
+use crate::greenlake::Secret;
 use crate::journal::{JournalOptions, Opened, MAX_LINE};
 use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
 use crate::server::{listen_url, tls, RunningServer};
@@ -14,7 +15,7 @@ use std::sync::Arc;
 /// Records queued for the screen; beyond this the receiver counts them as not shown rather than wait.
 const SCREEN_QUEUE: usize = 16 * 1024;
 /// Where the dashboard's `e` key writes its files (beside the default journal and log file).
-const EXPORT_DIR: &str = "glwatch-data";
+pub const EXPORT_DIR: &str = "glwatch-data";
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
 pub struct Started {
@@ -22,14 +23,27 @@ pub struct Started {
     pub listen_url: String,
     pub fingerprint: String,
     pub secret_state: String,
+    /// The secret generated because none was given. The caller shows it once, where the operator looks: on
+    /// stderr when headless, in a popup on the dashboard.
+    pub generated_secret: Option<Secret>,
 }
 
-/// Loads the certificate (or generates the default pair) and starts serving.
+/// Loads the certificate (or generates the default pair in certs/) and starts serving.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
         Some((cert, key)) => tls::load(cert, key)?,
         None => tls::load_or_generate(Path::new("certs"))?,
     };
+    start_with(config, identity, pipeline).await
+}
+
+/// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
+/// returned in [`Started`], not printed.
+pub async fn start_with(
+    config: ReceiverConfig,
+    identity: tls::Identity,
+    pipeline: Pipeline,
+) -> Result<Started, String> {
     let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
     let fingerprint = identity.fingerprint();
     let secret_state = config.secret_state();
@@ -49,15 +63,16 @@ pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started
     }
     let origin = if identity.generated { "generated self-signed" } else { "loaded" };
     let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
-    if let Some(secret) = generated_secret {
-        // The one place a secret is ever printed: the operator must paste it into GreenLake's form.
-        let _ = writeln!(
-            err,
-            "glwatch: generated webhook secret (enter it in GreenLake's \"Register webhook\" form; it is not shown again):\n{}",
-            secret.expose()
-        );
-    }
-    Ok(Started { server, listen_url: url, fingerprint, secret_state })
+    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret })
+}
+
+/// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
+fn print_generated_secret(secret: &Secret) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "glwatch: generated webhook secret (enter it in GreenLake's \"Register webhook\" form; it is not shown again):\n{}",
+        secret.expose()
+    );
 }
 
 /// `glwatch --headless` (and, until a terminal is attached, the default): NDJSON records on stdout.
@@ -77,6 +92,9 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    if let Some(secret) = &started.generated_secret {
+        print_generated_secret(secret);
+    }
     // After the listen and certificate lines, so the first lines keep their place whatever the journal says.
     for notice in &journal_notices {
         eprintln!("glwatch: {notice}");
@@ -98,11 +116,56 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         Ok(j) => j,
         Err(e) => return fail(&e),
     };
+    let screen = Screen {
+        retain: args.retain,
+        log_path: Some(args.log_file.clone()),
+        export_dir: PathBuf::from(EXPORT_DIR),
+        utc_offset,
+        show_generated_secret: true,
+        banner: None,
+    };
+    dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
+}
+
+/// How the dashboard is set up, beyond what the receiver itself reports.
+pub struct Screen {
+    /// Events kept for the table.
+    pub retain: usize,
+    /// Where logs go while the dashboard runs (shown in the help).
+    pub log_path: Option<PathBuf>,
+    /// Where `e` writes its files.
+    pub export_dir: PathBuf,
+    pub utc_offset: time::UtcOffset,
+    /// Show a generated secret in a popup at start (the operator must copy it into GreenLake's form).
+    pub show_generated_secret: bool,
+    /// A line for the header, e.g. that this is the demo.
+    pub banner: Option<String>,
+}
+
+/// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
+/// and, beside it, the future `alongside` makes from the started receiver. When the operator quits, `alongside` is
+/// told to stop through its `oneshot` (the sender is dropped) and awaited, then the receiver stops. What
+/// `alongside` returns, if anything, is printed on stderr once the terminal is restored.
+pub async fn dashboard_over_receiver<F, Fut>(
+    config: ReceiverConfig,
+    identity: Option<tls::Identity>,
+    journal: Opened,
+    screen: Screen,
+    alongside: F,
+) -> ExitCode
+where
+    F: FnOnce(&Started, tokio::sync::oneshot::Receiver<()>) -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
     let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
-    let started = match start(config, pipeline).await {
+    let started = match identity {
+        Some(identity) => start_with(config, identity, pipeline).await,
+        None => start(config, pipeline).await,
+    };
+    let started = match started {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -117,20 +180,32 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
         secret_state: started.secret_state.clone(),
-        retain: args.retain,
+        retain: screen.retain,
         screen_dropped,
-        log_path: Some(args.log_file.clone()),
-        export_dir: PathBuf::from(EXPORT_DIR),
-        utc_offset,
+        log_path: screen.log_path,
+        export_dir: screen.export_dir,
+        utc_offset: screen.utc_offset,
+        generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
+        banner: screen.banner,
     };
-    // Ctrl-C reaches the dashboard as a key (the terminal is in raw mode); SIGTERM from outside ends it here,
-    // and dropping it restores the terminal.
-    let outcome = tokio::select! {
-        r = crate::tui::run(ctx) => r,
-        () = wait_for_signal() => Ok(()),
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let beside = alongside(&started, stopped);
+    let dashboard = async move {
+        // Ctrl-C reaches the dashboard as a key (the terminal is in raw mode); SIGTERM from outside ends it here,
+        // and dropping it restores the terminal.
+        let outcome = tokio::select! {
+            r = crate::tui::run(ctx) => r,
+            () = wait_for_signal() => Ok(()),
+        };
+        drop(stop);
+        outcome
     };
+    let (outcome, said) = tokio::join!(dashboard, beside);
     tracing::info!("stopping: no new connections, finishing requests in flight");
     finish(started.server, committer).await;
+    if let Some(said) = said {
+        eprintln!("glwatch: {said}");
+    }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("dashboard: {e:#}")),

@@ -3,113 +3,20 @@
 
 mod common;
 
-use common::{fixture, sign, Client, SECRET, WAIT};
+use common::tmux::{table_rows, Tmux};
+use common::{fixture, sign, Client, SECRET};
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-/// A tmux server of our own (its own socket), so the test neither sees nor disturbs any other tmux.
-struct Tmux {
-    socket: String,
-}
-
-const TARGET: &str = "dash";
-const PROMPT: &str = "glwatch-e2e-prompt$";
-
-impl Tmux {
-    fn new() -> Tmux {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        Tmux { socket: format!("glwatch-e2e-{}-{nanos}", std::process::id()) }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed (the CI script installs it)");
-        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", TARGET]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", TARGET];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-t", TARGET, "-l", text]);
-    }
-
-    /// Polls the screen until `pred` holds, failing with the last screen after [`WAIT`].
-    async fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what}; last screen:\n{screen}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_for(&self, text: &str) -> String {
-        self.wait_until(text, |s| s.contains(text)).await
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
-    }
-}
 
 fn port_from(screen: &str) -> u16 {
     let rest = screen.split("https://127.0.0.1:").nth(1).expect("the header shows the listen URL");
     rest.split('/').next().unwrap().parse().expect("a port number")
 }
 
-/// The table rows: lines starting with a time, left of the detail pane.
-fn table_rows(screen: &str) -> Vec<&str> {
-    screen
-        .lines()
-        .filter(|l| l.len() > 9 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':' && l.contains('│'))
-        .map(|l| l.split('│').next().unwrap_or(l))
-        .collect()
-}
-
 #[tokio::test]
 async fn operator_watches_filters_reads_and_quits() {
     let dir = tempfile::tempdir().unwrap();
-    let tmux = Tmux::new();
     let dir_s = dir.path().to_str().unwrap();
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "-s",
-        TARGET,
-        "-c",
-        dir_s,
-        "env",
-        "-u",
-        "GLWATCH_SECRET",
-        &format!("PS1={PROMPT} "),
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    tmux.wait_for(PROMPT).await;
+    let tmux = Tmux::shell(dir.path(), 200, 50).await;
     let bin = env!("CARGO_BIN_EXE_glwatch");
     tmux.type_text(&format!("{bin} --listen 127.0.0.1:0 --secret {SECRET}"));
     tmux.keys(&["Enter"]);
@@ -201,18 +108,12 @@ async fn operator_watches_filters_reads_and_quits() {
 
     // Quit: the shell prompt is back on the normal screen, nothing of the dashboard or its logs left on it.
     tmux.keys(&["q"]);
-    let screen = tmux.wait_until("the prompt after quitting", |s| s.trim_end().ends_with(PROMPT)).await;
-    let alternate = String::from_utf8_lossy(&tmux.run(&["display", "-p", "-t", TARGET, "#{alternate_on}"]).stdout)
-        .trim()
-        .to_owned();
-    assert_eq!(alternate, "0", "the alternate screen was left");
+    let screen = tmux.wait_for_prompt("the prompt after quitting").await;
     assert!(!screen.contains("events shown"), "{screen}");
     assert!(!screen.contains("INFO"), "logs went to the screen:\n{screen}");
     assert!(screen.contains("glwatch: listening on https://127.0.0.1:"), "{screen}");
-    // The shell takes input normally again (raw mode is off): a command echoes and runs.
-    tmux.type_text("echo restored-$((40+2))");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("restored-42").await;
+    // The shell takes input normally again (raw mode is off).
+    tmux.assert_shell_usable().await;
     let log = std::fs::read_to_string(Path::new(dir_s).join("glwatch-data/glwatch.log")).expect("log file");
     assert!(log.contains("stopping"), "{log}");
 
@@ -225,5 +126,45 @@ async fn operator_watches_filters_reads_and_quits() {
     assert_eq!(table_rows(&screen).len(), 3, "{screen}");
     assert!(screen.contains("8cbecfea-d708-4706-bba3-669225084a10"), "{screen}");
     tmux.keys(&["C-c"]);
-    tmux.wait_until("the prompt after Ctrl-C", |s| s.trim_end().ends_with(PROMPT)).await;
+    tmux.wait_for_prompt("the prompt after Ctrl-C").await;
+}
+
+#[tokio::test]
+async fn a_generated_secret_is_shown_once_in_the_dashboard_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::shell(dir.path(), 200, 50).await;
+    tmux.command(&format!("{} --listen 127.0.0.1:0", env!("CARGO_BIN_EXE_glwatch")));
+    let screen = tmux.wait_for("(it is not shown again; press any key)").await;
+    assert!(screen.contains("Generated webhook secret — enter it in GreenLake's Register webhook form:"), "{screen}");
+    let line = screen.lines().position(|l| l.contains("Register webhook form")).unwrap();
+    let secret =
+        screen.lines().skip(line + 1).map(|l| l.trim_matches(|c| c == ' ' || c == '│')).find(|l| !l.is_empty());
+    let secret = secret.expect("the secret under the prompt").to_owned();
+    assert_eq!(secret.len(), 32, "{screen}");
+    assert!(screen.contains("secret generated"), "{screen}");
+
+    // It is the receiver's secret: the challenge is answered with its HMAC.
+    let port = port_from(&screen);
+    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap(), &dir.path().join("certs/glwatch-cert.pem"));
+    let reply = client.post(&[], &fixture("challenge.json")).await;
+    let want = glwatch::greenlake::Signer::new(&glwatch::greenlake::Secret::new(secret.clone()).unwrap())
+        .hex(b"8cbecfea-d708-4706-bba3-669225084a10");
+    assert!(reply.body.contains(&want), "{}", reply.body);
+
+    // Any key closes it for good.
+    tmux.keys(&["x"]);
+    let screen = tmux.wait_until("the popup closed", |s| !s.contains("Webhook secret")).await;
+    assert!(!screen.contains(&secret), "{screen}");
+    tmux.wait_for("Challenges (1)").await;
+    tmux.keys(&["?"]);
+    tmux.wait_for("Logs go to").await;
+    // An Escape directly followed by another key reads as Alt+key, so wait for it to take effect.
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the help closed", |s| !s.contains("Logs go to")).await;
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for_prompt("the prompt after quitting").await;
+    // Not printed on stderr either (it would be dead by the time it could be read), and never logged.
+    assert!(!screen.contains(&secret), "{screen}");
+    let log = std::fs::read_to_string(dir.path().join("glwatch-data/glwatch.log")).expect("log file");
+    assert!(!log.contains(&secret), "the secret was logged:\n{log}");
 }

@@ -1,15 +1,12 @@
-//! The dashboard at scale: memory per retained event (always run), and frame and filter times with a million
-//! events (run on demand in release mode: `cargo test --release --test dashboard_scale -- --ignored --nocapture`).
+//! The dashboard at scale: what a retained event costs in memory. The times (ingest, frames, filters, live ingest
+//! while drawing) with a million events are a benchmark, not a test: `cargo bench --bench dashboard`.
 
 use glwatch::record::{EventRecord, Record, VerifiedBy};
 use glwatch::tui::action::Action;
 use glwatch::tui::app::{App, Info};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 use serde_json::value::RawValue;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::time::{Duration, Instant};
 
 /// Counts live heap bytes and allocations, to measure what the history holds.
 struct Counting;
@@ -54,6 +51,7 @@ fn info() -> Info {
         log_path: None,
         export_dir: std::env::temp_dir(),
         utc_offset: time::UtcOffset::UTC,
+        banner: None,
     }
 }
 
@@ -124,99 +122,4 @@ fn a_retained_event_costs_its_json_plus_less_than_256_bytes() {
     let filtered = BYTES.load(Ordering::Relaxed) - before;
     assert_eq!(app.view_len(), N / 2);
     assert!(filtered < (N as isize / 2) * 8 * 2 + 64 * 1024, "{filtered} bytes for the filtered view");
-}
-
-/// p50, p99 and max.
-fn spread(v: &[Duration]) -> String {
-    let mut v = v.to_vec();
-    v.sort();
-    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
-    format!("p50 {:?}, p99 {:?}, max {:?}", at(50), at(99), v[v.len() - 1])
-}
-
-#[test]
-#[ignore = "a benchmark: run in release mode with --ignored"]
-fn a_million_events_frames_and_filters() {
-    const N: usize = 1_000_000;
-    let mut app = App::new(info(), N);
-    let (bytes0, blocks0) = (BYTES.load(Ordering::Relaxed), BLOCKS.load(Ordering::Relaxed));
-    let t = Instant::now();
-    let json = fill(&mut app, N) as isize;
-    let ingest = t.elapsed();
-    let bytes = BYTES.load(Ordering::Relaxed) - bytes0;
-    let blocks = BLOCKS.load(Ordering::Relaxed) - blocks0;
-    eprintln!(
-        "ingest {N}: {:?} ({:.2} µs/event); json {} B/event, overhead {} B/event",
-        ingest,
-        ingest.as_secs_f64() * 1e6 / N as f64,
-        json / N as isize,
-        (bytes + blocks * BLOCK_OVERHEAD - json) / N as isize
-    );
-
-    let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
-    let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_708_093);
-    let mut frame = |app: &mut App| {
-        let t = Instant::now();
-        glwatch::tui::draw_frame(&mut term, app, now, 0).unwrap();
-        t.elapsed()
-    };
-    // Following: each frame a few new events arrive and the newest is drawn.
-    let mut times = Vec::new();
-    for i in 0..300 {
-        for j in 0..10 {
-            app.update(Action::Record(event(N + i * 10 + j)));
-        }
-        times.push(frame(&mut app));
-    }
-    eprintln!("frame while following (10 new events per frame): {}", spread(&times));
-    let slow: Vec<usize> = (0..times.len()).filter(|&i| times[i] > Duration::from_millis(2)).collect();
-    eprintln!("frames over 2 ms: {slow:?}");
-    // Scrolling by hand through the middle.
-    app.update(Action::Top);
-    let mut times = Vec::new();
-    for _ in 0..300 {
-        app.update(Action::PageDown);
-        times.push(frame(&mut app));
-    }
-    eprintln!("frame while paging: {}", spread(&times));
-
-    // Selection unchanged, nothing new.
-    let times: Vec<Duration> = (0..300).map(|_| frame(&mut app)).collect();
-    eprintln!("frame, nothing new: {}", spread(&times));
-    // Typing a text filter, one key at a time, each followed by a frame.
-    app.update(Action::OpenTextFilter);
-    for c in "user42@".chars() {
-        let t = Instant::now();
-        app.update(Action::FilterChar(c));
-        let filter = t.elapsed();
-        let f = frame(&mut app);
-        eprintln!("filter after {c:?}: {:?} ({} shown), then frame {:?}", filter, app.view_len(), f);
-    }
-    let t = Instant::now();
-    app.update(Action::FilterBackspace);
-    eprintln!("filter after backspace (full rescan): {:?} ({} shown)", t.elapsed(), app.view_len());
-    app.update(Action::FilterCancel);
-    app.update(Action::OpenTextFilter);
-    let mut keystrokes = Vec::new();
-    for c in "logged out (session 99".chars() {
-        let t = Instant::now();
-        app.update(Action::FilterChar(c));
-        keystrokes.push(t.elapsed());
-    }
-    eprintln!("summary filter typed key by key: {} ({} shown)", spread(&keystrokes), app.view_len());
-    app.update(Action::FilterCancel);
-    let t = Instant::now();
-    app.update(Action::OpenTextFilter);
-    app.update(Action::FilterChar('z'));
-    eprintln!("one-letter filter matching nothing: {:?} ({} shown)", t.elapsed(), app.view_len());
-    app.update(Action::FilterCancel);
-    // Choosing a type in the picker.
-    app.update(Action::OpenTypePicker);
-    app.update(Action::PickerDown);
-    let t = Instant::now();
-    app.update(Action::PickerApply);
-    eprintln!("type picker applied: {:?} ({} shown)", t.elapsed(), app.view_len());
-    let t = Instant::now();
-    app.update(Action::ClearFilters);
-    eprintln!("clearing filters: {:?}", t.elapsed());
 }

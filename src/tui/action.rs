@@ -64,6 +64,8 @@ pub enum Action {
     Notice(String),
     Copy,
     Quit,
+    /// Close the generated secret's popup; it is never shown again.
+    DismissSecret,
 }
 
 /// Work `update` asks the main loop to do, because it touches the terminal or the disk.

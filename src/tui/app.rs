@@ -2,6 +2,7 @@
 //! touches the terminal or the disk is handed back to the main loop as an [`Effect`].
 
 use crate::cloudevent::short_type;
+use crate::greenlake::Secret;
 use crate::record::{ChallengeRecord, EventRecord, Record, RejectedRecord};
 use crate::tui::action::{Action, Effect};
 use crate::tui::filter::{Filter, TextMatcher};
@@ -33,6 +34,8 @@ pub struct Info {
     pub export_dir: PathBuf,
     /// Offset used to show times as local time.
     pub utc_offset: UtcOffset,
+    /// A line for the header, e.g. that this is the demo and keeps nothing.
+    pub banner: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,8 @@ pub enum KeyContext {
     FilterInput,
     Picker,
     Help,
+    /// The generated secret's popup: any key closes it.
+    Secret,
 }
 
 /// One kind of refusal (same peer address, status, reason, method and path), with how often it happened.
@@ -266,6 +271,8 @@ pub struct App {
     help_scroll: u16,
     status: Option<String>,
     receiver_closed: bool,
+    /// The generated secret while its popup is open; taken (and dropped) when it closes, so it cannot come back.
+    secret_popup: Option<Secret>,
 }
 
 impl App {
@@ -298,11 +305,21 @@ impl App {
             help_scroll: 0,
             status: None,
             receiver_closed: false,
+            secret_popup: None,
         }
+    }
+
+    /// Opens the popup that shows a generated secret, once, over everything else until a key is pressed.
+    pub fn show_generated_secret(&mut self, secret: Secret) {
+        self.secret_popup = Some(secret);
     }
 
     /// Applies one action. Returns work for the main loop, if any.
     pub fn update(&mut self, action: Action) -> Option<Effect> {
+        if self.secret_popup.is_some() && matches!(action, Action::DismissSecret) {
+            self.secret_popup = None;
+            return None;
+        }
         if let Mode::Help = self.mode {
             // The help can be longer than a small terminal: the moving keys scroll it.
             let delta: i32 = match action {
@@ -449,6 +466,8 @@ impl App {
                 return Some(Effect::Copy(json));
             }
             Action::Quit => return Some(Effect::Quit),
+            // Only reaches here when no popup is open: nothing to close.
+            Action::DismissSecret => {}
         }
         None
     }
@@ -735,6 +754,9 @@ impl App {
     // ---- read-only accessors for the views and the main loop ----
 
     pub fn key_context(&self) -> KeyContext {
+        if self.secret_popup.is_some() {
+            return KeyContext::Secret;
+        }
         match (&self.mode, self.focus) {
             (Mode::FilterInput, _) => KeyContext::FilterInput,
             (Mode::Picker(_), _) => KeyContext::Picker,
@@ -746,6 +768,11 @@ impl App {
 
     pub fn mode(&self) -> &Mode {
         &self.mode
+    }
+
+    /// The generated secret while its popup is open.
+    pub fn secret_popup(&self) -> Option<&Secret> {
+        self.secret_popup.as_ref()
     }
 
     pub fn focus(&self) -> Focus {
@@ -953,6 +980,7 @@ mod tests {
             log_path: None,
             export_dir: PathBuf::from("/tmp"),
             utc_offset: UtcOffset::UTC,
+            banner: None,
         }
     }
 

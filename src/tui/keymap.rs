@@ -11,6 +11,8 @@ pub enum Pattern {
     Key(KeyCode, KeyModifiers),
     /// Any printable character typed without Ctrl or Alt.
     AnyChar,
+    /// Any key at all (bindings before it in the table still win, e.g. Ctrl-C).
+    AnyKey,
 }
 
 #[derive(Clone, Copy)]
@@ -36,8 +38,8 @@ const fn ctrl(c: char) -> Pattern {
     Pattern::Key(KeyCode::Char(c), KeyModifiers::CONTROL)
 }
 
-use KeyContext::{Detail, FilterInput, Help, Picker, Table};
-const ALL: &[KeyContext] = &[Table, Detail, FilterInput, Picker, Help];
+use KeyContext::{Detail, FilterInput, Help, Picker, Secret, Table};
+const ALL: &[KeyContext] = &[Table, Detail, FilterInput, Picker, Help, Secret];
 const MAIN: &[KeyContext] = &[Table, Detail];
 
 /// The key table, in the order the help shows it.
@@ -226,6 +228,12 @@ pub static BINDINGS: &[Binding] = &[
         act: Act::Fixed(|| Action::ToggleHelp),
         help: "close this help",
     },
+    Binding {
+        contexts: &[Secret],
+        keys: &[Pattern::AnyKey],
+        act: Act::Fixed(|| Action::DismissSecret),
+        help: "close the generated secret's popup (it is not shown again)",
+    },
 ];
 
 fn matches(p: &Pattern, ev: &KeyEvent) -> bool {
@@ -240,6 +248,7 @@ fn matches(p: &Pattern, ev: &KeyEvent) -> bool {
             matches!(ev.code, KeyCode::Char(c) if !c.is_control())
                 && !mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
         }
+        Pattern::AnyKey => true,
     }
 }
 
@@ -271,14 +280,16 @@ pub fn action_for_mouse(ctx: KeyContext, ev: &MouseEvent) -> Option<Action> {
     match ctx {
         KeyContext::Table | KeyContext::Detail => Some(Action::Scroll(if down { WHEEL_STEP } else { -WHEEL_STEP })),
         KeyContext::Picker => Some(if down { Action::PickerDown } else { Action::PickerUp }),
-        KeyContext::FilterInput | KeyContext::Help => None,
+        KeyContext::FilterInput | KeyContext::Help | KeyContext::Secret => None,
     }
 }
 
 /// How a key is written in the help.
 pub fn label(p: &Pattern) -> String {
-    let Pattern::Key(code, mods) = p else {
-        return "any key".into();
+    let (code, mods) = match p {
+        Pattern::Key(code, mods) => (code, mods),
+        Pattern::AnyChar => return "any character".into(),
+        Pattern::AnyKey => return "any key".into(),
     };
     let name = match code {
         KeyCode::Char(' ') => "Space".into(),
@@ -313,6 +324,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         (FilterInput, "Text filter (/)"),
         (Picker, "Type and user pickers (t, u)"),
         (Help, "Help"),
+        (Secret, "Generated secret (shown once at start)"),
     ];
     sections
         .iter()

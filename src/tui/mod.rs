@@ -65,6 +65,11 @@ pub struct DashboardContext {
     pub export_dir: PathBuf,
     /// Offset for showing local times; see [`local_offset`].
     pub utc_offset: UtcOffset,
+    /// A secret generated for this run, shown once in a popup at start so the operator can enter it in
+    /// GreenLake's form; dropped when the popup closes.
+    pub generated_secret: Option<crate::greenlake::Secret>,
+    /// A line for the header, e.g. that this is the demo and keeps nothing.
+    pub banner: Option<String>,
 }
 
 /// The local UTC offset, or UTC when it cannot be known. Call it before the async runtime starts its threads:
@@ -88,8 +93,14 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         log_path,
         export_dir,
         utc_offset,
+        generated_secret,
+        banner,
     } = ctx;
-    let mut app = App::new(Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset }, retain);
+    let info = Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset, banner };
+    let mut app = App::new(info, retain);
+    if let Some(secret) = generated_secret {
+        app.show_generated_secret(secret);
+    }
     for r in history {
         app.update(Action::Record(r));
     }

@@ -1,6 +1,8 @@
 //! Test harness: runs the real `glwatch` binary in a temporary directory and talks to it over real TLS.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};

@@ -101,6 +101,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     first.push(Span::raw(short_fingerprint(&info.fingerprint)));
     first.push(Span::styled("  secret ", dim()));
     first.push(Span::raw(info.secret_state.clone()));
+    if let Some(banner) = &info.banner {
+        first.push(Span::raw("  "));
+        first.push(Span::styled(banner.clone(), Style::new().fg(Color::Black).bg(Color::Yellow)));
+    }
 
     let mut third = vec![Span::raw(" ")];
     if !app.filter().is_empty() {

@@ -9,7 +9,7 @@
 //! ├ challenge panel (c) ──────────────────────────────────────────────────────────────────────────┤
 //! ├ rejected requests (r) ────────────────────────────────────────────────────────────────────────┤
 //! └ status line: filter input, messages, key hints ───────────────────────────────────────────────┘
-//!   overlays: type / user picker (t, u), help (?)
+//!   overlays: type / user picker (t, u), help (?), and once at start the generated secret
 //! ```
 //!
 //! Small terminals lose regions in this order: panels, detail pane (shown instead of the table when focused),
@@ -22,6 +22,7 @@ pub mod header;
 pub mod help;
 pub mod picker;
 pub mod rejected;
+pub mod secret;
 pub mod status;
 pub mod table;
 
@@ -128,6 +129,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Picker(p) => picker::draw(frame, area, app, p),
         Mode::Help => help::draw(frame, area, app),
         Mode::Normal | Mode::FilterInput => {}
+    }
+    // Over everything, until the first key.
+    if let Some(s) = app.secret_popup() {
+        secret::draw(frame, area, s);
     }
 }
 

@@ -25,6 +25,7 @@ pub fn info() -> Info {
         log_path: Some(PathBuf::from("/var/log/glwatch.log")),
         export_dir: PathBuf::from("/tmp/exports"),
         utc_offset: UtcOffset::UTC,
+        banner: None,
     }
 }
 
@@ -428,4 +429,76 @@ fn export_and_copy_messages_show_in_the_status_line() {
     })));
     let s = render(&mut app, 120, 30);
     assert_shows(&s, "exported 3 events to /tmp/exports/a.csv and /tmp/exports/a.jsonl");
+}
+
+const GENERATED: &str = "Q7eN2xVb9LmK4pRt8WcY3ZaH6dJfGs1U";
+
+fn app_with_generated_secret() -> App {
+    let mut app = sample_app();
+    app.show_generated_secret(crate::greenlake::Secret::new(GENERATED).unwrap());
+    app
+}
+
+#[test]
+fn a_generated_secret_shows_once_in_a_centred_popup_until_any_key() {
+    let mut app = app_with_generated_secret();
+    let s = render(&mut app, 200, 50);
+    assert_shows(&s, " Webhook secret ");
+    assert_shows(&s, "Generated webhook secret — enter it in GreenLake's Register webhook form:");
+    assert_shows(&s, "(it is not shown again; press any key)");
+    // Centred both ways, over the dashboard that keeps drawing underneath.
+    let row = s.iter().position(|l| l.contains(GENERATED)).unwrap();
+    assert!((23..=27).contains(&row), "row {row}");
+    let col = s[row][..s[row].find(GENERATED).unwrap()].chars().count();
+    assert!((84..=86).contains(&col), "column {col}");
+    assert_shows(&s, "3 of 3 events shown");
+    assert_eq!(app.key_context(), crate::tui::app::KeyContext::Secret);
+
+    // Any key closes it, even one that would otherwise quit; it does nothing else.
+    let before = render(&mut sample_app(), 200, 50);
+    key(&mut app, 'q');
+    assert!(app.secret_popup().is_none());
+    assert_eq!(app.key_context(), crate::tui::app::KeyContext::Table);
+    let s = render(&mut app, 200, 50);
+    assert_hides(&s, GENERATED);
+    assert_hides(&s, "Webhook secret");
+    assert_eq!(s, before, "the dashboard is left as it was");
+
+    // Nothing brings it back: keys, overlays, new records, other sizes.
+    keys(&mut app, "?\x1bgjt\x1b/x\x1b");
+    for r in sample_records() {
+        app.update(Action::Record(r));
+    }
+    for (w, h) in [(200, 50), (80, 24), (40, 10)] {
+        assert_hides(&render(&mut app, w, h), GENERATED);
+    }
+}
+
+#[test]
+fn every_kind_of_key_closes_the_secret_popup_and_ctrl_c_still_quits() {
+    use crate::tui::action::Effect;
+    use crate::tui::keymap::action_for_key;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for (code, mods) in [
+        (KeyCode::Enter, KeyModifiers::NONE),
+        (KeyCode::Esc, KeyModifiers::NONE),
+        (KeyCode::Char(' '), KeyModifiers::NONE),
+        (KeyCode::Char('x'), KeyModifiers::ALT),
+        (KeyCode::F(1), KeyModifiers::NONE),
+        (KeyCode::Down, KeyModifiers::SHIFT),
+    ] {
+        let mut app = app_with_generated_secret();
+        let action = action_for_key(app.key_context(), &KeyEvent::new(code, mods)).expect("bound");
+        assert_eq!(app.update(action), None, "{code:?}");
+        assert!(app.secret_popup().is_none(), "{code:?}");
+        assert_hides(&render(&mut app, 80, 24), GENERATED);
+    }
+    let mut app = app_with_generated_secret();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let action = action_for_key(app.key_context(), &ctrl_c).unwrap();
+    assert_eq!(app.update(action), Some(Effect::Quit));
+    // On a small terminal the popup still shows the secret whole.
+    let mut app = app_with_generated_secret();
+    assert_shows(&render(&mut app, 80, 24), GENERATED);
+    assert_shows(&render(&mut app, 40, 12), GENERATED);
 }

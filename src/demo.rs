@@ -1,0 +1,86 @@
+//! `glwatch demo`: the dashboard over a receiver on loopback, fed by the GreenLake simulator, with nothing to set up.
+//!
+//! Everything is throwaway: a secret generated for the run (the simulator holds it, so it is not shown), a
+//! certificate generated into a temporary directory (never `certs/`), no journal, and by default the log file in
+//! that same directory, which is removed on quit. Only an export asked for with `e` stays behind.
+
+use crate::cli::DemoArgs;
+use crate::config::{ReceiverConfig, SecretOrigin};
+use crate::greenlake::Secret;
+use crate::journal::Opened;
+use crate::pipeline::DedupWindow;
+use crate::run::{dashboard_over_receiver, fail, Screen, EXPORT_DIR};
+use crate::send::client::Trust;
+use crate::send::demo::demo_stream;
+use crate::server::tls;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The one line `glwatch demo` prints (after `glwatch: error: `) when it has no terminal to draw on.
+pub const NEEDS_TERMINAL: &str =
+    "glwatch demo needs a terminal; to try the receiver without one run `glwatch --headless` and `glwatch send`";
+
+/// Shown in the dashboard's header for the whole run.
+pub const BANNER: &str = " demo: simulated GreenLake traffic, throwaway secret, nothing is kept ";
+
+/// Events kept for the table, as for the receiver's default `--retain`.
+const RETAIN: usize = 100_000;
+/// Re-deliveries are recognised among this many recent events (the simulator re-sends recent ones).
+const DEDUP_WINDOW: usize = 100_000;
+
+/// Runs the demo until the operator quits. `dir` is the run's temporary directory (the certificate goes in
+/// it); `log_path` is where logging was pointed, shown in the help.
+pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time::UtcOffset) -> ExitCode {
+    let secret = Secret::generate();
+    let mut config = ReceiverConfig::for_secret(secret.clone());
+    config.secret_origin = SecretOrigin::Generated;
+    config.dedup_window = DEDUP_WINDOW;
+    let identity = match tls::load_or_generate(&dir.join("certs")) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    // The simulator trusts exactly the certificate just made, as `glwatch send --ca` would.
+    let trust = Trust::Certificates(identity.chain.clone());
+    // No journal: the demo's events are not worth a file, and an operator's real journal must not fill with them.
+    let journal =
+        Opened { store: None, history: Vec::new(), dedup: DedupWindow::new(DEDUP_WINDOW), notices: Vec::new() };
+    let screen = Screen {
+        retain: RETAIN,
+        log_path: Some(log_path),
+        export_dir: PathBuf::from(EXPORT_DIR),
+        utc_offset,
+        // The secret is throwaway and already in the simulator's hands: no one needs to copy it.
+        show_generated_secret: false,
+        banner: Some(BANNER.to_owned()),
+    };
+    let rate = args.rate;
+    dashboard_over_receiver(config, Some(identity), journal, screen, move |started, stop| {
+        // The certificate names localhost, as a browser or `glwatch send` would address a local receiver.
+        let url = format!("https://localhost:{}/", started.server.local_addr.port());
+        async move {
+            let cancel = async move {
+                let _ = stop.await;
+            };
+            match demo_stream(&url, &secret, trust, rate, cancel).await {
+                Ok(report) => {
+                    tracing::info!(
+                        deliveries = report.deliveries,
+                        acknowledged = report.acknowledged,
+                        refused = report.refused,
+                        bad_signatures = report.bad_signatures,
+                        duplicates = report.duplicates,
+                        challenges = report.challenges,
+                        errors = report.errors,
+                        "demo stream stopped"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::error!("demo stream failed: {e:#}");
+                    Some(format!("demo: the simulated GreenLake stopped early: {e:#}"))
+                }
+            }
+        }
+    })
+    .await
+}
