@@ -1,5 +1,6 @@
 //! CloudEvent parsing (one object or a GreenLake batch array) and the fields an operator reads from an event.
 
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -58,20 +59,25 @@ pub struct ParsedEvent {
 pub fn parse_body(body: &[u8]) -> Result<Vec<ParsedEvent>, ParseError> {
     // serde_json skips over unknown fields without a depth limit, so the limit is checked here, before anything
     // downstream builds a tree of it.
-    if nesting_depth(body) > MAX_DEPTH {
+    let shape = Shape::of(body);
+    if shape.depth > MAX_DEPTH {
         return Err(ParseError::TooDeep);
     }
+    // Every event is a slice of the body that starts and ends outside strings, so a body without whitespace outside
+    // strings and without bytes from DEL up holds no event that `minify` would change: the common compact ASCII
+    // delivery skips that scan.
+    let compact = !shape.whitespace && !has_byte_from_del_up(body);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {
             let raw: &RawValue = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
-            Ok(vec![parse_one(raw, None)?])
+            Ok(vec![parse_one(raw, None, compact)?])
         }
         Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
             if items.is_empty() {
                 return Err(ParseError::EmptyBatch);
             }
-            items.into_iter().enumerate().map(|(i, raw)| parse_one(raw, Some(i))).collect()
+            items.into_iter().enumerate().map(|(i, raw)| parse_one(raw, Some(i), compact)).collect()
         }
         Some(_) => {
             // Distinguish "not JSON at all" from "JSON but not an object or array" for a clearer message.
@@ -84,8 +90,52 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<ParsedEvent>, ParseError> {
     }
 }
 
-fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseError> {
-    let at = || index.map(|i| format!("event {i}: ")).unwrap_or_default();
+fn parse_one(raw: &RawValue, index: Option<usize>, compact: bool) -> Result<ParsedEvent, ParseError> {
+    if !raw.get().starts_with('{') {
+        return Err(ParseError::NotAnObject { at: at(index) });
+    }
+    // One pass that reads the four attributes and checks that a tree can be built from the event. When it finds
+    // nothing wrong, the two passes of `parse_one_reference` would have found nothing wrong either (same parser
+    // paths, see `Attributes`); anything else goes through those passes, so every refusal keeps its exact text.
+    let attributes = match serde_json::from_str::<Attributes>(raw.get()) {
+        Ok(a) if !a.repeated => a,
+        _ => return parse_one_reference(raw, index),
+    };
+    let field = |v: Option<Option<Attr>>, field: &'static str| -> Result<String, ParseError> {
+        match v.flatten() {
+            None => Err(ParseError::Missing { at: at(index), field }),
+            Some(Attr::Text(s)) if !s.is_empty() => Ok(s.into_owned()),
+            Some(_) => Err(ParseError::NotAString { at: at(index), field }),
+        }
+    };
+    let specversion = field(attributes.specversion, "specversion")?;
+    if specversion != "1.0" {
+        return Err(ParseError::SpecVersion { at: at(index), got: truncate(&specversion, 32).into() });
+    }
+    let id = field(attributes.id, "id")?;
+    let source = field(attributes.source, "source")?;
+    field(attributes.ty, "type")?;
+    let raw = if compact { raw.to_owned() } else { stored(raw)? };
+    Ok(ParsedEvent { source, id, raw })
+}
+
+fn at(index: Option<usize>) -> String {
+    index.map(|i| format!("event {i}: ")).unwrap_or_default()
+}
+
+/// The event as stored: [`minify`]d.
+fn stored(raw: &RawValue) -> Result<Box<RawValue>, ParseError> {
+    Ok(match minify(raw.get()) {
+        Cow::Borrowed(_) => raw.to_owned(),
+        // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
+        Cow::Owned(compact) => RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?,
+    })
+}
+
+/// The definition of what [`parse_one`] accepts and of every refusal's text, in plain passes: the attributes, then
+/// a tree of the whole event. `parse_one` answers the same in one pass and falls back to this for refusals.
+fn parse_one_reference(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseError> {
+    let at = || at(index);
     if !raw.get().starts_with('{') {
         return Err(ParseError::NotAnObject { at: at() });
     }
@@ -107,42 +157,228 @@ fn parse_one(raw: &RawValue, index: Option<usize>) -> Result<ParsedEvent, ParseE
     let id = field(head.id, "id")?;
     let source = field(head.source, "source")?;
     field(head.ty, "type")?;
-    let raw = match minify(raw.get()) {
-        Cow::Borrowed(_) => raw.to_owned(),
-        // Removing whitespace outside strings keeps valid JSON valid, so this cannot fail.
-        Cow::Owned(compact) => RawValue::from_string(compact).map_err(|e| ParseError::NotJson(e.to_string()))?,
-    };
-    Ok(ParsedEvent { source, id, raw })
+    Ok(ParsedEvent { source, id, raw: stored(raw)? })
+}
+
+/// A CloudEvent attribute's value as [`Head`] followed by a `Cow<str>` parse sees it: `null` counts as absent.
+enum Attr<'a> {
+    Text(Cow<'a, str>),
+    Other,
+}
+
+/// The top-level attributes of an event, read in a pass that also checks every value the way `serde_json::Value`
+/// would parse it, without building the tree. Every value goes through `deserialize_any` and every key through
+/// `deserialize_str`, exactly the parser paths `Value` takes, so numbers out of range, lone surrogates and the like
+/// fail here whenever they fail there.
+#[derive(Default)]
+struct Attributes<'a> {
+    /// `None`: not seen; `Some(None)`: `null`.
+    specversion: Option<Option<Attr<'a>>>,
+    id: Option<Option<Attr<'a>>>,
+    source: Option<Option<Attr<'a>>>,
+    ty: Option<Option<Attr<'a>>>,
+    /// One of them appears twice, which [`Head`] refuses with its own message.
+    repeated: bool,
+}
+
+impl<'de> Deserialize<'de> for Attributes<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Top;
+        impl<'de> Visitor<'de> for Top {
+            type Value = Attributes<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a CloudEvent object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
+                let mut a = Attributes::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let slot = match key.0.as_ref() {
+                        "specversion" => &mut a.specversion,
+                        "id" => &mut a.id,
+                        "source" => &mut a.source,
+                        "type" => &mut a.ty,
+                        _ => {
+                            map.next_value::<Checked>()?;
+                            continue;
+                        }
+                    };
+                    a.repeated |= slot.is_some();
+                    *slot = Some(map.next_value::<Option<AttrValue<'de>>>()?.map(|v| v.0));
+                }
+                Ok(a)
+            }
+        }
+        d.deserialize_any(Top)
+    }
+}
+
+/// A map key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An attribute's value: `Option<AttrValue>` maps `null` to `None` as `Option<&RawValue>` does in [`Head`].
+struct AttrValue<'a>(Attr<'a>);
+
+impl<'de> Deserialize<'de> for AttrValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AttrValue<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Text(Cow::Borrowed(s))))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Text(Cow::Owned(s.to_owned()))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Other))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Other))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Other))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(AttrValue(Attr::Other))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                CheckedVisitor.visit_seq(seq).map(|_| AttrValue(Attr::Other))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                CheckedVisitor.visit_map(map).map(|_| AttrValue(Attr::Other))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Any JSON value, parsed as `serde_json::Value` would parse it and then dropped: nothing is built.
+struct Checked;
+
+struct CheckedVisitor;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+/// A map key checked as `Value` reads keys (`deserialize_str`).
+struct CheckedKey;
+
+impl<'de> Deserialize<'de> for CheckedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(CheckedVisitor).map(|_| CheckedKey)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_key::<CheckedKey>()?.is_some() {
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
 }
 
 /// The deepest nesting of `[` and `{` outside strings. Linear, no allocation; meaningful for valid JSON only, which
 /// is all that gets past the parser afterwards.
 pub fn nesting_depth(json: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    Shape::of(json).depth
+}
+
+/// What one scan of JSON text tells, outside strings: the deepest nesting and whether there is whitespace.
+struct Shape {
+    depth: usize,
+    whitespace: bool,
+}
+
+impl Shape {
+    /// Strings are skipped with `memchr2` to the next quote or backslash (a backslash escapes the byte after it,
+    /// whatever it is), so the bytewise work is only for the few bytes between strings.
+    fn of(json: &[u8]) -> Shape {
+        let (mut depth, mut max, mut whitespace) = (0usize, 0usize, false);
+        let mut i = 0;
+        while let Some(&b) = json.get(i) {
+            i += 1;
+            match b {
+                b'"' => loop {
+                    let Some(n) = memchr::memchr2(b'"', b'\\', &json[i..]) else {
+                        return Shape { depth: max, whitespace };
+                    };
+                    let quote = json[i + n] == b'"';
+                    // Past the quote, or past the backslash and the byte it escapes.
+                    i += n + if quote { 1 } else { 2 };
+                    if quote || i >= json.len() {
+                        break;
+                    }
+                },
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b' ' | b'\t' | b'\n' | b'\r' => whitespace = true,
+                _ => {}
             }
-            continue;
         }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+        Shape { depth: max, whitespace }
     }
-    max
+}
+
+/// Whether any byte is DEL or above (non-ASCII, or DEL itself). Branch-free over blocks, so it vectorises.
+fn has_byte_from_del_up(bytes: &[u8]) -> bool {
+    let mut blocks = bytes.chunks_exact(64);
+    let found = blocks.by_ref().any(|block| block.iter().fold(false, |seen, &b| seen | (b >= 0x7f)));
+    found || blocks.remainder().iter().any(|&b| b >= 0x7f)
 }
 
 /// Characters that valid JSON may carry raw inside a string but that a terminal or an editor acts on: DEL and the
@@ -192,27 +428,7 @@ pub fn minify(json: &str) -> Cow<'_, str> {
 /// Whether [`minify`] would change anything: compact ASCII senders (the common case) need no copy. Any byte from
 /// DEL up counts, which over-approximates [`is_unsafe_in_terminal`] cheaply: the rewrite then copies unchanged.
 fn needs_rewrite(json: &str) -> bool {
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json.as_bytes() {
-        if b >= 0x7f {
-            return true;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            return true;
-        }
-    }
-    false
+    has_byte_from_del_up(json.as_bytes()) || Shape::of(json.as_bytes()).whitespace
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -482,6 +698,138 @@ mod tests {
         let f = EventFields::extract(&v);
         for text in [&f.id, &f.summary, f.user.as_ref().unwrap()] {
             assert!(!text.chars().any(|c| c.is_control() || is_unsafe_in_terminal(c)), "{text:?}");
+        }
+    }
+
+    /// The bytewise scans the fast paths replace, kept as the definition they must match.
+    fn reference_shape(json: &[u8]) -> (usize, bool, bool) {
+        let (mut depth, mut max, mut whitespace, mut high) = (0usize, 0usize, false, false);
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in json {
+            high |= b >= 0x7f;
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b' ' | b'\t' | b'\n' | b'\r' => whitespace = true,
+                _ => {}
+            }
+        }
+        (max, whitespace, high)
+    }
+
+    /// `parse_body` as it reads without the one-pass shortcuts: every event through `parse_one_reference`.
+    fn reference_parse(body: &[u8]) -> Result<Vec<(String, String, String)>, ParseError> {
+        if reference_shape(body).0 > MAX_DEPTH {
+            return Err(ParseError::TooDeep);
+        }
+        let events = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {
+                let raw: &RawValue = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+                vec![parse_one_reference(raw, None)?]
+            }
+            Some(b'[') => {
+                let items: Vec<&RawValue> =
+                    serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+                if items.is_empty() {
+                    return Err(ParseError::EmptyBatch);
+                }
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| parse_one_reference(raw, Some(i)))
+                    .collect::<Result<_, _>>()?
+            }
+            _ => return parse_body(body).map(|_| unreachable!("not an object or array")),
+        };
+        Ok(events.into_iter().map(|e| (e.source, e.id, e.raw.get().to_owned())).collect())
+    }
+
+    fn same_as_reference(body: &[u8]) {
+        let (depth, whitespace, high) = reference_shape(body);
+        let shape = Shape::of(body);
+        assert_eq!((shape.depth, shape.whitespace), (depth, whitespace), "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(has_byte_from_del_up(body), high);
+        let fast = parse_body(body).map(|v| v.into_iter().map(|e| (e.source, e.id, e.raw.get().to_owned())).collect());
+        assert_eq!(fast, reference_parse(body), "{:?}", String::from_utf8_lossy(body));
+    }
+
+    #[test]
+    fn one_pass_parse_answers_as_the_reference_passes() {
+        let head = r#""specversion":"1.0","id":"1","source":"s","type":"t""#;
+        let cases = [
+            format!("{{{head}}}"),
+            format!(" {{ {head} , \"d\" : [1, 2.5e3, {{\"x\":null}}] }}\n"),
+            format!("[{{{head}}},\n{{{head},\"n\":1e999}}]"),
+            format!("{{{head},\"n\":1e999}}"),
+            format!("{{{head},\"n\":-1e-999,\"m\":123456789012345678901234567890}}"),
+            format!("{{{head},\"s\":\"\\ud800\"}}"),
+            format!("{{{head},\"\\ud800\":1}}"),
+            format!("{{{head},\"s\":\"\\ud83d\\ude00 \\u00e9 \\\" \\\\\"}}"),
+            format!("{{{head},\"id\":\"2\"}}"),
+            format!("{{{head},\"id\":\"2\",\"n\":1e999}}"),
+            format!("{{{head},\"\\u0069d\":\"2\"}}"),
+            r#"{"specversion":"1.0","id":null,"source":"s","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":null,"id":"x","source":"s","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":"","source":"s","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":{"a":[1e999]},"source":"s","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":{"a":[1]},"source":"s","type":"t"}"#.into(),
+            r#"{"specversion":1.0,"id":"1","source":"s","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":"a\u0000b","source":"s\n","type":"t"}"#.into(),
+            r#"{"specversion":"1.0","id":"é","source":"s","type":"t","d":"a\u202eb"}"#.into(),
+            "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\",\"d\":\"\u{85}\u{7f}\"}".into(),
+            r#"{"specversion":"0.3","id":"1","source":"s","type":"t"}"#.into(),
+            r#"{"a":"\"[[[[\\"}"#.into(),
+            r#"["x",{"specversion":"1.0"}]"#.into(),
+            "{\"a\":\"unterminated \\".into(),
+            "{\"a\":\"unterminated".into(),
+        ];
+        for body in &cases {
+            same_as_reference(body.as_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        #[test]
+        fn one_pass_parse_matches_the_reference_on_mutated_events(
+            edits in proptest::collection::vec((0usize..400, proptest::sample::select(vec![
+                "", "\"", "\\", "{", "}", "[", "]", ",", ":", " ", "\n", "1e999", "-0.5", "null", "\"id\":\"x\",",
+                "\\ud800", "\\u0041", "\u{7f}", "é", "\u{202e}", "\"type\":7,", "true",
+            ])), 0..4),
+            cut in 0usize..3,
+        ) {
+            let mut body = String::from(r#"{"specversion":"1.0","id":"abc","source":"//s/x","type":"t.v1","time":"2024-01-01T00:00:00Z","data":{"n":[1,2.5,{"k":"v \" \\ w"}],"u":null,"b":false}}"#);
+            for (at, text) in edits {
+                let mut at = at.min(body.len());
+                while !body.is_char_boundary(at) {
+                    at -= 1;
+                }
+                body.insert_str(at, text);
+            }
+            if cut == 1 {
+                body = format!("[{body},{body}]");
+            }
+            let mut body = body.into_bytes();
+            if cut == 2 {
+                // Possibly inside a character: invalid UTF-8 must be refused alike too.
+                body.truncate(body.len() / 2);
+            }
+            same_as_reference(&body);
         }
     }
 }

@@ -105,9 +105,9 @@ impl DedupWindow {
 
     /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
     fn full_key(source: &str, id: &str) -> Arc<str> {
+        use std::fmt::Write as _;
         let mut s = String::with_capacity(source.len() + id.len() + 12);
-        s.push_str(&source.len().to_string());
-        s.push(':');
+        let _ = write!(s, "{}:", source.len());
         s.push_str(source);
         s.push_str(id);
         s.into()
@@ -233,7 +233,7 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("glwatch-committer".into())
             .spawn(move || {
-                CommitLoop { store, sinks, dedup, rx }.run();
+                CommitLoop { store, sinks, dedup, rx, buf: Vec::new() }.run();
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
@@ -267,6 +267,8 @@ struct CommitLoop {
     sinks: Vec<Box<dyn Sink>>,
     dedup: DedupWindow,
     rx: mpsc::Receiver<Job>,
+    /// The group's lines, kept between groups so that a group does not start with an allocation.
+    buf: Vec<u8>,
 }
 
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
@@ -293,7 +295,9 @@ impl CommitLoop {
     }
 
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
-        let mut buf = Vec::with_capacity(jobs.len() * 1024);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.reserve(jobs.len() * 1024);
         let mut pending = Vec::new();
         let mut notes = Vec::new();
         for job in jobs.drain(..) {
@@ -319,7 +323,7 @@ impl CommitLoop {
         match result {
             Ok(()) => {
                 // The buffer holds exactly these lines in this order; emit them without serialising twice.
-                let mut lines = buf.split(|b| *b == b'\n');
+                let mut lines = Lines(&buf);
                 for p in &pending {
                     for r in &p.records {
                         let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
@@ -370,6 +374,10 @@ impl CommitLoop {
                 let _ = ack.send(());
             }
         }
+        // A burst's buffer is not kept: an idle receiver should not hold the largest group it ever wrote.
+        if buf.capacity() <= 1 << 20 {
+            self.buf = buf;
+        }
     }
 
     fn stage(&mut self, delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>>) -> Pending {
@@ -405,6 +413,24 @@ impl CommitLoop {
         for sink in &mut self.sinks {
             sink.flush();
         }
+    }
+}
+
+/// The lines of a group's buffer, found with `memchr` (a line is about a kilobyte: a bytewise split would cost
+/// more than serialising it did).
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', self.0).unwrap_or(self.0.len());
+        let line = &self.0[..end];
+        self.0 = self.0.get(end + 1..).unwrap_or_default();
+        Some(line)
     }
 }
 

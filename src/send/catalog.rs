@@ -291,6 +291,12 @@ const COMPANIES: &[&str] = &["John Doe Inc.", "Example Corp", "Hackshack Labs"];
 /// Appends `s` as a JSON string literal.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Catalog texts rarely need an escape: copy them whole when none does.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

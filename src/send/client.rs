@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -252,6 +252,8 @@ impl fmt::Debug for Auth {
 pub struct Client {
     target: Arc<Target>,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// The request target and headers every request carries, parsed once rather than per request.
+    path: Uri,
     host_header: HeaderValue,
     auth: Auth,
     timeout: Duration,
@@ -269,7 +271,9 @@ impl Client {
         };
         let host_header = HeaderValue::try_from(target.authority.as_str())
             .map_err(|_| anyhow::anyhow!("invalid host {:?}", target.authority))?;
-        Ok(Client { target: Arc::new(target), tls, host_header, auth, timeout })
+        let path =
+            Uri::try_from(target.path.as_str()).map_err(|e| anyhow::anyhow!("invalid path {:?}: {e}", target.path))?;
+        Ok(Client { target: Arc::new(target), tls, path, host_header, auth, timeout })
     }
 
     pub fn target(&self) -> &Target {
@@ -328,11 +332,11 @@ impl Client {
     ) -> Result<Answer, ClientError> {
         let mut req = Request::builder()
             .method(Method::POST)
-            .uri(self.target.path.as_str())
+            .uri(self.path.clone())
             .header(HOST, self.host_header.clone())
-            .header(CONTENT_TYPE, "application/json");
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(sig) = signature {
-            req = req.header(crate::greenlake::SIGNATURE_HEADER, sig);
+            req = req.header(HeaderName::from_static(crate::greenlake::SIGNATURE_HEADER), sig);
         }
         if let Some(auth) = &self.auth.0 {
             req = req.header(AUTHORIZATION, auth.clone());

@@ -9,7 +9,8 @@ use crate::server::rejections::{RejectionLimiter, Verdict};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,11 +85,22 @@ impl Handler {
 
     /// Answers one request. Never panics on input and never fails: every problem becomes a status.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let result = match method {
-            Method::OPTIONS => return self.options(&req),
-            Method::POST => self.post(req, peer).await,
+        self.handle_from(req, peer, &peer.to_string()).await
+    }
+
+    /// [`Handler::handle`] with the peer as records spell it, which a connection formats once for all its requests.
+    pub async fn handle_from(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        peer_text: &str,
+    ) -> Response<ResponseBody> {
+        // The head stays borrowed while the body is read: nothing of it is copied for a request that succeeds.
+        let (head, body) = req.into_parts();
+        let method = &head.method;
+        let result = match *method {
+            Method::OPTIONS => return self.options(&head),
+            Method::POST => self.post(&head, body, peer, peer_text).await,
             _ => Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} not allowed"))),
         };
         match result {
@@ -97,11 +109,11 @@ impl Handler {
                 if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
                     let record = Record::Rejected(RejectedRecord {
                         received_at: now(),
-                        peer: peer.to_string(),
+                        peer: peer_text.to_owned(),
                         status: refusal.status.as_u16(),
                         reason: refusal.reason.clone(),
                         method: Some(truncate(method.as_str(), 32)),
-                        path: Some(truncate(&path, 200)),
+                        path: Some(truncate(head.uri.path(), 200)),
                         count: None,
                     });
                     self.pipeline.note(record).await;
@@ -112,9 +124,9 @@ impl Handler {
     }
 
     /// CloudEvents webhook abuse protection: GreenLake learns the allowed rate from this answer.
-    fn options<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
+    fn options(&self, head: &Parts) -> Response<ResponseBody> {
         let origin =
-            req.headers().get("webhook-request-origin").cloned().unwrap_or_else(|| HeaderValue::from_static("*"));
+            head.headers.get("webhook-request-origin").cloned().unwrap_or_else(|| HeaderValue::from_static("*"));
         let rate = HeaderValue::from_str(&self.config.allowed_rate).unwrap_or_else(|_| HeaderValue::from_static("*"));
         Response::builder()
             .status(StatusCode::OK)
@@ -125,32 +137,38 @@ impl Handler {
             .expect("static response parts are valid")
     }
 
-    async fn post(&self, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<ResponseBody>, Refusal> {
-        self.check_api_key(&req)?;
-        check_content_type(&req)?;
+    async fn post(
+        &self,
+        head: &Parts,
+        body: Incoming,
+        peer: SocketAddr,
+        peer_text: &str,
+    ) -> Result<Response<ResponseBody>, Refusal> {
+        self.check_api_key(&head.headers)?;
+        check_content_type(&head.headers)?;
         let limit = self.config.limits.max_body;
         let declared =
-            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+            head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
-        let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
+        let signature = head.headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
         // The body's share of the memory budget is held until the request is answered.
-        let (body, _budget) = self.read_body(req.into_body(), limit).await?;
+        let (body, _budget) = self.read_body(body, limit).await?;
         let received_at = now();
         let started = Instant::now();
 
         if let Some(request) = challenge_request(&body) {
-            return self.challenge(request, peer, received_at, started).await;
+            return self.challenge(request, peer, peer_text, received_at, started).await;
         }
 
-        let verified_by = match self.verifier.verify(signature.as_deref(), &body) {
+        let verified_by = match self.verifier.verify(signature, &body) {
             Ok(by) => by,
             Err(crate::greenlake::SignatureError::Missing) if self.config.allow_unsigned => VerifiedBy::Unsigned,
             Err(e) => return Err(Refusal::new(StatusCode::UNAUTHORIZED, e.to_string())),
         };
         let events = parse_body(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
-        let delivery = Delivery { received_at, peer: peer.to_string(), verified_by, events };
+        let delivery = Delivery { received_at, peer: peer_text.to_owned(), verified_by, events };
         // Bounded: a journal stuck on a dead disk must not hold requests forever. A late write after this
         // answer only means GreenLake's retry is recognised as a duplicate; nothing acknowledged is lost.
         let committed = tokio::time::timeout(COMMIT_TIMEOUT, self.pipeline.commit(delivery))
@@ -177,6 +195,7 @@ impl Handler {
         &self,
         request: String,
         peer: SocketAddr,
+        peer_text: &str,
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
@@ -187,7 +206,7 @@ impl Handler {
                 let (verification, body) = answer_challenge(&self.signer, &request);
                 let record = ChallengeRecord {
                     received_at,
-                    peer: peer.to_string(),
+                    peer: peer_text.to_owned(),
                     challenge_request: shown,
                     answered: true,
                     reason: None,
@@ -204,7 +223,7 @@ impl Handler {
                 tracing::warn!(%peer, "suspicious challenge refused: {reason}");
                 let record = ChallengeRecord {
                     received_at,
-                    peer: peer.to_string(),
+                    peer: peer_text.to_owned(),
                     challenge_request: shown,
                     answered: false,
                     reason: Some(reason.to_owned()),
@@ -218,11 +237,11 @@ impl Handler {
         Ok(response)
     }
 
-    fn check_api_key<B>(&self, req: &Request<B>) -> Result<(), Refusal> {
+    fn check_api_key(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let Some(key) = &self.config.api_key else {
             return Ok(());
         };
-        let Some(value) = req.headers().get(AUTHORIZATION) else {
+        let Some(value) = headers.get(AUTHORIZATION) else {
             return Err(Refusal::new(StatusCode::UNAUTHORIZED, "missing Authorization"));
         };
         let value = value.as_bytes().trim_ascii();
@@ -246,13 +265,17 @@ impl Handler {
         limit: usize,
     ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Refusal> {
         let read = async {
-            let mut buf = bytes::BytesMut::new();
+            // A body that arrives in one frame (the usual small delivery) is kept as hyper hands it over, without a
+            // copy; only a body in several frames is joined.
+            let mut single: Option<Bytes> = None;
+            let mut joined: Option<bytes::BytesMut> = None;
+            let mut len = 0usize;
             let mut held: Option<OwnedSemaphorePermit> = None;
             while let Some(frame) = body.frame().await {
                 let frame =
                     frame.map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("body could not be read: {e}")))?;
                 let Ok(data) = frame.into_data() else { continue };
-                if buf.len() + data.len() > limit {
+                if len + data.len() > limit {
                     return Err(too_large(limit));
                 }
                 if data.is_empty() {
@@ -271,9 +294,23 @@ impl Handler {
                     Some(h) => h.merge(permit),
                     None => held = Some(permit),
                 }
-                buf.extend_from_slice(&data);
+                len += data.len();
+                match (&mut joined, single.take()) {
+                    (Some(buf), _) => buf.extend_from_slice(&data),
+                    (None, None) => single = Some(data),
+                    (None, Some(first)) => {
+                        let mut buf = bytes::BytesMut::with_capacity(len);
+                        buf.extend_from_slice(&first);
+                        buf.extend_from_slice(&data);
+                        joined = Some(buf);
+                    }
+                }
             }
-            Ok((buf.freeze(), held))
+            let body = match joined {
+                Some(buf) => buf.freeze(),
+                None => single.unwrap_or_default(),
+            };
+            Ok((body, held))
         };
         match tokio::time::timeout(self.config.limits.body_timeout, read).await {
             Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "body not received in time")),
@@ -289,8 +326,8 @@ fn body_budget(max_body: usize) -> usize {
     max_body.saturating_mul(BODY_BUDGET_IN_BODIES).min(countable).max(max_body.min(countable))
 }
 
-fn check_content_type<B>(req: &Request<B>) -> Result<(), Refusal> {
-    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
         return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "missing content-type (expected application/json)",

@@ -176,11 +176,14 @@ impl Connection {
         let io = TokioIo::new(tls);
         let handler = self.handler.clone();
         let requests = activity.clone();
+        // Formatted once: every record of this connection's requests names the same peer.
+        let peer_text: Arc<str> = peer.to_string().into();
         let service = service_fn(move |req| {
             let handler = handler.clone();
+            let peer_text = peer_text.clone();
             let busy = requests.begin();
             async move {
-                let response = handler.handle(req, peer).await;
+                let response = handler.handle_from(req, peer, &peer_text).await;
                 drop(busy);
                 Ok::<_, std::convert::Infallible>(response)
             }
