@@ -1095,6 +1095,57 @@ mod tests {
         assert_eq!(shown_ids(&app), ["id-1", "id-3", "id-7", "id-9"]);
     }
 
+    /// The ids a filter on `text` shows when set at once, as [`Filter::matches`] decides one event at a time.
+    fn expected_ids(app: &App, text: &str) -> Vec<String> {
+        let f = Filter { text: text.into(), ..Filter::default() };
+        let h = app.history();
+        h.iter()
+            .filter(|(_, r)| {
+                f.matches(&crate::cloudevent::EventFields {
+                    id: h.id(r).into(),
+                    source: String::new(),
+                    ty: h.types.name(r.ty).into(),
+                    time: None,
+                    user: h.user_name(r).map(Into::into),
+                    category: None,
+                    summary: h.summary(r).into(),
+                })
+            })
+            .map(|(_, r)| h.id(r).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn text_filter_refined_and_widened_key_by_key_agrees_with_matching_each_event() {
+        let mut app = App::new(info(), 1000);
+        let summaries = ["User Alice logged in", "user bob LOGGED OUT", "Subscription added", "logged", "in"];
+        for i in 0..300 {
+            let (ty, user) =
+                if i % 3 == 2 { (SUBS, "acme") } else { (AUDIT, if i % 2 == 0 { "alice" } else { "bob" }) };
+            let summary = summaries[(i * 7 / 3) % summaries.len()];
+            app.update(Action::Record(Record::Event(event(&format!("ev{i}-LoG"), ty, Some(user), summary))));
+        }
+        let query = "logged in";
+        app.update(Action::OpenTextFilter);
+        for (i, c) in query.char_indices() {
+            app.update(Action::FilterChar(c));
+            let typed = &query[..i + c.len_utf8()];
+            assert_eq!(shown_ids(&app), expected_ids(&app, typed), "refined to {typed:?}");
+        }
+        assert!(!shown_ids(&app).is_empty());
+        for end in (1..query.len()).rev() {
+            app.update(Action::FilterBackspace);
+            assert_eq!(shown_ids(&app), expected_ids(&app, &query[..end]), "widened to {:?}", &query[..end]);
+        }
+        // A needle that runs from an id into its summary, or from one event into the next, matches neither.
+        app.update(Action::FilterCancel);
+        type_text(&mut app, "-logUser");
+        assert_eq!(shown_ids(&app), Vec::<String>::new());
+        app.update(Action::FilterCancel);
+        type_text(&mut app, "addedev");
+        assert_eq!(shown_ids(&app), Vec::<String>::new());
+    }
+
     #[test]
     fn new_events_join_the_filtered_view_only_when_they_match() {
         let mut app = app_with(3);

@@ -95,19 +95,46 @@ impl Texts {
     }
 }
 
-/// Answers "does this row's id or summary contain the needle?" for rows visited in ascending order, by searching
-/// each text chunk once as a whole and then checking which row each match falls in: per row this costs a few
-/// comparisons, not a search.
+/// Answers "does this row's id or summary contain the needle?" for rows visited in ascending order.
+///
+/// A chunk's text is searched as one stream, with `memchr`'s SIMD search: for a needle with letters, over a copy of
+/// the chunk lower-cased in ASCII (exact, as the needle is ASCII), so the search stops only where the needle's rarer
+/// bytes line up instead of at every occurrence of one of its letters in either case. The search is lazy and
+/// remembers where it got to: a row is answered by the first match at or after its start, so one search serves
+/// every row up to that match; a row that matches ends its search there (its other matches are never looked for),
+/// and the text of rows that are not visited (a narrowed list, rows already passed on type or user) is only run over
+/// by the search, never examined row by row.
 pub struct TextHits<'a> {
     texts: &'a Texts,
     matcher: &'a TextMatcher,
+    finder: memchr::memmem::Finder<'a>,
+    /// The needle has a letter and more than one byte: search `lower`, not the text itself.
+    fold: bool,
     chunk: Option<u32>,
-    /// Starts of every match in the current chunk, ascending.
-    hits: Vec<u32>,
-    next: usize,
+    /// The current chunk's text, and the same ASCII lower-cased when `fold`.
+    text: &'a [u8],
+    lower: Vec<u8>,
+    /// `found` is the first match at or after `searched` in the current chunk (`None`: none up to its end).
+    searched: usize,
+    found: Option<usize>,
 }
 
-impl TextHits<'_> {
+impl<'a> TextHits<'a> {
+    fn new(texts: &'a Texts, matcher: &'a TextMatcher) -> TextHits<'a> {
+        let needle = matcher.text().as_bytes();
+        TextHits {
+            texts,
+            matcher,
+            finder: memchr::memmem::Finder::new(needle),
+            fold: needle.len() > 1 && needle.iter().any(u8::is_ascii_alphabetic),
+            chunk: None,
+            text: &[],
+            lower: Vec::new(),
+            searched: usize::MAX,
+            found: None,
+        }
+    }
+
     pub fn row_hit(&mut self, history: &History, row: &EventRow) -> bool {
         if !self.matcher.is_bytewise() {
             return self.matcher.is_match(history.id(row)) || self.matcher.is_match(history.summary(row));
@@ -115,29 +142,45 @@ impl TextHits<'_> {
         if self.chunk != Some(row.chunk) {
             self.load(row.chunk);
         }
-        let n = self.matcher.len() as u32;
-        let (id_start, sum_start) = (row.offset, row.offset + row.id_len);
-        let end = sum_start + row.summary_len;
-        while self.hits.get(self.next).is_some_and(|&p| p < id_start) {
-            self.next += 1;
-        }
+        let n = self.matcher.len();
+        let (mut at, sum_start) = (row.offset as usize, (row.offset + row.id_len) as usize);
+        let end = sum_start + row.summary_len as usize;
         // A match must lie wholly inside the id or wholly inside the summary, not across them or into the next row.
-        self.hits[self.next..]
-            .iter()
-            .take_while(|&&p| p < end)
-            .any(|&p| (p + n <= sum_start) || (p >= sum_start && p + n <= end))
+        while let Some(p) = self.first_from(at).filter(|&p| p < end) {
+            if p + n <= sum_start || (p >= sum_start && p + n <= end) {
+                return true;
+            }
+            at = p + 1;
+        }
+        false
+    }
+
+    /// The first match starting at or after `at` in the current chunk.
+    fn first_from(&mut self, at: usize) -> Option<usize> {
+        if at < self.searched || self.found.is_some_and(|p| p < at) {
+            self.searched = at;
+            let needle = self.matcher.text().as_bytes();
+            let hay = if self.fold { self.lower.get(at..) } else { self.text.get(at..) };
+            self.found = hay
+                .and_then(|hay| match *needle {
+                    [b] if b.is_ascii_alphabetic() => memchr::memchr2(b, b.to_ascii_uppercase(), hay),
+                    [b] => memchr::memchr(b, hay),
+                    _ => self.finder.find(hay),
+                })
+                .map(|p| at + p);
+        }
+        self.found
     }
 
     fn load(&mut self, chunk: u32) {
         self.chunk = Some(chunk);
-        self.hits.clear();
-        self.next = 0;
+        self.searched = usize::MAX;
+        self.found = None;
         let index = chunk.wrapping_sub(self.texts.first) as usize;
-        let Some(buf) = self.texts.chunks.get(index).map(|c| c.buf.as_bytes()) else { return };
-        let mut from = 0;
-        while let Some(at) = self.matcher.find_from(buf, from) {
-            self.hits.push(at as u32);
-            from = at + 1;
+        self.text = self.texts.chunks.get(index).map_or(&[], |c| c.buf.as_bytes());
+        if self.fold {
+            self.lower.clear();
+            self.lower.extend(self.text.iter().map(u8::to_ascii_lowercase));
         }
     }
 }
@@ -325,7 +368,7 @@ impl History {
 
     /// A text search over rows visited in ascending sequence order.
     pub fn text_hits<'a>(&'a self, matcher: &'a TextMatcher) -> TextHits<'a> {
-        TextHits { texts: &self.texts, matcher, chunk: None, hits: Vec::new(), next: 0 }
+        TextHits::new(&self.texts, matcher)
     }
 
     /// The row's sanitised CloudEvent id.
@@ -448,6 +491,67 @@ pub(crate) mod tests {
                 assert_eq!(hits.row_hit(&h, r), expected);
             }
         }
+    }
+
+    /// Which of `rows` (visited in this order) `needle` is found in, through [`TextHits`].
+    fn hits(h: &History, needle: &str, rows: &[u64]) -> Vec<u64> {
+        let m = TextMatcher::new(needle);
+        let mut hits = h.text_hits(&m);
+        rows.iter().copied().filter(|&s| hits.row_hit(h, h.get(s).unwrap())).collect()
+    }
+
+    #[test]
+    fn text_hits_never_count_a_match_across_id_and_summary_or_into_the_next_row() {
+        let mut h = History::new(10);
+        h.push(event("abC", "t", None, "Def")); // 0: "abCDef"
+        h.push(event("ghi", "t", None, "fab")); // 1: "ghifab", after row 0's "Def"
+        h.push(event("xx", "t", None, "cdcd")); // 2
+        let all = [0, 1, 2];
+        assert_eq!(hits(&h, "cd", &all), [2], "\"cD\" across row 0's id and summary does not count");
+        assert_eq!(hits(&h, "fg", &all), Vec::<u64>::new(), "nor \"fg\" across rows 0 and 1");
+        assert_eq!(hits(&h, "efg", &all), Vec::<u64>::new());
+        assert_eq!(hits(&h, "DEF", &all), [0]);
+        assert_eq!(hits(&h, "ab", &all), [0, 1]);
+        assert_eq!(hits(&h, "b", &all), [0, 1]);
+        assert_eq!(hits(&h, "C", &all), [0, 2]);
+        // A row after one whose only candidate crosses the boundary is still found.
+        assert_eq!(hits(&h, "cdc", &all), [2]);
+        assert_eq!(hits(&h, "abcdef", &all), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn text_hits_find_overlapping_and_repeated_matches_once_per_row() {
+        let mut h = History::new(10);
+        h.push(event("id", "t", None, "aXaXa aXa")); // 0
+        h.push(event("aX", "t", None, "a")); // 1: "aXa" only across id and summary
+        h.push(event("q", "t", None, "AxA")); // 2
+        h.push(event("q", "t", None, "zzz")); // 3
+        assert_eq!(hits(&h, "axa", &[0, 1, 2, 3]), [0, 2]);
+        assert_eq!(hits(&h, "axaxa", &[0, 1, 2, 3]), [0]);
+        assert_eq!(hits(&h, "zz", &[0, 1, 2, 3]), [3]);
+        // Visiting only some rows, as a narrowed list does: matches in the rows skipped do not leak into others.
+        assert_eq!(hits(&h, "axa", &[1, 3]), Vec::<u64>::new());
+        assert_eq!(hits(&h, "axa", &[1, 2]), [2]);
+        assert_eq!(hits(&h, "a", &[1, 3]), [1]);
+    }
+
+    #[test]
+    fn text_hits_fold_letters_only_and_take_other_bytes_as_they_are() {
+        let mut h = History::new(10);
+        h.push(event("E-1", "t", None, "Ünïcode [x] ÉTÉ @home")); // 0
+        h.push(event("e_1", "t", None, "under_score 100%")); // 1
+        h.push(event("K", "t", None, "\u{212a}elvin")); // 2: starts with the Kelvin sign
+        let all = [0, 1, 2];
+        assert_eq!(hits(&h, "-", &all), [0]);
+        assert_eq!(hits(&h, "e-1", &all), [0]);
+        assert_eq!(hits(&h, "_", &all), [1]);
+        assert_eq!(hits(&h, "0%", &all), [1]);
+        assert_eq!(hits(&h, "[X]", &all), [0]);
+        assert_eq!(hits(&h, "@HOME", &all), [0]);
+        assert_eq!(hits(&h, "nïc", &all), [0], "a needle that is not ASCII is matched row by row");
+        assert_eq!(hits(&h, "été", &all), [0]);
+        assert_eq!(hits(&h, "elvin", &all), [2]);
+        assert_eq!(hits(&h, "k", &all), [2]);
     }
 
     #[test]
