@@ -12,6 +12,8 @@ pub struct Tmux {
 
 /// The session (and its only pane) every helper addresses.
 pub const TARGET: &str = "dash";
+/// Longest wait for a screen to stop changing once it shows what a test waits for.
+pub const SETTLE: Duration = Duration::from_secs(2);
 /// The shell's prompt, unmistakable on a captured screen.
 pub const PROMPT: &str = "glwatch-e2e-prompt$";
 
@@ -82,17 +84,34 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
-    /// Polls the screen until `pred` holds, failing with the last screen after [`WAIT`].
+    /// Polls the screen until `pred` holds, failing with the last screen after [`WAIT`]. The screen returned is
+    /// a settled one: a capture can catch a frame half written (the header updated, the rows not yet), so once
+    /// `pred` holds the screen is captured again until two captures agree, for at most [`SETTLE`].
     pub async fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let screen = self.screen();
             if pred(&screen) {
-                return screen;
+                return self.settle(screen, &pred).await;
             }
             assert!(Instant::now() < deadline, "screen never showed {what}; last screen:\n{screen}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    async fn settle(&self, mut screen: String, pred: &impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + SETTLE;
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let again = self.screen();
+            if again == screen {
+                break;
+            }
+            if pred(&again) {
+                screen = again;
+            }
+        }
+        screen
     }
 
     pub async fn wait_for(&self, text: &str) -> String {
