@@ -431,7 +431,8 @@ fn needs_rewrite(json: &str) -> bool {
     has_byte_from_del_up(json.as_bytes()) || Shape::of(json.as_bytes()).whitespace
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` characters.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
