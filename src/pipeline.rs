@@ -19,8 +19,6 @@ pub trait Store: Send {
     fn append(&mut self, lines: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> io::Result<()>;
-    /// Describes the store for the start-up banner.
-    fn describe(&self) -> String;
 }
 
 /// Where committed records go next: NDJSON on stdout, the dashboard.
@@ -174,7 +172,7 @@ pub struct Delivery {
 
 enum Job {
     Events { delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>> },
-    Note { record: Record, ack: Option<oneshot::Sender<()>> },
+    Note { record: Record, ack: oneshot::Sender<()> },
 }
 
 /// Counters the dashboard and logs read.
@@ -250,7 +248,7 @@ impl Pipeline {
     /// Records a challenge or rejection and waits until it is written (not synced: these need no durability).
     pub async fn note(&self, record: Record) {
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Job::Note { record, ack: Some(ack) }) {
+        match self.tx.try_send(Job::Note { record, ack }) {
             Ok(()) => {
                 let _ = done.await;
             }
@@ -370,9 +368,7 @@ impl CommitLoop {
             }
         }
         for (_, ack) in notes {
-            if let Some(ack) = ack {
-                let _ = ack.send(());
-            }
+            let _ = ack.send(());
         }
         // A burst's buffer is not kept: an idle receiver should not hold the largest group it ever wrote.
         if buf.capacity() <= 1 << 20 {
@@ -467,9 +463,6 @@ mod tests {
         fn sync(&mut self) -> io::Result<()> {
             self.syncs.fetch_add(1, Ordering::SeqCst);
             Ok(())
-        }
-        fn describe(&self) -> String {
-            "memory".into()
         }
     }
 
