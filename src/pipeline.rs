@@ -300,18 +300,13 @@ impl CommitLoop {
         let mut notes = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                Job::Events { delivery, ack } => {
-                    let p = self.stage(delivery, ack);
-                    for r in &p.records {
-                        write_line(&mut buf, r);
-                    }
-                    pending.push(p);
-                }
-                Job::Note { record, ack } => {
-                    write_line(&mut buf, &record);
-                    notes.push((record, ack));
-                }
+                Job::Events { delivery, ack } => pending.push(self.stage(delivery, ack)),
+                Job::Note { record, ack } => notes.push((record, ack)),
             }
+        }
+        // Events first, then notes: the order in which their lines are handed to the outputs below.
+        for r in pending.iter().flat_map(|p| &p.records).chain(notes.iter().map(|(r, _)| r)) {
+            write_line(&mut buf, r);
         }
         let durable = !pending.is_empty();
         let result = match self.store.as_mut() {
@@ -513,6 +508,44 @@ mod tests {
         let seen = lines.lock().unwrap();
         assert_eq!(seen.len(), 4, "sinks see the 503 rejection too: {seen:?}");
         assert!(seen[2].contains("\"status\":503"));
+    }
+
+    #[test]
+    fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group() {
+        struct Pairs(Arc<Mutex<Vec<(String, String)>>>);
+        impl Sink for Pairs {
+            fn emit(&mut self, record: &Record, line: &str) {
+                self.0.lock().unwrap().push((record.to_line(), line.to_owned()));
+            }
+        }
+        let pairs = Arc::new(Mutex::new(Vec::new()));
+        let (_tx, rx) = mpsc::channel(1);
+        let mut commit = CommitLoop {
+            store: None,
+            sinks: vec![Box::new(Pairs(pairs.clone()))],
+            dedup: DedupWindow::new(10),
+            rx,
+            buf: Vec::new(),
+        };
+        let note = Record::Rejected(RejectedRecord {
+            received_at: now(),
+            peer: "127.0.0.1:2".into(),
+            status: 400,
+            reason: "malformed".into(),
+            method: None,
+            path: None,
+            count: None,
+        });
+        let mut jobs = vec![
+            Job::Note { record: note, ack: oneshot::channel().0 },
+            Job::Events { delivery: delivery("a"), ack: oneshot::channel().0 },
+        ];
+        commit.commit_group(&mut jobs);
+        let pairs = pairs.lock().unwrap();
+        assert_eq!(pairs.len(), 2);
+        for (record, line) in pairs.iter() {
+            assert_eq!(record, line);
+        }
     }
 
     struct EventFieldsId;
