@@ -397,32 +397,46 @@ pub fn minify(json: &str) -> Cow<'_, str> {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = JsonStrings::default();
     for c in json.chars() {
-        if in_string {
+        if strings.step(c) {
             if is_unsafe_in_terminal(c) {
                 // Never directly after a backslash in valid JSON, so this cannot break an escape.
                 out.push_str(&format!("\\u{:04x}", c as u32));
-                escaped = false;
-                continue;
+            } else {
+                out.push(c);
             }
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
         } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
             out.push(c);
         }
     }
     Cow::Owned(out)
+}
+
+/// Follows JSON text character by character to tell which characters belong to a string.
+#[derive(Default)]
+pub(crate) struct JsonStrings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonStrings {
+    /// Takes the next character; true when it is part of a string's contents or its closing quote (an opening
+    /// quote is not: the caller treats it like the punctuation around it).
+    pub(crate) fn step(&mut self, c: char) -> bool {
+        if !self.in_string {
+            self.in_string = c == '"';
+            return false;
+        }
+        if self.escaped {
+            self.escaped = false;
+        } else if c == '\\' {
+            self.escaped = true;
+        } else if c == '"' {
+            self.in_string = false;
+        }
+        true
+    }
 }
 
 /// Whether [`minify`] would change anything: compact ASCII senders (the common case) need no copy. Any byte from
@@ -431,7 +445,8 @@ fn needs_rewrite(json: &str) -> bool {
     has_byte_from_del_up(json.as_bytes()) || Shape::of(json.as_bytes()).whitespace
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` characters.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,

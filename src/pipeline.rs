@@ -19,8 +19,6 @@ pub trait Store: Send {
     fn append(&mut self, lines: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> io::Result<()>;
-    /// Describes the store for the start-up banner.
-    fn describe(&self) -> String;
 }
 
 /// Where committed records go next: NDJSON on stdout, the dashboard.
@@ -174,7 +172,7 @@ pub struct Delivery {
 
 enum Job {
     Events { delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>> },
-    Note { record: Record, ack: Option<oneshot::Sender<()>> },
+    Note { record: Record, ack: oneshot::Sender<()> },
 }
 
 /// Counters the dashboard and logs read.
@@ -250,7 +248,7 @@ impl Pipeline {
     /// Records a challenge or rejection and waits until it is written (not synced: these need no durability).
     pub async fn note(&self, record: Record) {
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Job::Note { record, ack: Some(ack) }) {
+        match self.tx.try_send(Job::Note { record, ack }) {
             Ok(()) => {
                 let _ = done.await;
             }
@@ -302,18 +300,13 @@ impl CommitLoop {
         let mut notes = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                Job::Events { delivery, ack } => {
-                    let p = self.stage(delivery, ack);
-                    for r in &p.records {
-                        write_line(&mut buf, r);
-                    }
-                    pending.push(p);
-                }
-                Job::Note { record, ack } => {
-                    write_line(&mut buf, &record);
-                    notes.push((record, ack));
-                }
+                Job::Events { delivery, ack } => pending.push(self.stage(delivery, ack)),
+                Job::Note { record, ack } => notes.push((record, ack)),
             }
+        }
+        // Events first, then notes: the order in which their lines are handed to the outputs below.
+        for r in pending.iter().flat_map(|p| &p.records).chain(notes.iter().map(|(r, _)| r)) {
+            write_line(&mut buf, r);
         }
         let durable = !pending.is_empty();
         let result = match self.store.as_mut() {
@@ -370,9 +363,7 @@ impl CommitLoop {
             }
         }
         for (_, ack) in notes {
-            if let Some(ack) = ack {
-                let _ = ack.send(());
-            }
+            let _ = ack.send(());
         }
         // A burst's buffer is not kept: an idle receiver should not hold the largest group it ever wrote.
         if buf.capacity() <= 1 << 20 {
@@ -468,9 +459,6 @@ mod tests {
             self.syncs.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
-        fn describe(&self) -> String {
-            "memory".into()
-        }
     }
 
     struct Collect(Arc<Mutex<Vec<String>>>);
@@ -520,6 +508,44 @@ mod tests {
         let seen = lines.lock().unwrap();
         assert_eq!(seen.len(), 4, "sinks see the 503 rejection too: {seen:?}");
         assert!(seen[2].contains("\"status\":503"));
+    }
+
+    #[test]
+    fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group() {
+        struct Pairs(Arc<Mutex<Vec<(String, String)>>>);
+        impl Sink for Pairs {
+            fn emit(&mut self, record: &Record, line: &str) {
+                self.0.lock().unwrap().push((record.to_line(), line.to_owned()));
+            }
+        }
+        let pairs = Arc::new(Mutex::new(Vec::new()));
+        let (_tx, rx) = mpsc::channel(1);
+        let mut commit = CommitLoop {
+            store: None,
+            sinks: vec![Box::new(Pairs(pairs.clone()))],
+            dedup: DedupWindow::new(10),
+            rx,
+            buf: Vec::new(),
+        };
+        let note = Record::Rejected(RejectedRecord {
+            received_at: now(),
+            peer: "127.0.0.1:2".into(),
+            status: 400,
+            reason: "malformed".into(),
+            method: None,
+            path: None,
+            count: None,
+        });
+        let mut jobs = vec![
+            Job::Note { record: note, ack: oneshot::channel().0 },
+            Job::Events { delivery: delivery("a"), ack: oneshot::channel().0 },
+        ];
+        commit.commit_group(&mut jobs);
+        let pairs = pairs.lock().unwrap();
+        assert_eq!(pairs.len(), 2);
+        for (record, line) in pairs.iter() {
+            assert_eq!(record, line);
+        }
     }
 
     struct EventFieldsId;

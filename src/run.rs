@@ -77,12 +77,8 @@ fn print_generated_secret(secret: &Secret) {
 
 /// `glwatch --headless` (and, until a terminal is attached, the default): NDJSON records on stdout.
 pub async fn run_headless(args: RunArgs) -> ExitCode {
-    let config = match ReceiverConfig::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let journal = match open_journal(&args) {
-        Ok(j) => j,
+    let (config, journal) = match configure(&args) {
+        Ok(both) => both,
         Err(e) => return fail(&e),
     };
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
@@ -108,12 +104,8 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
 /// `glwatch` on a terminal: the live dashboard over the receiver, starting with the journal's history. Logs must
 /// already go to a file.
 pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
-    let config = match ReceiverConfig::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let journal = match open_journal(&args) {
-        Ok(j) => j,
+    let (config, journal) = match configure(&args) {
+        Ok(both) => both,
         Err(e) => return fail(&e),
     };
     let screen = Screen {
@@ -237,6 +229,11 @@ pub fn journal_options(args: &RunArgs) -> Option<JournalOptions> {
         // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
         max_line: MAX_LINE.max(args.max_body.saturating_add(64 * 1024)),
     })
+}
+
+/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start.
+fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
+    Ok((ReceiverConfig::from_args(args)?, open_journal(args)?))
 }
 
 /// Replays and opens the journal the command line asks for: the store for [`Pipeline::start`], the last

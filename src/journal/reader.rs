@@ -242,7 +242,12 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
                 }
             }
             "challenge" | "rejected" => {}
-            other => return Verdict::Corrupt(format!("invalid record: unknown kind {:?}", truncate(other, 40))),
+            other => {
+                return Verdict::Corrupt(format!(
+                    "invalid record: unknown kind {:?}",
+                    crate::cloudevent::truncate(other, 40)
+                ))
+            }
         }
         if retain > 0 {
             if paths.last().map(PathBuf::as_path) != Some(line.path) {
@@ -264,13 +269,6 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
         }
     }
     Ok(Replay { records, dedup, total, events, report })
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -15,15 +15,6 @@ pub enum Durability {
     Os,
 }
 
-impl Durability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Durability::Fsync => "fsync",
-            Durability::Os => "os",
-        }
-    }
-}
-
 /// Appends groups of NDJSON lines to the current segment.
 ///
 /// A group is written with one `write` call and never split across segments. If writing or syncing it fails, the
@@ -179,10 +170,6 @@ impl Store for JournalWriter {
             self.dir_unsynced = false;
         }
         Ok(())
-    }
-
-    fn describe(&self) -> String {
-        format!("journal {} (durability {})", self.current_segment().display(), self.durability.as_str())
     }
 }
 

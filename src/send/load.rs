@@ -235,11 +235,7 @@ async fn deliver(
             match shared.client.connect().await {
                 Ok(c) => *conn = Some(c),
                 Err(e) => {
-                    tally.failed_attempts += 1;
-                    tally.last_error = Some(e.to_string());
-                    if last {
-                        tally.failed += events;
-                        live.failed.fetch_add(events, Ordering::Relaxed);
+                    if failed_attempt(tally, live, e.to_string(), events, last) {
                         return;
                     }
                     continue;
@@ -266,16 +262,24 @@ async fn deliver(
             Err(e) => {
                 // The connection's state is unknown after an error; the next attempt starts afresh.
                 *conn = None;
-                tally.failed_attempts += 1;
-                tally.last_error = Some(e.to_string());
-                if last {
-                    tally.failed += events;
-                    live.failed.fetch_add(events, Ordering::Relaxed);
+                if failed_attempt(tally, live, e.to_string(), events, last) {
                     return;
                 }
             }
         }
     }
+}
+
+/// Counts an attempt that failed with `error`, and the body's events as failed when it was the `last`; returns
+/// `last`, i.e. whether to give up.
+fn failed_attempt(tally: &mut Tally, live: &Live, error: String, events: u64, last: bool) -> bool {
+    tally.failed_attempts += 1;
+    tally.last_error = Some(error);
+    if last {
+        tally.failed += events;
+        live.failed.fetch_add(events, Ordering::Relaxed);
+    }
+    last
 }
 
 #[cfg(test)]

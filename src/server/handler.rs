@@ -83,18 +83,9 @@ impl Handler {
         verdict == Verdict::Show
     }
 
-    /// Answers one request. Never panics on input and never fails: every problem becomes a status.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
-        self.handle_from(req, peer, &peer.to_string()).await
-    }
-
-    /// [`Handler::handle`] with the peer as records spell it, which a connection formats once for all its requests.
-    pub async fn handle_from(
-        &self,
-        req: Request<Incoming>,
-        peer: SocketAddr,
-        peer_text: &str,
-    ) -> Response<ResponseBody> {
+    /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its
+    /// requests). Never panics on input and never fails: every problem becomes a status.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr, peer_text: &str) -> Response<ResponseBody> {
         // The head stays borrowed while the body is read: nothing of it is copied for a request that succeeds.
         let (head, body) = req.into_parts();
         let method = &head.method;
@@ -181,8 +172,8 @@ impl Handler {
             )),
             Err(e) => {
                 // The committer already showed the operator why; GreenLake is told to come back.
+                // error_response adds the Retry-After of every 503.
                 let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
-                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
                 if matches!(e, CommitError::Closed) {
                     response.headers_mut().insert("connection", HeaderValue::from_static("close"));
                 }
@@ -369,9 +360,12 @@ pub fn error_response(status: StatusCode, reason: &str) -> Response<ResponseBody
     response
 }
 
+/// `s` cut to at most `max` characters, with an ellipsis when something was cut.
 fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+    let cut = crate::cloudevent::truncate(s, max);
+    if cut.len() < s.len() {
+        format!("{cut}…")
+    } else {
+        s.to_owned()
     }
 }

@@ -183,7 +183,7 @@ impl Connection {
             let peer_text = peer_text.clone();
             let busy = requests.begin();
             async move {
-                let response = handler.handle_from(req, peer, &peer_text).await;
+                let response = handler.handle(req, peer, &peer_text).await;
                 drop(busy);
                 Ok::<_, std::convert::Infallible>(response)
             }

@@ -558,18 +558,23 @@ impl App {
     }
 
     fn row_matches(&self, row: &EventRow) -> bool {
+        self.decided(row).unwrap_or_else(|| {
+            let text = &self.compiled.text;
+            text.is_match(self.history.summary(row)) || text.is_match(self.history.id(row))
+        })
+    }
+
+    /// Whether `row` passes the filter, when its type and user decide it: it is not a chosen type or user, there is
+    /// no text, or the text matches its type or user. `None` when only its summary or id can tell.
+    fn decided(&self, row: &EventRow) -> Option<bool> {
         let c = &self.compiled;
         if !self.filter.types.is_empty() && !flag(&c.type_chosen, row.ty) {
-            return false;
+            return Some(false);
         }
         if !self.filter.users.is_empty() && !flag(&c.user_chosen, row.user) {
-            return false;
+            return Some(false);
         }
-        c.text.is_empty()
-            || flag(&c.type_text, row.ty)
-            || flag(&c.user_text, row.user)
-            || c.text.is_match(self.history.summary(row))
-            || c.text.is_match(self.history.id(row))
+        (c.text.is_empty() || flag(&c.type_text, row.ty) || flag(&c.user_text, row.user)).then_some(true)
     }
 
     fn refilter(&mut self, narrowing: bool) {
@@ -598,17 +603,7 @@ impl App {
 
     /// [`App::row_matches`] for rows visited in order, with the text searched chunk by chunk.
     fn passes(&self, row: &EventRow, hits: &mut TextHits<'_>) -> bool {
-        let c = &self.compiled;
-        if !self.filter.types.is_empty() && !flag(&c.type_chosen, row.ty) {
-            return false;
-        }
-        if !self.filter.users.is_empty() && !flag(&c.user_chosen, row.user) {
-            return false;
-        }
-        c.text.is_empty()
-            || flag(&c.type_text, row.ty)
-            || flag(&c.user_text, row.user)
-            || hits.row_hit(&self.history, row)
+        self.decided(row).unwrap_or_else(|| hits.row_hit(&self.history, row))
     }
 
     /// After the view changed under the selection: keep it if still listed, else take the nearest later row.

@@ -3,6 +3,7 @@
 //! The JSON is re-indented token by token rather than parsed into a tree and printed again, so key order,
 //! numbers and string escapes appear exactly as GreenLake sent them.
 
+use crate::cloudevent::JsonStrings;
 use crate::tui::sanitize::sanitize;
 
 const INDENT: &str = "  ";
@@ -13,8 +14,7 @@ pub fn pretty_lines(raw: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     let mut depth: usize = 0;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = JsonStrings::default();
     let mut chars = raw.chars().peekable();
     let newline = |line: &mut String, lines: &mut Vec<String>, depth: usize| {
         lines.push(sanitize(line).into_owned());
@@ -24,22 +24,12 @@ pub fn pretty_lines(raw: &str) -> Vec<String> {
         }
     };
     while let Some(c) = chars.next() {
-        if in_string {
+        if strings.step(c) {
             line.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
             continue;
         }
         match c {
-            '"' => {
-                in_string = true;
-                line.push(c);
-            }
+            '"' => line.push(c),
             '{' | '[' => {
                 line.push(c);
                 let close = if c == '{' { '}' } else { ']' };
