@@ -175,7 +175,7 @@ enum Job {
     Note { record: Record, ack: oneshot::Sender<()> },
 }
 
-/// Counters the dashboard and logs read.
+/// Counters of what the pipeline had to leave out; dropped notes are also logged.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
     pub notes_dropped: AtomicU64,
@@ -253,8 +253,12 @@ impl Pipeline {
                 let _ = done.await;
             }
             Err(_) => {
-                // A flood of refused requests must not make legitimate ones wait: drop and count.
-                self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed);
+                // A flood of refused requests must not make legitimate ones wait: drop and count. The log says so
+                // at the first drop and then every 10,000, so the flood cannot flood the log either.
+                let dropped = self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped == 1 || dropped % 10_000 == 0 {
+                    tracing::warn!("record queue full: {dropped} challenge or refusal records not written so far");
+                }
             }
         }
     }
