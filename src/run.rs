@@ -75,7 +75,7 @@ fn print_generated_secret(secret: &Secret) {
     );
 }
 
-/// `glwatch --headless` (and, until a terminal is attached, the default): NDJSON records on stdout.
+/// `glwatch --headless`, and plain `glwatch` without a terminal: NDJSON records on stdout.
 pub async fn run_headless(args: RunArgs) -> ExitCode {
     let (config, journal) = match configure(&args) {
         Ok(both) => both,
