@@ -7,7 +7,7 @@
 
 use crate::cli::ExportArgs;
 use crate::cloudevent::{short_type, EventFields};
-use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
+use crate::journal::reader::{json_reason, scan, ScanMode, ScanStep};
 use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
@@ -332,19 +332,19 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
     }
     let report = scan(journal, ScanMode::ReadOnly, crate::journal::MAX_LINE, |line| {
         if failed.is_some() {
-            return Verdict::Stop;
+            return ScanStep::Stop;
         }
         let record = match Record::from_line(line.text) {
             Ok(r) => r,
-            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+            Err(e) => return ScanStep::Corrupt(json_reason(&e)),
         };
-        let Some(event) = exportable(&record) else { return Verdict::Continue };
+        let Some(event) = exportable(&record) else { return ScanStep::Continue };
         if !filter.admits_time(event.received_at) {
-            return Verdict::Continue;
+            return ScanStep::Continue;
         }
         let fields = EventFields::from_raw_verbatim(event.event.get());
         if !filter.matches(event.received_at, &fields) {
-            return Verdict::Continue;
+            return ScanStep::Continue;
         }
         let written = match format {
             Format::Jsonl => out.write_all(line.text.as_bytes()).and_then(|_| out.write_all(b"\n")),
@@ -353,11 +353,11 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         match written {
             Ok(()) => {
                 rows += 1;
-                Verdict::Continue
+                ScanStep::Continue
             }
             Err(e) => {
                 failed = Some(e);
-                Verdict::Stop
+                ScanStep::Stop
             }
         }
     })

@@ -1,5 +1,7 @@
 //! glwatch: receive, verify and watch HPE GreenLake cloud webhook events.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod cloudevent;
 pub mod config;

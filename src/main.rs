@@ -1,5 +1,7 @@
 //! The `glwatch` binary: parses the command line and hands over to the library.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use glwatch::cli::{Cli, Command, DemoArgs};
 use std::io::IsTerminal;

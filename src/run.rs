@@ -207,7 +207,7 @@ where
 /// Stops the server, then waits for the committer to write what is queued.
 pub async fn finish(server: crate::server::RunningServer, committer: crate::pipeline::Committer) {
     let cut = server.shutdown().await;
-    if cut > 0 {
+    if cut {
         tracing::warn!("stopped with connections cut at the deadline");
     }
     let flushed = tokio::task::spawn_blocking(move || committer.join_within(std::time::Duration::from_secs(5)))

@@ -244,7 +244,7 @@ pub async fn execute(args: SendArgs) -> anyhow::Result<Summary> {
         challenge_ms = v.latency.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
     }
     if state != State::Active || args.challenge_only {
-        let mut s = Summary::new(&stats::Tally::default(), Duration::ZERO, state, reason, detail);
+        let mut s = Summary::new(&stats::EventOutcomes::default(), Duration::ZERO, state, reason, detail);
         s.challenge_ms = challenge_ms;
         return Ok(s);
     }

@@ -8,7 +8,6 @@ pub mod tls;
 use crate::config::ReceiverConfig;
 use crate::pipeline::Pipeline;
 use handler::Handler;
-use listener::ListenerStats;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -16,9 +15,8 @@ use tokio::sync::watch;
 /// A receiver that is accepting connections.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
-    pub stats: Arc<ListenerStats>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<usize>,
+    task: tokio::task::JoinHandle<bool>,
     summaries: tokio::task::JoinHandle<()>,
     handler: Arc<Handler>,
 }
@@ -36,27 +34,19 @@ impl RunningServer {
         let local_addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let limits = config.limits.clone();
         let handler = Arc::new(Handler::new(config, pipeline));
-        let stats = Arc::new(ListenerStats::default());
         let (stop, mut stopped) = watch::channel(false);
         let summaries = tokio::spawn(write_summaries(handler.clone(), stop.subscribe()));
-        let task = tokio::spawn(listener::serve(
-            listener,
-            Arc::new(tls),
-            handler.clone(),
-            limits,
-            stats.clone(),
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
-        Ok(RunningServer { local_addr, stats, stop, task, summaries, handler })
+        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler.clone(), limits, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        Ok(RunningServer { local_addr, stop, task, summaries, handler })
     }
 
-    /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns how many
+    /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns whether
     /// connections had to be cut.
-    pub async fn shutdown(self) -> usize {
+    pub async fn shutdown(self) -> bool {
         let _ = self.stop.send(true);
-        let cut = self.task.await.unwrap_or(1);
+        let cut = self.task.await.unwrap_or(true);
         // Requests are over: what they folded is written last, so no refusal goes uncounted.
         self.summaries.abort();
         let _ = self.summaries.await;
