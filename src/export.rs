@@ -1,11 +1,10 @@
 //! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
-//! journal. The dashboard's export reuses the writers ([`export_to_dir`]).
+//! journal ([`export`]). The dashboard's export reuses the writers ([`export_to_dir`]).
 //!
 //! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
 //! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
 //! lines unchanged.
 
-use crate::cli::ExportArgs;
 use crate::cloudevent::{short_type, EventFields};
 use crate::journal::reader::{json_reason, scan, ScanMode, ScanStep};
 use crate::record::{EventRecord, Record};
@@ -13,14 +12,13 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::process::ExitCode;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
 pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
     Csv,
@@ -282,28 +280,6 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
         _ => Err(format!(
             "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1h, 7d)"
         )),
-    }
-}
-
-/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
-pub fn run(args: ExportArgs) -> ExitCode {
-    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
-    let result = match &args.output {
-        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format, &filter, f),
-            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
-        },
-    };
-    match result {
-        Ok(Exported { rows, warnings }) => {
-            for w in warnings {
-                eprintln!("glwatch: journal warning: {w}");
-            }
-            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => crate::run::fail(&e),
     }
 }
 
