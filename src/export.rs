@@ -11,7 +11,7 @@ use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -283,6 +283,17 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
     }
 }
 
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("journal {}: not found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("journal {}: cannot be read: {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("cannot write the export: {0}")]
+    Write(io::Error),
+}
+
 /// What an export wrote, and the corrupt lines it skipped.
 pub struct Exported {
     pub rows: u64,
@@ -290,12 +301,12 @@ pub struct Exported {
 }
 
 /// Exports the journal at `journal` to `out`. Never modifies the journal; a line being written is left out.
-pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, String> {
-    let shown = journal.display();
+pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, ExportError> {
+    let unreadable = |source| ExportError::Unreadable { path: journal.to_owned(), source };
     match crate::journal::segments(journal) {
-        Ok(list) if list.is_empty() => return Err(format!("journal {shown}: not found")),
+        Ok(list) if list.is_empty() => return Err(ExportError::NotFound { path: journal.to_owned() }),
         Ok(_) => {}
-        Err(e) => return Err(format!("journal {shown}: cannot be read: {e}")),
+        Err(e) => return Err(unreadable(e)),
     }
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut rows = 0u64;
@@ -337,13 +348,13 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
             }
         }
     })
-    .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    .map_err(unreadable)?;
     let flushed = out.flush();
     match failed.map_or(flushed, Err) {
         Ok(()) => {}
         // `glwatch export | head` closing the pipe early is not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(format!("cannot write the export: {e}")),
+        Err(e) => return Err(ExportError::Write(e)),
     }
     Ok(Exported { rows, warnings: report.messages() })
 }

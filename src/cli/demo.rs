@@ -63,7 +63,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
     config.dedup_window = DEDUP_WINDOW;
     let identity = match tls::load_or_generate(&dir.join("certs")) {
         Ok(i) => i,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     // The simulator trusts exactly the certificate just made, as `glwatch send --ca` would.
     let trust = Trust::Certificates(identity.chain.clone());

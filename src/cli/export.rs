@@ -10,9 +10,9 @@ use std::process::ExitCode;
 pub fn run(args: ExportArgs) -> ExitCode {
     let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
     let result = match &args.output {
-        None => export(&args.journal, args.format.into(), &filter, io::stdout().lock()),
+        None => export(&args.journal, args.format.into(), &filter, io::stdout().lock()).map_err(|e| e.to_string()),
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format.into(), &filter, f),
+            Ok(f) => export(&args.journal, args.format.into(), &filter, f).map_err(|e| e.to_string()),
             Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
         },
     };

@@ -31,8 +31,8 @@ pub struct Started {
 /// Loads the certificate (or generates the default pair in certs/) and starts serving.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key)?,
-        None => tls::load_or_generate(Path::new("certs"))?,
+        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
+        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
     };
     start_with(config, identity, pipeline).await
 }
@@ -48,7 +48,7 @@ pub async fn start_with(
     let fingerprint = identity.fingerprint();
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
-    let server = RunningServer::start(config, tls_config, pipeline).await?;
+    let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
     let url = listen_url(server.local_addr);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
@@ -223,7 +223,8 @@ pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committ
 /// or file.
 fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
     let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
-    let journal = glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1))?;
+    let journal =
+        glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
     Ok((config, journal))
 }
 

@@ -12,6 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
 /// A receiver that is accepting connections.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
@@ -27,11 +34,11 @@ impl RunningServer {
         config: ReceiverConfig,
         tls: rustls::ServerConfig,
         pipeline: Pipeline,
-    ) -> Result<RunningServer, String> {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let local_addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    ) -> Result<RunningServer, StartError> {
+        let addr = config.listen;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
         let limits = config.limits.clone();
         let handler = Arc::new(Handler::new(config, pipeline));
         let (stop, mut stopped) = watch::channel(false);
