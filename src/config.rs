@@ -1,7 +1,7 @@
 //! Receiver settings: the options as given ([`ReceiverOptions`]) checked into a [`ReceiverConfig`], with secrets
 //! read and checked and timeouts as durations.
 
-use crate::greenlake::Secret;
+use crate::greenlake::{Secret, SecretLengthError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,13 +68,13 @@ pub struct ReceiverOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("--secret: {0}")]
-    Secret(String),
+    Secret(SecretLengthError),
     #[error("--secret-file {}: cannot read: {source}", path.display())]
     SecretFileUnreadable { path: PathBuf, source: std::io::Error },
     #[error("--secret-file {}: {problem}", path.display())]
-    SecretFileInvalid { path: PathBuf, problem: String },
+    SecretFileInvalid { path: PathBuf, problem: SecretLengthError },
     #[error("--secondary-secret: {0}")]
-    SecondarySecret(String),
+    SecondarySecret(SecretLengthError),
     #[error("--api-key: must not be empty")]
     EmptyApiKey,
     #[error("--max-body: must be at least 1 byte")]

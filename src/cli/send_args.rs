@@ -24,7 +24,7 @@ impl From<SignWithFlag> for SignWith {
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
-    Secret::new(s)
+    Secret::new(s).map_err(|e| e.to_string())
 }
 
 fn parse_credential(s: &str) -> Result<Credential, String> {

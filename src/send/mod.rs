@@ -136,7 +136,7 @@ pub async fn execute<G>(
     } else {
         let mut types = Vec::new();
         for t in &args.types {
-            types.extend(catalog::EventType::parse(t).map_err(anyhow::Error::msg)?);
+            types.extend(catalog::EventType::parse(t)?);
         }
         Source::Generated { generator: catalog::Generator::new(&types, args.seed), batch: args.batch }
     };
