@@ -97,18 +97,29 @@ pub struct SendOptions {
     pub seed: Option<u64>,
 }
 
+/// Why `glwatch send` could not start sending. Each message is what the user reads after `glwatch: error: `.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("--sign-with secondary needs --secondary-secret (or GLWATCH_SECONDARY_SECRET)")]
+    NoSecondarySecret,
+    #[error(transparent)]
+    Setup(#[from] client::SetupError),
+    #[error(transparent)]
+    Payload(#[from] payload::PayloadError),
+    #[error(transparent)]
+    EventType(#[from] catalog::UnknownEventType),
+}
+
 /// Does the whole run and returns its summary without printing it. When deliveries start (after the challenge),
 /// `on_deliveries` gets the sender that stops them: setting it stops handing out work and lets deliveries in
 /// flight finish, so the summary still accounts for every event sent. What it returns is dropped once they end.
 pub async fn execute<G>(
     args: SendOptions,
     on_deliveries: impl FnOnce(watch::Sender<bool>) -> G,
-) -> anyhow::Result<Summary> {
+) -> Result<Summary, SendError> {
     let signing = match args.sign_with {
         SignWith::Primary => args.secret.clone(),
-        SignWith::Secondary => args.secondary_secret.clone().ok_or_else(|| {
-            anyhow::anyhow!("--sign-with secondary needs --secondary-secret (or GLWATCH_SECONDARY_SECRET)")
-        })?,
+        SignWith::Secondary => args.secondary_secret.clone().ok_or(SendError::NoSecondarySecret)?,
     };
     let trust = if args.insecure {
         eprintln!("warning: --insecure: the handler's TLS certificate is not verified");
