@@ -184,7 +184,20 @@ mod tests {
 
     #[test]
     fn bad_timeouts_are_refused() {
-        assert!(parse(&["--idle-timeout", "0"]).unwrap_err().contains("--idle-timeout"));
+        let e = Cli::try_parse_from(["glwatch", "--idle-timeout", "0"]).unwrap_err().to_string();
+        assert!(e.contains("--idle-timeout") && e.contains("longer than zero"), "{e}");
+        let mut args = Cli::try_parse_from(["glwatch"]).unwrap().run;
+        args.idle_timeout = 0.0;
+        assert!(ReceiverConfig::from_args(&args).unwrap_err().contains("--idle-timeout"));
         assert!(parse(&["--max-body", "0"]).is_err());
+    }
+
+    #[test]
+    fn timeouts_take_the_shared_duration_grammar() {
+        let c = parse(&["--idle-timeout", "2m", "--body-timeout", "1.5", "--header-timeout", "500ms"]).unwrap();
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.limits.body_timeout, Duration::from_millis(1500));
+        assert_eq!(c.limits.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.limits.handshake_timeout, Duration::from_secs(10), "defaults still parse");
     }
 }

@@ -55,30 +55,6 @@ fn parse_credential(s: &str) -> Result<Credential, String> {
     Ok(Credential(s.to_owned()))
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of events per second"))?;
-    if !r.is_finite() || r < 0.0 {
-        return Err("must be 0 (unlimited) or a positive number".into());
-    }
-    Ok(r)
-}
-
-/// Parses `500ms`, `10s`, `2m`, `1h`, or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 10s, 2m, 1h)"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(format!("unknown unit {other:?} (use ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is out of range"))
-}
-
 /// Verify a webhook handler the way GreenLake does, then deliver signed CloudEvents to it.
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
@@ -135,11 +111,11 @@ pub struct SendArgs {
     pub count: Option<u64>,
 
     /// Events per second; 0 sends as fast as the handler answers.
-    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = parse_rate)]
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = crate::units::parse_rate_or_unlimited)]
     pub rate: f64,
 
     /// Stop sending after this long (e.g. 30s, 2m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub duration: Option<Duration>,
 
     /// Keep-alive connections used in parallel.
@@ -155,7 +131,7 @@ pub struct SendArgs {
     pub retry_base_ms: u64,
 
     /// Time allowed for connecting, the TLS handshake, and each answer.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::units::parse_duration)]
     pub timeout: Duration,
 
     /// Send `Authorization: KEY` (GreenLake's APIKey authentication).
@@ -366,15 +342,44 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("3d").is_err());
+    fn durations_and_rates_use_the_shared_grammar() {
+        let a = parse(&[
+            "https://127.0.0.1:9/",
+            "--secret",
+            "abcd",
+            "--duration",
+            "1.5m",
+            "--timeout",
+            "2",
+            "--rate",
+            "0.5",
+        ])
+        .unwrap();
+        assert_eq!((a.duration, a.timeout, a.rate), (Some(Duration::from_secs(90)), Duration::from_secs(2), 0.5));
+        let a = parse(&[
+            "https://127.0.0.1:9/",
+            "--secret",
+            "abcd",
+            "--duration",
+            "1d",
+            "--timeout",
+            "1.5s",
+            "--rate",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(
+            (a.duration, a.timeout, a.rate),
+            (Some(Duration::from_secs(86_400)), Duration::from_millis(1500), 0.0)
+        );
+        // Once a panic in the scheduler: now refused up front, saying what is accepted.
+        let e = parse(&["https://127.0.0.1:9/", "--secret", "abcd", "--rate", "1e-20"]).unwrap_err().to_string();
+        assert!(e.contains("between one event a day"), "{e}");
+        for bad in [["--rate", "-1"], ["--rate", "inf"], ["--duration", "3 parsecs"], ["--timeout", "s"]] {
+            let flag = format!("{}={}", bad[0], bad[1]);
+            let e = parse(&["https://127.0.0.1:9/", "--secret", "abcd", &flag]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad:?}: {e}");
+        }
     }
 
     #[tokio::test]
