@@ -19,6 +19,9 @@ pub enum Action {
     Viewport {
         table_rows: u16,
         detail_rows: u16,
+        /// Lines the help overlay shows at once, and the scroll that brings its last line to the bottom.
+        help_rows: u16,
+        help_max_scroll: u16,
     },
     /// The record channel closed: the receiver has stopped.
     ReceiverClosed,
@@ -37,6 +40,11 @@ pub enum Action {
     ToggleChallenges,
     ToggleRejected,
     ToggleHelp,
+
+    HelpUp,
+    HelpDown,
+    HelpPageUp,
+    HelpPageDown,
 
     OpenTextFilter,
     FilterChar(char),

@@ -155,9 +155,11 @@ pub fn draw_frame<B: Backend>(
     screen_dropped: u64,
 ) -> io::Result<()> {
     let size = terminal.size()?;
-    let regions = view::layout(Rect::new(0, 0, size.width, size.height), app);
+    let area = Rect::new(0, 0, size.width, size.height);
+    let regions = view::layout(area, app);
     let (table_rows, detail_rows) = view::viewport(&regions);
-    app.update(Action::Viewport { table_rows, detail_rows });
+    let (help_rows, help_max_scroll) = view::help::viewport(area);
+    app.update(Action::Viewport { table_rows, detail_rows, help_rows, help_max_scroll });
     app.update(Action::Frame { now, screen_dropped });
     terminal.draw(|f| view::draw(f, app))?;
     Ok(())
