@@ -20,6 +20,8 @@ use crate::record::Record;
 use action::{Action, Effect};
 use anyhow::Context as _;
 use app::{App, Info};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use crossterm::event::Event;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -125,26 +127,9 @@ pub struct Osc52<W: Write>(pub W);
 
 impl<W: Write> Clipboard for Osc52<W> {
     fn copy(&mut self, text: &str) -> io::Result<()> {
-        write!(self.0, "\x1b]52;c;{}\x07", base64(text.as_bytes()))?;
+        write!(self.0, "\x1b]52;c;{}\x07", STANDARD.encode(text))?;
         self.0.flush()
     }
-}
-
-pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Lays out, tells the model its viewport and the time, and draws one frame.
