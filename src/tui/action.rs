@@ -2,6 +2,7 @@
 //! size all arrive as an [`Action`], and [`crate::tui::app::App::update`] is the only place that applies them.
 
 use crate::export::ExportFiles;
+use crate::greenlake::Secret;
 use crate::record::Record;
 use time::OffsetDateTime;
 
@@ -72,6 +73,8 @@ pub enum Action {
     Notice(String),
     Copy,
     Quit,
+    /// Open the popup that shows a secret generated for this run, over everything else until a key is pressed.
+    ShowSecret(Secret),
     /// Close the generated secret's popup; it is never shown again.
     DismissSecret,
 }

@@ -101,7 +101,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
     let info = Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset, banner };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
-        app.show_generated_secret(secret);
+        app.update(Action::ShowSecret(secret));
     }
     for r in history {
         app.update(Action::Record(r));

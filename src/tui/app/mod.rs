@@ -138,11 +138,6 @@ impl App {
         }
     }
 
-    /// Opens the popup that shows a generated secret, once, over everything else until a key is pressed.
-    pub fn show_generated_secret(&mut self, secret: Secret) {
-        self.secret_popup = Some(secret);
-    }
-
     /// Applies one action. Returns work for the main loop, if any.
     pub fn update(&mut self, action: Action) -> Option<Effect> {
         if self.secret_popup.is_some() && matches!(action, Action::DismissSecret) {
@@ -275,6 +270,7 @@ impl App {
                 return Some(Effect::Copy(json));
             }
             Action::Quit => return Some(Effect::Quit),
+            Action::ShowSecret(secret) => self.secret_popup = Some(secret),
             // Only reaches here when no popup is open: nothing to close.
             Action::DismissSecret => {}
         }

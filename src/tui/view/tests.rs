@@ -435,7 +435,7 @@ const GENERATED: &str = "Q7eN2xVb9LmK4pRt8WcY3ZaH6dJfGs1U";
 
 fn app_with_generated_secret() -> App {
     let mut app = sample_app();
-    app.show_generated_secret(crate::greenlake::Secret::new(GENERATED).unwrap());
+    app.update(Action::ShowSecret(crate::greenlake::Secret::new(GENERATED).unwrap()));
     app
 }
 
