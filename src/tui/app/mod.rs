@@ -2,6 +2,7 @@
 //! touches the terminal or the disk is handed back to the main loop as an [`Effect`]. Each concern keeps its state
 //! and helpers in its own file; they are called only from `update`.
 
+mod challenges;
 mod help;
 mod picker;
 mod rate;
@@ -9,27 +10,25 @@ mod rejections;
 mod selection;
 mod view_index;
 
+pub use challenges::CHALLENGES_KEPT;
 pub use picker::{Picker, PickerKind};
 pub use rejections::{RejectedEntry, REJECTED_KINDS_KEPT};
 pub use selection::Detail;
 
 use crate::cloudevent::short_type;
 use crate::greenlake::Secret;
-use crate::record::{ChallengeRecord, EventRecord, Record};
+use crate::record::{EventRecord, Record};
 use crate::tui::action::{Action, Effect};
 use crate::tui::filter::Filter;
 use crate::tui::history::{EventRow, History};
 use crate::tui::sanitize::sanitize;
+use challenges::Challenges;
 use help::HelpScroll;
 use rate::Rate;
 use rejections::Rejections;
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use time::{OffsetDateTime, UtcOffset};
 use view_index::{Compiled, ViewIndex};
-
-/// Challenges kept for the panel; GreenLake sends one per webhook registration or re-validation, so this is ample.
-pub const CHALLENGES_KEPT: usize = 1000;
 
 /// What the header shows about the receiver; fixed for the life of the dashboard.
 #[derive(Debug, Clone)]
@@ -85,8 +84,7 @@ pub struct App {
     mode: Mode,
     show_challenges: bool,
     show_rejected: bool,
-    challenges: VecDeque<ChallengeRecord>,
-    challenges_total: u64,
+    challenges: Challenges,
     rejections: Rejections,
     duplicates: u64,
     events_total: u64,
@@ -119,8 +117,7 @@ impl App {
             mode: Mode::Normal,
             show_challenges: true,
             show_rejected: true,
-            challenges: VecDeque::new(),
-            challenges_total: 0,
+            challenges: Challenges::default(),
             rejections: Rejections::default(),
             duplicates: 0,
             events_total: 0,
@@ -284,17 +281,7 @@ impl App {
                 self.history.duplicate(&e);
             }
             Record::Event(e) => self.ingest_event(e),
-            Record::Challenge(mut c) => {
-                self.challenges_total += 1;
-                c.peer = sanitize(&c.peer).into_owned();
-                c.challenge_request = sanitize(&c.challenge_request).into_owned();
-                c.reason = c.reason.map(|r| sanitize(&r).into_owned());
-                c.verification = c.verification.map(|v| sanitize(&v).into_owned());
-                if self.challenges.len() >= CHALLENGES_KEPT {
-                    self.challenges.pop_front();
-                }
-                self.challenges.push_back(c);
-            }
+            Record::Challenge(c) => self.challenges.add(c),
             Record::Rejected(r) => self.rejections.add(r),
         }
     }
@@ -370,15 +357,6 @@ impl App {
 
     pub fn show_rejected(&self) -> bool {
         self.show_rejected
-    }
-
-    /// Challenges kept, oldest first.
-    pub fn challenges(&self) -> &VecDeque<ChallengeRecord> {
-        &self.challenges
-    }
-
-    pub fn challenges_total(&self) -> u64 {
-        self.challenges_total
     }
 
     pub fn help_scroll(&self) -> u16 {

@@ -6,8 +6,8 @@ mod help;
 mod records;
 
 use super::*;
-use crate::record::RejectedRecord;
 use crate::record::VerifiedBy;
+use crate::record::{ChallengeRecord, RejectedRecord};
 use crate::tui::history::tests::event;
 
 const AUDIT: &str = "com.hpe.greenlake.audit-log.v1.logs.created";
