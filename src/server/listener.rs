@@ -6,15 +6,18 @@ use crate::config::Limits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 /// Connection counters, for the banner, the dashboard and tests.
@@ -74,7 +77,9 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: the stop is sent on it, and the sender sees them all gone when the
+    // last connection has ended.
+    let (stop, stopping) = watch::channel(false);
     let builder = Arc::new(http_builder(&limits));
     tokio::pin!(shutdown);
     loop {
@@ -108,7 +113,7 @@ pub async fn serve(
             builder: builder.clone(),
             limits: limits.clone(),
             stats: stats.clone(),
-            watcher: graceful.watcher(),
+            stop: stopping.clone(),
         };
         tokio::spawn(async move {
             conn.run(stream, peer).await;
@@ -116,7 +121,9 @@ pub async fn serve(
         });
     }
     drop(listener);
-    match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+    drop(stopping);
+    let _ = stop.send(true);
+    match tokio::time::timeout(limits.shutdown_timeout, stop.closed()).await {
         Ok(()) => 0,
         Err(_) => {
             tracing::warn!("connections still open at the shutdown deadline were cut");
@@ -154,7 +161,24 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
     stats: Arc<ListenerStats>,
-    watcher: hyper_util::server::graceful::Watcher,
+    stop: watch::Receiver<bool>,
+}
+
+/// Where a connection is in a stop. hyper's HTTP/1 `graceful_shutdown` closes a connection at once when it is
+/// between requests, even if part of the next request head is already in its buffer (or still in the socket),
+/// and the client then sees a reset for a request it sent before the stop. So the stop is only passed on to
+/// hyper once the connection is known to be between requests, or once a request is in the handler (then hyper
+/// finishes it and closes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// No stop yet.
+    Serving,
+    /// Stop seen: let the runtime deliver bytes already in the socket to hyper before judging the connection.
+    Settling,
+    /// Part of a request has arrived: wait until its head is read (or the header timeout, which hyper applies too).
+    Waiting(tokio::time::Instant),
+    /// hyper has been told; it closes the connection when the current response is out.
+    Told,
 }
 
 impl Connection {
@@ -173,7 +197,10 @@ impl Connection {
             }
         };
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(tls);
+        // HTTP/2 needs none of the care below: hyper's GOAWAY still serves every stream the client opened before
+        // it, and PING or SETTINGS frames are not the start of a request.
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(Watched { inner: tls, activity: activity.clone() });
         let handler = self.handler.clone();
         let requests = activity.clone();
         // Formatted once: every record of this connection's requests names the same peer.
@@ -188,17 +215,37 @@ impl Connection {
                 Ok::<_, std::convert::Infallible>(response)
             }
         });
-        let conn = self.watcher.watch(self.builder.serve_connection(io, service).into_owned());
+        let conn = self.builder.serve_connection(io, service).into_owned();
         tokio::pin!(conn);
         let idle = self.limits.idle_timeout;
+        let mut stop = self.stop;
+        let mut phase = Stop::Serving;
         loop {
             let remaining = activity.idle_for().map_or(idle, |d| idle.saturating_sub(d));
+            let wait_until = match phase {
+                Stop::Waiting(until) => until,
+                _ => tokio::time::Instant::now() + idle,
+            };
+            // Biased: the connection is polled first, so whatever the client sent is read before a stop is judged.
             tokio::select! {
+                biased;
                 result = &mut conn => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, "connection ended: {e}");
                     }
                     return;
+                }
+                // A closed channel means the accept loop is gone: a stop too.
+                _ = stop.wait_for(|s| *s), if phase == Stop::Serving => phase = Stop::Settling,
+                // Ready only after the runtime has polled for I/O, and `conn` is polled before this branch.
+                _ = tokio::task::yield_now(), if phase == Stop::Settling => {
+                    phase = Stop::Waiting(tokio::time::Instant::now() + self.limits.header_timeout);
+                }
+                _ = activity.changed.notified(), if matches!(phase, Stop::Waiting(_)) => {}
+                _ = tokio::time::sleep_until(wait_until), if matches!(phase, Stop::Waiting(_)) => {
+                    tracing::debug!(%peer, "request head incomplete at the header timeout; closing");
+                    phase = Stop::Told;
+                    conn.as_mut().graceful_shutdown();
                 }
                 _ = tokio::time::sleep(remaining) => {
                     if activity.idle_for().is_some_and(|d| d >= idle) {
@@ -208,7 +255,54 @@ impl Connection {
                     }
                 }
             }
+            if matches!(phase, Stop::Waiting(_)) && (h2 || activity.between_or_in_request()) {
+                phase = Stop::Told;
+                conn.as_mut().graceful_shutdown();
+            }
         }
+    }
+}
+
+/// The TLS stream as hyper reads it, noting each read that may start a request (see [`Activity::arrived`]).
+struct Watched<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.arrived();
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -219,6 +313,10 @@ struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicU64,
+    /// Bytes were read while no request was in the handler: a request head is (or may be) on its way.
+    arriving: AtomicBool,
+    /// Woken when a request reaches the handler or starts arriving, for a stop that waits on either.
+    changed: Notify,
 }
 
 /// Marks a request in flight until dropped (also when a reset stream drops the request's future).
@@ -233,13 +331,37 @@ impl Drop for Busy {
 
 impl Activity {
     fn new() -> Activity {
-        Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicU64::new(0) }
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            arriving: AtomicBool::new(false),
+            changed: Notify::new(),
+        }
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.arriving.store(false, Ordering::Relaxed);
         self.touch();
+        self.changed.notify_one();
         Busy(self.clone())
+    }
+
+    /// hyper read bytes. With no request in the handler they are the start of the next one (or the rest of a
+    /// body the handler left unread, which the header timeout bounds in a stop).
+    fn arrived(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 && !self.arriving.swap(true, Ordering::Relaxed) {
+            // Tests wait for this line to know the server holds part of a request before they stop it.
+            tracing::debug!("request arriving");
+            self.changed.notify_one();
+        }
+    }
+
+    /// Whether hyper may be told to stop without cutting a request the client already started: either one is in
+    /// the handler (hyper answers it, then closes), or nothing of the next one has been read.
+    fn between_or_in_request(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0 || !self.arriving.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
