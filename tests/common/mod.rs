@@ -74,6 +74,17 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     glwatch::greenlake::Signer::new(&glwatch::greenlake::Secret::new(secret).unwrap()).header(body)
 }
 
+/// An accepted, primary-verified event record of `event` (CloudEvent JSON text), as the receiver writes it.
+pub fn event_record(event: String, received_at: time::OffsetDateTime, peer: &str) -> glwatch::record::Record {
+    glwatch::record::Record::Event(glwatch::record::EventRecord {
+        received_at,
+        peer: peer.into(),
+        verified_by: glwatch::record::VerifiedBy::Primary,
+        duplicate: false,
+        event: serde_json::value::RawValue::from_string(event).unwrap(),
+    })
+}
+
 /// A unique event shaped like the audit-log sample.
 pub fn audit_event(id: &str) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(&fixture("audit-log-created.json")).unwrap();
