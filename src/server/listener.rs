@@ -173,8 +173,6 @@ struct Connection {
 enum Stop {
     /// No stop yet.
     Serving,
-    /// Stop seen: let the runtime deliver bytes already in the socket to hyper before judging the connection.
-    Settling,
     /// Part of a request has arrived: wait until its head is read (or the header timeout, which hyper applies too).
     Waiting(tokio::time::Instant),
     /// hyper has been told; it closes the connection when the current response is out.
@@ -183,6 +181,7 @@ enum Stop {
 
 impl Connection {
     async fn run(self, stream: TcpStream, peer: SocketAddr) {
+        let socket = Socket::of(&stream);
         let tls = match tokio::time::timeout(self.limits.handshake_timeout, self.acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
@@ -236,9 +235,7 @@ impl Connection {
                     return;
                 }
                 // A closed channel means the accept loop is gone: a stop too.
-                _ = stop.wait_for(|s| *s), if phase == Stop::Serving => phase = Stop::Settling,
-                // Ready only after the runtime has polled for I/O, and `conn` is polled before this branch.
-                _ = tokio::task::yield_now(), if phase == Stop::Settling => {
+                _ = stop.wait_for(|s| *s), if phase == Stop::Serving => {
                     phase = Stop::Waiting(tokio::time::Instant::now() + self.limits.header_timeout);
                 }
                 _ = activity.changed.notified(), if matches!(phase, Stop::Waiting(_)) => {}
@@ -255,7 +252,7 @@ impl Connection {
                     }
                 }
             }
-            if matches!(phase, Stop::Waiting(_)) && (h2 || activity.between_or_in_request()) {
+            if matches!(phase, Stop::Waiting(_)) && (h2 || activity.ready_to_stop(&socket)) {
                 phase = Stop::Told;
                 conn.as_mut().graceful_shutdown();
             }
@@ -359,9 +356,11 @@ impl Activity {
     }
 
     /// Whether hyper may be told to stop without cutting a request the client already started: either one is in
-    /// the handler (hyper answers it, then closes), or nothing of the next one has been read.
-    fn between_or_in_request(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) > 0 || !self.arriving.load(Ordering::Relaxed)
+    /// the handler (hyper answers it, then closes), or nothing of the next one has been sent: none read, and none
+    /// waiting in the socket for the runtime to hand to hyper.
+    fn ready_to_stop(&self, socket: &Socket) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
+            || (!self.arriving.load(Ordering::Relaxed) && !socket.has_unread_bytes())
     }
 
     fn touch(&self) {
@@ -375,5 +374,44 @@ impl Activity {
         }
         let now = self.start.elapsed().as_millis() as u64;
         Some(Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed))))
+    }
+}
+
+/// The connection's socket, looked at when a stop comes: bytes the client sent just before it may still be in the
+/// socket, not yet handed to hyper because the runtime has not polled for them.
+struct Socket {
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl Socket {
+    fn of(stream: &TcpStream) -> Socket {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            Socket { fd: stream.as_raw_fd() }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = stream;
+            Socket {}
+        }
+    }
+
+    /// Whether the client has sent bytes nobody has read yet, peeked at through a short-lived duplicate of the
+    /// socket (non-blocking like the original). Without a way to tell, says no: hyper's own judgement stands.
+    fn has_unread_bytes(&self) -> bool {
+        #[cfg(unix)]
+        {
+            // SAFETY: only called from the connection's task while its hyper connection, which owns the socket,
+            // is alive and not yet finished, so the descriptor is open and still this connection's.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+            let Ok(dup) = fd.try_clone_to_owned() else {
+                return false;
+            };
+            matches!(std::net::TcpStream::from(dup).peek(&mut [0u8; 1]), Ok(n) if n > 0)
+        }
+        #[cfg(not(unix))]
+        false
     }
 }
