@@ -173,7 +173,8 @@ struct Connection {
 enum Stop {
     /// No stop yet.
     Serving,
-    /// Part of a request has arrived: wait until its head is read (or the header timeout, which hyper applies too).
+    /// Stop seen: hyper is told once the connection is between requests or a request is in the handler, or at
+    /// this instant (a header timeout on), when a request head that started arriving has still not come whole.
     Waiting(tokio::time::Instant),
     /// hyper has been told; it closes the connection when the current response is out.
     Told,
