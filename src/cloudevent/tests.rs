@@ -41,9 +41,7 @@ fn refuses_malformed_events_naming_the_problem() {
         "attribute \"id\" must be a non-empty string"
     );
     assert_eq!(
-        e(
-            r#"[{"specversion":"1.0","id":"1","source":"s","type":"t"},{"specversion":"1.0","id":"2","source":"s"}]"#
-        ),
+        e(r#"[{"specversion":"1.0","id":"1","source":"s","type":"t"},{"specversion":"1.0","id":"2","source":"s"}]"#),
         "event 1: missing required attribute \"type\""
     );
     assert_eq!(e("[1]"), "event 0: must be a JSON object");
@@ -80,8 +78,7 @@ fn nesting_is_limited_before_anything_builds_a_tree() {
     assert_eq!(parse_body(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err(), ParseError::TooDeep);
     assert_eq!(parse_body(nested(10_000).as_bytes()).unwrap_err(), ParseError::TooDeep);
     // Brackets inside strings are text, not nesting.
-    let in_string =
-        format!(r#"{{"specversion":"1.0","id":"1","source":"s","type":"t","d":"{}"}}"#, "[".repeat(500));
+    let in_string = format!(r#"{{"specversion":"1.0","id":"1","source":"s","type":"t","d":"{}"}}"#, "[".repeat(500));
     assert!(parse_body(in_string.as_bytes()).is_ok());
     assert_eq!(nesting_depth(br#"{"a":"\"[[[["}"#), 1);
 }
@@ -162,16 +159,11 @@ fn reference_parse(body: &[u8]) -> Result<Vec<(String, String, String)>, ParseEr
             vec![parse_one_reference(raw, None)?]
         }
         Some(b'[') => {
-            let items: Vec<&RawValue> =
-                serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+            let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
             if items.is_empty() {
                 return Err(ParseError::EmptyBatch);
             }
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, raw)| parse_one_reference(raw, Some(i)))
-                .collect::<Result<_, _>>()?
+            items.into_iter().enumerate().map(|(i, raw)| parse_one_reference(raw, Some(i))).collect::<Result<_, _>>()?
         }
         _ => return parse_body(body).map(|_| unreachable!("not an object or array")),
     };

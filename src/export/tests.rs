@@ -113,9 +113,8 @@ fn writers_skip_duplicates_and_other_records() {
 #[test]
 fn export_to_dir_writes_both_files_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
-    let body =
-        std::fs::read_to_string(format!("{}/tests/fixtures/audit-log-created.json", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+    let body = std::fs::read_to_string(format!("{}/tests/fixtures/audit-log-created.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
     let event = |duplicate| {
         Record::Event(EventRecord {
             received_at: datetime!(2024-12-20 12:34:55.25 UTC),
@@ -134,8 +133,5 @@ fn export_to_dir_writes_both_files_and_never_overwrites() {
     assert_eq!(a.count, 1, "a re-delivery is not exported");
     assert_eq!(std::fs::read_to_string(&a.jsonl).unwrap(), format!("{}\n", records[0].to_line()));
     let csv = std::fs::read_to_string(&a.csv).unwrap();
-    assert!(
-        csv.starts_with(&format!("{CSV_HEADER}\r\n2024-12-20T12:34:55.25Z,2024-12-20T12:34:53.161Z,")),
-        "{csv}"
-    );
+    assert!(csv.starts_with(&format!("{CSV_HEADER}\r\n2024-12-20T12:34:55.25Z,2024-12-20T12:34:53.161Z,")), "{csv}");
 }

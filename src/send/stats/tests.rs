@@ -101,8 +101,7 @@ fn summary_maths_and_json_keys() {
 
 #[test]
 fn recovered_failures_warn_and_clean_runs_stay_active() {
-    let mut t =
-        EventOutcomes { sent: 5, acknowledged: 5, failed_attempts: 2, retries: 2, ..EventOutcomes::default() };
+    let mut t = EventOutcomes { sent: 5, acknowledged: 5, failed_attempts: 2, retries: 2, ..EventOutcomes::default() };
     let s = Summary::new(&t, Duration::from_secs(1), State::Active, None, None);
     assert_eq!(s.state, State::Warning);
     assert!(s.ok());
