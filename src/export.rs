@@ -197,11 +197,11 @@ fn create_pair(dir: &Path, stem: &str) -> io::Result<(std::path::PathBuf, std::p
 /// Parses `--since`/`--until`: RFC 3339 (`2024-12-20T12:34:53Z`), a date (`2024-12-20`, midnight UTC), or a
 /// duration before now with a unit ([`crate::units::parse_span`]: `90s`, `15m`, `1.5h`, `7d`, `1h 30m`). A bare
 /// number is refused: `2024` could be a year as well as seconds.
-pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, TimeError> {
     parse_time_at(s, OffsetDateTime::now_utc())
 }
 
-fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, TimeError> {
     let s = s.trim();
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t);
@@ -214,12 +214,21 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
         Ok(ago) => time::Duration::try_from(ago)
             .ok()
             .and_then(|ago| now.checked_sub(ago))
-            .ok_or_else(|| format!("{s:?} is too far in the past")),
-        Err(crate::units::UnitError::OutOfRange(_)) => Err(format!("{s:?} is too far in the past")),
-        Err(_) => Err(format!(
-            "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1.5h, 7d)"
-        )),
+            .ok_or_else(|| TimeError::TooFarBack(s.to_owned())),
+        Err(crate::units::UnitError::OutOfRange(_)) => Err(TimeError::TooFarBack(s.to_owned())),
+        Err(_) => Err(TimeError::NotATime(s.to_owned())),
     }
+}
+
+/// Why `--since`/`--until` was refused; the text names the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{0:?} is too far in the past")]
+    TooFarBack(String),
+    #[error(
+        "{0:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1.5h, 7d)"
+    )]
+    NotATime(String),
 }
 
 /// Why an export failed.
