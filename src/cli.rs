@@ -132,6 +132,17 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_KEY", value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
 
+    /// Connections from this address or network (CIDR, e.g. 10.0.0.0/8; a bare address is one host) are a
+    /// TLS-terminating proxy's: the client address is taken from their Forwarded or X-Forwarded-For header and
+    /// records show the proxy as `via`. Repeat for several (comma-separated in the environment).
+    #[arg(long = "trusted-proxy", env = "GLWATCH_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::server::proxy::Cidr>,
+
+    /// Serve plain HTTP/1.1 and h2c instead of HTTPS, for running behind a TLS-terminating proxy. Only on a
+    /// loopback address, unless --trusted-proxy is given: then only those addresses are served.
+    #[arg(long, env = "GLWATCH_PLAIN_HTTP", conflicts_with_all = ["cert", "key"])]
+    pub plain_http: bool,
+
     /// Also require `Authorization: KEY` or `Authorization: Bearer KEY` (GreenLake's APIKey and OAuth auth types).
     #[arg(long, env = "GLWATCH_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,

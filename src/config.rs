@@ -2,6 +2,7 @@
 
 use crate::cli::RunArgs;
 use crate::greenlake::Secret;
+use crate::server::proxy::TrustedProxies;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +54,10 @@ pub struct ReceiverConfig {
     pub allowed_rate: String,
     pub limits: Limits,
     pub dedup_window: usize,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the real client.
+    pub trusted_proxies: TrustedProxies,
+    /// Plain HTTP instead of HTTPS, behind a proxy that terminates TLS.
+    pub plain_http: bool,
 }
 
 impl ReceiverConfig {
@@ -69,6 +74,8 @@ impl ReceiverConfig {
             allowed_rate: "*".into(),
             limits: Limits::default(),
             dedup_window: 100_000,
+            trusted_proxies: TrustedProxies::default(),
+            plain_http: false,
         }
     }
 
@@ -94,6 +101,14 @@ impl ReceiverConfig {
         }
         if args.max_connections == 0 || args.max_connections_per_ip == 0 {
             return Err("--max-connections and --max-connections-per-ip must be at least 1".into());
+        }
+        let trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
+        if args.plain_http && !args.listen.ip().is_loopback() && trusted_proxies.is_empty() {
+            return Err(format!(
+                "--plain-http: refusing to serve unencrypted HTTP on {}, which is not a loopback address; name the \
+                 TLS-terminating proxy in front with --trusted-proxy (then only it is served) or listen on 127.0.0.1",
+                args.listen
+            ));
         }
         let secs = |name: &str, v: f64| -> Result<Duration, String> {
             Duration::try_from_secs_f64(v)
@@ -121,6 +136,8 @@ impl ReceiverConfig {
                 shutdown_timeout: secs("shutdown-timeout", args.shutdown_timeout)?,
             },
             dedup_window: args.dedup_window.max(1),
+            trusted_proxies,
+            plain_http: args.plain_http,
         })
     }
 
@@ -180,6 +197,20 @@ mod tests {
         let missing = dir.path().join("nope");
         let e = parse(&["--secret-file", missing.to_str().unwrap()]).unwrap_err();
         assert!(e.contains("nope") && e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_a_trusted_proxy() {
+        let e = parse(&["--plain-http", "--listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(e.starts_with("--plain-http:") && !e.contains('\n'), "{e}");
+        assert!(parse(&["--plain-http", "--listen", "127.0.0.1:8080"]).unwrap().plain_http);
+        assert!(parse(&["--plain-http", "--listen", "[::1]:8080"]).is_ok());
+        let c = parse(&["--plain-http", "--listen", "0.0.0.0:8080", "--trusted-proxy", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.0/8");
+        let c = parse(&["--trusted-proxy", "10.0.0.1", "--trusted-proxy", "fd00::/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.1/32, fd00::/8");
+        assert!(Cli::try_parse_from(["glwatch", "--trusted-proxy", "10.0.0.1/8"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--plain-http", "--cert", "c", "--key", "k"]).is_err());
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct EventRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub verified_by: VerifiedBy,
     /// True when (source, id) was already accepted: acknowledged so GreenLake stops retrying, never emitted on
     /// stdout a second time, but kept in the journal and shown to the dashboard so duplicates can be counted.
@@ -45,6 +49,10 @@ pub struct ChallengeRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub challenge_request: String,
     pub answered: bool,
     /// Why the challenge was refused; `null` when answered.
@@ -63,6 +71,10 @@ pub struct RejectedRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub status: u16,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +148,7 @@ mod tests {
         let rec = Record::Event(EventRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05.5 UTC),
             peer: "127.0.0.1:5000".into(),
+            via: None,
             verified_by: VerifiedBy::Secondary,
             duplicate: false,
             event: RawValue::from_string(r#"{"id":"a","n":1.50}"#.into()).unwrap(),
@@ -153,6 +166,7 @@ mod tests {
         let c = Record::Challenge(ChallengeRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "[::1]:9".into(),
+            via: None,
             challenge_request: "x".into(),
             answered: false,
             reason: Some("not a UUID".into()),
@@ -166,6 +180,7 @@ mod tests {
         let r = Record::Rejected(RejectedRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "1.2.3.4:5".into(),
+            via: None,
             status: 401,
             reason: "bad signature".into(),
             method: None,

@@ -15,6 +15,7 @@ fn info() -> Info {
     Info {
         listen_url: "https://127.0.0.1:8443/".into(),
         fingerprint: "AB:CD".into(),
+        cert: None,
         secret_state: "primary".into(),
         log_path: None,
         export_dir: std::env::temp_dir(),
@@ -41,6 +42,7 @@ fn event(i: usize) -> Record {
     Record::Event(EventRecord {
         received_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_698_093 + (i / 100) as i64),
         peer: format!("10.0.{}.{}:443", (i / 256) % 4, i % 256),
+        via: None,
         verified_by: VerifiedBy::Primary,
         duplicate: false,
         event: RawValue::from_string(json).unwrap(),

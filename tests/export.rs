@@ -76,6 +76,7 @@ fn event_line(id: &str, ty: &str, user: &str, description: &str, at: &str) -> St
     Record::Event(EventRecord {
         received_at: time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap(),
         peer: "127.0.0.1:1".into(),
+        via: None,
         verified_by: VerifiedBy::Primary,
         duplicate: false,
         event: RawValue::from_string(event.to_string()).unwrap(),

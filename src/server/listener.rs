@@ -1,7 +1,9 @@
-//! The accept loop: connection caps, the TLS handshake under a deadline, HTTP/1.1 and HTTP/2 with timeouts,
-//! connections without requests closed, and a graceful stop that lets requests in flight finish.
+//! The accept loop: connection caps, the TLS handshake under a deadline (or plain HTTP behind a proxy), HTTP/1.1
+//! and HTTP/2 with timeouts, connections without requests closed, and a graceful stop that lets requests in
+//! flight finish.
 
 use super::handler::Handler;
+use super::proxy::TrustedProxies;
 use crate::config::Limits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -13,6 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -24,6 +27,17 @@ pub struct ListenerStats {
     pub refused_over_cap: AtomicU64,
     pub handshake_failed: AtomicU64,
     pub idle_closed: AtomicU64,
+    /// Plain-HTTP connections closed at accept because they did not come from a trusted proxy.
+    pub refused_untrusted: AtomicU64,
+}
+
+/// How connections are spoken to.
+pub enum Transport {
+    /// HTTPS: every connection starts with a TLS handshake.
+    Tls(Arc<rustls::ServerConfig>),
+    /// Plain HTTP/1.1 and h2c, for a TLS-terminating proxy in front; with `only_from`, connections from other
+    /// addresses are closed at accept.
+    Plain { only_from: Option<TrustedProxies> },
 }
 
 /// Counts open connections per IP so one address cannot take every slot.
@@ -65,13 +79,16 @@ impl Drop for PerIpSlot {
 /// finish what they are doing. Returns the number of connections that had to be cut at the deadline.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    transport: Transport,
     handler: Arc<Handler>,
     limits: Limits,
     stats: Arc<ListenerStats>,
     shutdown: impl Future<Output = ()>,
 ) -> usize {
-    let acceptor = TlsAcceptor::from(tls);
+    let (acceptor, only_from) = match transport {
+        Transport::Tls(tls) => (Some(TlsAcceptor::from(tls)), None),
+        Transport::Plain { only_from } => (None, only_from),
+    };
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
     let graceful = GracefulShutdown::new();
@@ -90,6 +107,12 @@ pub async fn serve(
                 }
             },
         };
+        if only_from.as_ref().is_some_and(|proxies| !proxies.contains(peer.ip())) {
+            stats.refused_untrusted.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            handler.refuse_connection(peer);
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
             drop(stream);
@@ -149,7 +172,7 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 }
 
 struct Connection {
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     handler: Arc<Handler>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
@@ -159,7 +182,10 @@ struct Connection {
 
 impl Connection {
     async fn run(self, stream: TcpStream, peer: SocketAddr) {
-        let tls = match tokio::time::timeout(self.limits.handshake_timeout, self.acceptor.accept(stream)).await {
+        let Some(acceptor) = &self.acceptor else {
+            return self.serve(stream, peer).await;
+        };
+        let tls = match tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
@@ -172,8 +198,16 @@ impl Connection {
                 return;
             }
         };
+        self.serve(tls, peer).await;
+    }
+
+    /// HTTP/1.1 or HTTP/2 (told apart by the connection preface) until the client or the idle timeout ends it.
+    async fn serve<I>(self, io: I, peer: SocketAddr)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(tls);
+        let io = TokioIo::new(io);
         let handler = self.handler.clone();
         let requests = activity.clone();
         // Formatted once: every record of this connection's requests names the same peer.

@@ -1,7 +1,10 @@
-//! TLS for the receiver: load the operator's certificate, or generate and reuse a self-signed one in certs/.
+//! TLS for the receiver: load the operator's certificate, or generate and reuse a self-signed one in certs/
+//! (renewed when it nears its end), and the rustls server configuration over a certificate resolver.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,14 +12,22 @@ use std::sync::Arc;
 
 pub const DEFAULT_CERT: &str = "certs/glwatch-cert.pem";
 pub const DEFAULT_KEY: &str = "certs/glwatch-key.pem";
+/// How long a generated self-signed certificate is valid.
+pub const GENERATED_VALIDITY: time::Duration = time::Duration::days(365);
+/// A generated certificate with less than this left is replaced (at start, and by the hourly check).
+pub const RENEW_BEFORE: time::Duration = time::Duration::days(30);
 
 /// A certificate chain and its key, ready to serve.
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
     pub cert_path: PathBuf,
+    pub key_path: PathBuf,
     /// True when this start generated the pair.
     pub generated: bool,
+    /// The pair is glwatch's own self-signed one (the default in certs/), which it may replace when it nears
+    /// its end. An operator's --cert is never replaced.
+    pub managed: bool,
 }
 
 impl Identity {
@@ -41,12 +52,35 @@ pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
     }
     let key_der =
         PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key file {}: {}", key.display(), pem_problem(&e)))?;
-    let identity = Identity { chain, key: key_der, cert_path: cert.to_owned(), generated: false };
-    // Build once here so a key that does not match the certificate is reported at start, naming the files.
-    server_config(&identity).map_err(|e| {
-        format!("certificate {} and key {} cannot be used together: {e}", cert.display(), key.display())
-    })?;
+    let identity = Identity {
+        chain,
+        key: key_der,
+        cert_path: cert.to_owned(),
+        key_path: key.to_owned(),
+        generated: false,
+        managed: false,
+    };
+    // Checked here so a key that does not match the certificate is reported when loading, naming the files.
+    identity.certified_key()?;
     Ok(identity)
+}
+
+impl Identity {
+    /// The pair as rustls serves it. Fails, naming both files, when the key does not match the certificate.
+    pub fn certified_key(&self) -> Result<Arc<CertifiedKey>, String> {
+        CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), &provider()).map(Arc::new).map_err(|e| {
+            format!(
+                "certificate {} and key {} cannot be used together: {e}",
+                self.cert_path.display(),
+                self.key_path.display()
+            )
+        })
+    }
+
+    /// When the leaf certificate expires and whether it is self-issued.
+    pub fn facts(&self) -> Result<super::x509::CertFacts, String> {
+        super::x509::facts(&self.chain[0]).map_err(|e| format!("certificate file {}: {e}", self.cert_path.display()))
+    }
 }
 
 fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
@@ -60,12 +94,20 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
 }
 
 /// The default pair under `dir` (certs/ in the working directory): reused when both files exist, generated
-/// when neither does. One without the other is an error, so a lost key is never silently replaced.
+/// when neither does, and generated anew when the existing one is self-signed and expired or has less than
+/// [`RENEW_BEFORE`] left. One file without the other is an error, so a lost key is never silently replaced.
 pub fn load_or_generate(dir: &Path) -> Result<Identity, String> {
     let cert = dir.join("glwatch-cert.pem");
     let key = dir.join("glwatch-key.pem");
     match (cert.exists(), key.exists()) {
-        (true, true) => load(&cert, &key),
+        (true, true) => {
+            let mut identity = load(&cert, &key)?;
+            identity.managed = true;
+            match renew_if_due(dir, &identity, time::OffsetDateTime::now_utc())? {
+                Some(renewed) => Ok(renewed),
+                None => Ok(identity),
+            }
+        }
         (false, false) => generate(dir, &cert, &key),
         (true, false) => Err(format!(
             "key file {}: not found, but its certificate {} exists; restore the key or delete the certificate to generate a new pair",
@@ -80,19 +122,60 @@ pub fn load_or_generate(dir: &Path) -> Result<Identity, String> {
     }
 }
 
+/// Replaces glwatch's own self-signed pair in `dir` with a new one when it has expired or expires within
+/// [`RENEW_BEFORE`] of `now`, with a log line giving the new fingerprint. Returns the new pair, or `None` when
+/// the current one is kept. A pair that is not self-issued was put there by someone else and is left alone.
+pub fn renew_if_due(dir: &Path, current: &Identity, now: time::OffsetDateTime) -> Result<Option<Identity>, String> {
+    let facts = current.facts()?;
+    if !current.managed || !facts.self_issued || facts.not_after - now >= RENEW_BEFORE {
+        return Ok(None);
+    }
+    let why = if facts.not_after <= now { "expired on" } else { "expires on" };
+    let renewed = generate(dir, &current.cert_path, &current.key_path)?;
+    tracing::info!(
+        "self-signed certificate {} {why} {}: generated a new one valid until {}, SHA-256 {}",
+        current.cert_path.display(),
+        super::certs::day(facts.not_after),
+        super::certs::day(renewed.facts()?.not_after),
+        renewed.fingerprint()
+    );
+    Ok(Some(renewed))
+}
+
+/// Generates a self-signed pair valid for [`GENERATED_VALIDITY`], replacing the files if they exist (each one
+/// written whole beside it and renamed over it).
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<Identity, String> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     if let Some(host) = gethostname::gethostname().to_str().filter(|h| !h.is_empty() && *h != "localhost") {
         names.push(host.to_owned());
     }
-    let certified = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| format!("cannot generate a self-signed certificate: {e}"))?;
+    let cannot = |e: rcgen::Error| format!("cannot generate a self-signed certificate: {e}");
+    let mut params = rcgen::CertificateParams::new(names).map_err(cannot)?;
+    let now = time::OffsetDateTime::now_utc();
+    // A little in the past, so a client whose clock is slightly behind still accepts it.
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + GENERATED_VALIDITY;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "glwatch self-signed");
+    let key_pair = rcgen::KeyPair::generate().map_err(cannot)?;
+    let cert = params.self_signed(&key_pair).map_err(cannot)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("certificate directory {}: {e}", dir.display()))?;
-    write_file(key_path, certified.key_pair.serialize_pem().as_bytes(), 0o600)?;
-    write_file(cert_path, certified.cert.pem().as_bytes(), 0o644)?;
+    replace_file(key_path, key_pair.serialize_pem().as_bytes(), 0o600)?;
+    replace_file(cert_path, cert.pem().as_bytes(), 0o644)?;
     let mut identity = load(cert_path, key_path)?;
     identity.generated = true;
+    identity.managed = true;
     Ok(identity)
+}
+
+fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = PathBuf::from(tmp);
+    // Left over from an interrupted run: it was never in use.
+    let _ = std::fs::remove_file(&tmp);
+    write_file(&tmp, bytes, mode)?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot replace: {e}", path.display()))
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
@@ -115,12 +198,13 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// TLS 1.2 and 1.3, ALPN h2 then http/1.1, no client certificates.
-pub fn server_config(identity: &Identity) -> Result<rustls::ServerConfig, rustls::Error> {
+/// TLS 1.2 and 1.3, ALPN h2 then http/1.1, no client certificates; each handshake asks `certificates` what to
+/// present, so what it resolves to can change (a reload, an ACME renewal) without touching the acceptor.
+pub fn server_config(certificates: Arc<dyn ResolvesServerCert>) -> Result<rustls::ServerConfig, rustls::Error> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+        .with_cert_resolver(certificates);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

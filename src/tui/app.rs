@@ -29,6 +29,8 @@ const RATE_MINUTES: usize = 120;
 pub struct Info {
     pub listen_url: String,
     pub fingerprint: String,
+    /// The certificate being served, read live (it can be reloaded); `None` for plain HTTP.
+    pub cert: Option<std::sync::Arc<crate::server::certs::CertStatus>>,
     pub secret_state: String,
     pub log_path: Option<PathBuf>,
     pub export_dir: PathBuf,
@@ -856,6 +858,8 @@ impl App {
                 Record::Event(EventRecord {
                     received_at: r.received_at,
                     peer: self.history.peers.name(r.peer).to_owned(),
+                    // The table keeps the client only; `glwatch export` reads the journal, which has the proxy.
+                    via: None,
                     verified_by: r.verified_by,
                     duplicate: false,
                     event: r.event.clone(),
@@ -971,6 +975,7 @@ mod tests {
             listen_url: "https://127.0.0.1:8443/".into(),
             fingerprint:
                 "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
+            cert: None,
             secret_state: "primary".into(),
             log_path: None,
             export_dir: PathBuf::from("/tmp"),
@@ -1273,6 +1278,7 @@ mod tests {
         app.update(Action::Record(Record::Challenge(ChallengeRecord {
             received_at: t,
             peer: "1.2.3.4:5".into(),
+            via: None,
             challenge_request: "8cbecfea-d708-4706-bba3-669225084a10".into(),
             answered: true,
             reason: None,
@@ -1285,6 +1291,7 @@ mod tests {
             app.update(Action::Record(Record::Rejected(RejectedRecord {
                 received_at: t + time::Duration::milliseconds(i as i64),
                 peer: format!("9.9.9.9:{}", 1000 + i),
+                via: None,
                 status: 401,
                 reason: "bad signature".into(),
                 method: Some("POST".into()),
@@ -1295,6 +1302,7 @@ mod tests {
         app.update(Action::Record(Record::Rejected(RejectedRecord {
             received_at: t,
             peer: "8.8.8.8:1".into(),
+            via: None,
             status: 413,
             reason: "too large".into(),
             method: None,
@@ -1316,6 +1324,7 @@ mod tests {
             app.update(Action::Record(Record::Rejected(RejectedRecord {
                 received_at: t + time::Duration::seconds(i),
                 peer: format!("10.0.{}.{}:1", i / 256, i % 256),
+                via: None,
                 status: 400,
                 reason: "malformed".into(),
                 method: None,
@@ -1332,6 +1341,7 @@ mod tests {
         app.update(Action::Record(Record::Rejected(RejectedRecord {
             received_at: t + time::Duration::hours(1),
             peer: "10.0.0.10:2".into(),
+            via: None,
             status: 400,
             reason: "malformed".into(),
             method: None,
