@@ -31,7 +31,8 @@ pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 pub enum Trust {
     /// The platform's root certificates, as a browser would.
     Platform,
-    /// Exactly these certificates as roots, e.g. glwatch's own self-signed certificate.
+    /// These certificates: a server presenting exactly one of them (e.g. glwatch's own self-signed certificate,
+    /// or one from `openssl req -x509`), or one they sign.
     Certificates(Vec<CertificateDer<'static>>),
     /// Any certificate: no verification at all.
     Insecure,
@@ -80,13 +81,10 @@ pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
             .with_no_client_auth(),
-        Trust::Certificates(certs) => {
-            let mut roots = RootCertStore::empty();
-            for c in certs {
-                roots.add(c.clone()).map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+        Trust::Certificates(certs) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(super::pinned::PinnedOrSignedBy::new(certs, provider)?))
+            .with_no_client_auth(),
         Trust::Platform => {
             let found = rustls_native_certs::load_native_certs();
             let mut roots = RootCertStore::empty();

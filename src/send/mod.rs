@@ -6,6 +6,7 @@ pub mod client;
 pub mod demo;
 pub mod load;
 pub mod payload;
+pub mod pinned;
 pub mod progress;
 pub mod stats;
 pub mod verify;

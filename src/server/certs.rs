@@ -35,11 +35,14 @@ pub struct CertStatus {
     fingerprint: RwLock<String>,
 }
 
-impl CertStatus {
-    fn new() -> CertStatus {
+impl Default for CertStatus {
+    /// Nothing known yet: no fingerprint, no expiry.
+    fn default() -> CertStatus {
         CertStatus { not_after: AtomicI64::new(i64::MIN), fingerprint: RwLock::new(String::new()) }
     }
+}
 
+impl CertStatus {
     /// When the serving certificate expires, if known.
     pub fn not_after(&self) -> Option<OffsetDateTime> {
         match self.not_after.load(Ordering::Relaxed) {
@@ -111,10 +114,7 @@ impl ResolvesServerCert for ServingCert {
 impl ServingCert {
     /// Serves `identity`; fails, naming the files, when its key does not match.
     pub fn new(identity: &Identity) -> Result<Arc<ServingCert>, String> {
-        let serving = Arc::new(ServingCert {
-            current: RwLock::new(identity.certified_key()?),
-            status: Arc::new(CertStatus::new()),
-        });
+        let serving = Arc::new(ServingCert { current: RwLock::new(identity.certified_key()?), status: Arc::default() });
         serving.note(identity);
         Ok(serving)
     }
