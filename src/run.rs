@@ -67,6 +67,9 @@ async fn launch(
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
     let proxies = config.trusted_proxies.describe();
     let server = RunningServer::start(config, tls_config, pipeline).await?;
+    if let (Some(identity), Some(serving)) = (&identity, &serving) {
+        certs::spawn_reloader(serving, identity);
+    }
     let url = listen_url(server.local_addr, identity.is_some());
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
@@ -92,7 +95,6 @@ async fn launch(
     drop(err);
     let status = serving.status();
     certs::warn_if_expiring(&identity.cert_path, &status, time::OffsetDateTime::now_utc());
-    certs::spawn_reloader(&serving, &identity);
     Ok(Started { server, listen_url: url, fingerprint, cert: Some(status), secret_state, generated_secret })
 }
 

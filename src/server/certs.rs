@@ -166,7 +166,9 @@ pub fn spawn_reloader(serving: &Arc<ServingCert>, identity: &Identity) -> tokio:
         managed: identity.managed,
         seen: digest(&identity.cert_path, &identity.key_path),
     };
-    tokio::spawn(keep_current(Arc::downgrade(serving), files))
+    // Registered before returning, so a SIGHUP sent as soon as the banner is out cannot kill the process.
+    let hangup = hangups();
+    tokio::spawn(keep_current(Arc::downgrade(serving), files, hangup))
 }
 
 struct Files {
@@ -183,12 +185,11 @@ enum Wake {
     Hourly,
 }
 
-async fn keep_current(serving: Weak<ServingCert>, mut files: Files) {
+async fn keep_current(serving: Weak<ServingCert>, mut files: Files, mut hangup: Hangups) {
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hourly = tokio::time::interval_at(tokio::time::Instant::now() + EXPIRY_CHECK, EXPIRY_CHECK);
     hourly.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut hangup = hangups();
     loop {
         let wake = tokio::select! {
             _ = poll.tick() => Wake::Poll,
