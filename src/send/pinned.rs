@@ -11,6 +11,8 @@ use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 
+use super::client::SetupError;
+
 /// Trusts exactly the given certificates, and what they sign.
 #[derive(Debug)]
 pub struct PinnedOrSignedBy {
@@ -21,7 +23,7 @@ pub struct PinnedOrSignedBy {
 }
 
 impl PinnedOrSignedBy {
-    pub fn new(certs: &[CertificateDer<'static>], provider: Arc<CryptoProvider>) -> anyhow::Result<Self> {
+    pub fn new(certs: &[CertificateDer<'static>], provider: Arc<CryptoProvider>) -> Result<Self, SetupError> {
         let mut roots = RootCertStore::empty();
         let (added, _unusable) = roots.add_parsable_certificates(certs.iter().cloned());
         let webpki = if added == 0 {
@@ -30,7 +32,7 @@ impl PinnedOrSignedBy {
             Some(
                 WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                     .build()
-                    .map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?,
+                    .map_err(|e| SetupError::UnusableCa(rustls::Error::General(e.to_string())))?,
             )
         };
         Ok(PinnedOrSignedBy { pinned: certs.to_vec(), webpki, provider })

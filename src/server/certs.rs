@@ -4,7 +4,7 @@
 //!
 //! A swap only affects handshakes that start after it: established connections keep the session they have.
 
-use super::tls::{self, Identity};
+use super::tls::{self, Identity, TlsError};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
@@ -113,7 +113,7 @@ impl ResolvesServerCert for ServingCert {
 
 impl ServingCert {
     /// Serves `identity`; fails, naming the files, when its key does not match.
-    pub fn new(identity: &Identity) -> Result<Arc<ServingCert>, String> {
+    pub fn new(identity: &Identity) -> Result<Arc<ServingCert>, TlsError> {
         let serving = Arc::new(ServingCert { current: RwLock::new(identity.certified_key()?), status: Arc::default() });
         serving.note(identity);
         Ok(serving)
@@ -124,7 +124,7 @@ impl ServingCert {
     }
 
     /// Serves `identity` from the next handshake on.
-    fn install(&self, identity: &Identity) -> Result<(), String> {
+    fn install(&self, identity: &Identity) -> Result<(), TlsError> {
         let key = identity.certified_key()?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = key;
         self.note(identity);

@@ -6,7 +6,7 @@ use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Sign
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
 use crate::server::proxy::Origin;
-use crate::server::rejections::{RejectionLimiter, Verdict};
+use crate::server::rejections::{Disposition, RejectionLimiter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -81,7 +81,7 @@ impl Handler {
         for summary in closed {
             self.pipeline.note(Record::Rejected(summary)).await;
         }
-        verdict == Verdict::Show
+        verdict == Disposition::Show
     }
 
     /// A plain-HTTP connection closed at accept because it is not from a trusted proxy. Counted like any
@@ -91,7 +91,7 @@ impl Handler {
         const STATUS: u16 = 403;
         const REASON: &str = "plain HTTP connection from an address that is not a --trusted-proxy: closed at once";
         let (verdict, closed) = self.rejections.admit(peer.ip(), STATUS, REASON, now(), Instant::now());
-        if verdict == Verdict::Fold && closed.is_empty() {
+        if verdict == Disposition::Fold && closed.is_empty() {
             return;
         }
         let handler = self.clone();
@@ -99,7 +99,7 @@ impl Handler {
             for summary in closed {
                 handler.pipeline.note(Record::Rejected(summary)).await;
             }
-            if verdict == Verdict::Show {
+            if verdict == Disposition::Show {
                 let record = RejectedRecord {
                     received_at: now(),
                     peer: peer.to_string(),

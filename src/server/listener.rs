@@ -20,17 +20,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-/// Connection counters, for the banner, the dashboard and tests.
-#[derive(Debug, Default)]
-pub struct ListenerStats {
-    pub accepted: AtomicU64,
-    pub refused_over_cap: AtomicU64,
-    pub handshake_failed: AtomicU64,
-    pub idle_closed: AtomicU64,
-    /// Plain-HTTP connections closed at accept because they did not come from a trusted proxy.
-    pub refused_untrusted: AtomicU64,
-}
-
 /// How connections are spoken to.
 pub enum Transport {
     /// HTTPS: every connection starts with a TLS handshake.
@@ -76,15 +65,14 @@ impl Drop for PerIpSlot {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives connections `limits.shutdown_timeout` to
-/// finish what they are doing. Returns the number of connections that had to be cut at the deadline.
+/// finish what they are doing. Returns whether connections had to be cut at the deadline.
 pub async fn serve(
     listener: TcpListener,
     transport: Transport,
     handler: Arc<Handler>,
     limits: Limits,
-    stats: Arc<ListenerStats>,
     shutdown: impl Future<Output = ()>,
-) -> usize {
+) -> bool {
     let (acceptor, only_from) = match transport {
         Transport::Tls(tls) => (Some(TlsAcceptor::from(tls)), None),
         Transport::Plain { only_from } => (None, only_from),
@@ -108,29 +96,24 @@ pub async fn serve(
             },
         };
         if only_from.as_ref().is_some_and(|proxies| !proxies.contains(peer.ip())) {
-            stats.refused_untrusted.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             handler.refuse_connection(peer);
             continue;
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
         let Some(ip_slot) = per_ip.acquire(peer.ip(), limits.max_connections_per_ip) else {
-            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
-        stats.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             acceptor: acceptor.clone(),
             handler: handler.clone(),
             builder: builder.clone(),
             limits: limits.clone(),
-            stats: stats.clone(),
             watcher: graceful.watcher(),
         };
         tokio::spawn(async move {
@@ -140,10 +123,10 @@ pub async fn serve(
     }
     drop(listener);
     match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
-        Ok(()) => 0,
+        Ok(()) => false,
         Err(_) => {
             tracing::warn!("connections still open at the shutdown deadline were cut");
-            1
+            true
         }
     }
 }
@@ -176,7 +159,6 @@ struct Connection {
     handler: Arc<Handler>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
-    stats: Arc<ListenerStats>,
     watcher: hyper_util::server::graceful::Watcher,
 }
 
@@ -188,12 +170,10 @@ impl Connection {
         let tls = match tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
                 return;
             }
             Err(_) => {
-                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "TLS handshake timed out");
                 return;
             }
@@ -236,7 +216,6 @@ impl Connection {
                 }
                 _ = tokio::time::sleep(remaining) => {
                     if activity.idle_for().is_some_and(|d| d >= idle) {
-                        self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, "closing idle connection");
                         return;
                     }

@@ -17,6 +17,43 @@ pub const GENERATED_VALIDITY: time::Duration = time::Duration::days(365);
 /// A generated certificate with less than this left is replaced (at start, and by the hourly check).
 pub const RENEW_BEFORE: time::Duration = time::Duration::days(30);
 
+/// Why a certificate or key could not be loaded or made: one line naming the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("certificate file {}: {problem}", path.display())]
+    Certificate { path: PathBuf, problem: String },
+    #[error("certificate file {}: no PEM certificate found in it", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("key file {}: {problem}", path.display())]
+    Key { path: PathBuf, problem: String },
+    #[error("certificate {} and key {} cannot be used together: {source}", cert.display(), key.display())]
+    Mismatch { cert: PathBuf, key: PathBuf, source: rustls::Error },
+    #[error(
+        "key file {}: not found, but its certificate {} exists; restore the key or delete the certificate to generate a new pair",
+        key.display(),
+        cert.display()
+    )]
+    KeyLost { cert: PathBuf, key: PathBuf },
+    #[error(
+        "certificate file {}: not found, but its key {} exists; restore the certificate or delete the key to generate a new pair",
+        cert.display(),
+        key.display()
+    )]
+    CertificateLost { cert: PathBuf, key: PathBuf },
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(rcgen::Error),
+    #[error("certificate directory {}: {source}", dir.display())]
+    Directory { dir: PathBuf, source: std::io::Error },
+    #[error("{}: cannot create: {source}", path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{}: cannot replace: {source}", path.display())]
+    Replace { path: PathBuf, source: std::io::Error },
+    #[error("certificate file {}: {source}", path.display())]
+    Unparsable { path: PathBuf, source: super::x509::X509Error },
+}
+
 /// A certificate chain and its key, ready to serve.
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
@@ -42,16 +79,16 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
 }
 
 /// Loads the given pair. Errors are one line naming the file and the problem.
-pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("certificate file {}: {}", cert.display(), pem_problem(&e)))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("certificate file {}: {}", cert.display(), pem_problem(&e)))?;
+pub fn load(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
+    let bad_cert =
+        |e: rustls::pki_types::pem::Error| TlsError::Certificate { path: cert.to_owned(), problem: pem_problem(&e) };
+    let chain =
+        CertificateDer::pem_file_iter(cert).map_err(bad_cert)?.collect::<Result<Vec<_>, _>>().map_err(bad_cert)?;
     if chain.is_empty() {
-        return Err(format!("certificate file {}: no PEM certificate found in it", cert.display()));
+        return Err(TlsError::NoCertificate { path: cert.to_owned() });
     }
-    let key_der =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key file {}: {}", key.display(), pem_problem(&e)))?;
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| TlsError::Key { path: key.to_owned(), problem: pem_problem(&e) })?;
     let identity = Identity {
         chain,
         key: key_der,
@@ -67,19 +104,16 @@ pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
 
 impl Identity {
     /// The pair as rustls serves it. Fails, naming both files, when the key does not match the certificate.
-    pub fn certified_key(&self) -> Result<Arc<CertifiedKey>, String> {
-        CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), &provider()).map(Arc::new).map_err(|e| {
-            format!(
-                "certificate {} and key {} cannot be used together: {e}",
-                self.cert_path.display(),
-                self.key_path.display()
-            )
-        })
+    pub fn certified_key(&self) -> Result<Arc<CertifiedKey>, TlsError> {
+        CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), &provider())
+            .map(Arc::new)
+            .map_err(|source| TlsError::Mismatch { cert: self.cert_path.clone(), key: self.key_path.clone(), source })
     }
 
     /// When the leaf certificate expires and whether it is self-issued.
-    pub fn facts(&self) -> Result<super::x509::CertFacts, String> {
-        super::x509::facts(&self.chain[0]).map_err(|e| format!("certificate file {}: {e}", self.cert_path.display()))
+    pub fn facts(&self) -> Result<super::x509::CertFacts, TlsError> {
+        super::x509::facts(&self.chain[0])
+            .map_err(|source| TlsError::Unparsable { path: self.cert_path.clone(), source })
     }
 }
 
@@ -101,7 +135,7 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
 /// The default pair under `dir` (certs/ in the working directory): reused when both files exist, generated
 /// when neither does, and generated anew when the existing one is self-signed and expired or has less than
 /// [`RENEW_BEFORE`] left. One file without the other is an error, so a lost key is never silently replaced.
-pub fn load_or_generate(dir: &Path) -> Result<Identity, String> {
+pub fn load_or_generate(dir: &Path) -> Result<Identity, TlsError> {
     let cert = dir.join("glwatch-cert.pem");
     let key = dir.join("glwatch-key.pem");
     match (cert.exists(), key.exists()) {
@@ -114,23 +148,15 @@ pub fn load_or_generate(dir: &Path) -> Result<Identity, String> {
             }
         }
         (false, false) => generate(dir, &cert, &key),
-        (true, false) => Err(format!(
-            "key file {}: not found, but its certificate {} exists; restore the key or delete the certificate to generate a new pair",
-            key.display(),
-            cert.display()
-        )),
-        (false, true) => Err(format!(
-            "certificate file {}: not found, but its key {} exists; restore the certificate or delete the key to generate a new pair",
-            cert.display(),
-            key.display()
-        )),
+        (true, false) => Err(TlsError::KeyLost { cert, key }),
+        (false, true) => Err(TlsError::CertificateLost { cert, key }),
     }
 }
 
 /// Replaces glwatch's own self-signed pair in `dir` with a new one when it has expired or expires within
 /// [`RENEW_BEFORE`] of `now`, with a log line giving the new fingerprint. Returns the new pair, or `None` when
 /// the current one is kept. A pair that is not self-issued was put there by someone else and is left alone.
-pub fn renew_if_due(dir: &Path, current: &Identity, now: time::OffsetDateTime) -> Result<Option<Identity>, String> {
+pub fn renew_if_due(dir: &Path, current: &Identity, now: time::OffsetDateTime) -> Result<Option<Identity>, TlsError> {
     let facts = current.facts()?;
     if !current.managed || !facts.self_issued || facts.not_after - now >= RENEW_BEFORE {
         return Ok(None);
@@ -149,22 +175,21 @@ pub fn renew_if_due(dir: &Path, current: &Identity, now: time::OffsetDateTime) -
 
 /// Generates a self-signed pair valid for [`GENERATED_VALIDITY`], replacing the files if they exist (each one
 /// written whole beside it and renamed over it).
-fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<Identity, String> {
+fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<Identity, TlsError> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     if let Some(host) = gethostname::gethostname().to_str().filter(|h| !h.is_empty() && *h != "localhost") {
         names.push(host.to_owned());
     }
-    let cannot = |e: rcgen::Error| format!("cannot generate a self-signed certificate: {e}");
-    let mut params = rcgen::CertificateParams::new(names).map_err(cannot)?;
+    let mut params = rcgen::CertificateParams::new(names).map_err(TlsError::Generate)?;
     let now = time::OffsetDateTime::now_utc();
     // A little in the past, so a client whose clock is slightly behind still accepts it.
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + GENERATED_VALIDITY;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, "glwatch self-signed");
-    let key_pair = rcgen::KeyPair::generate().map_err(cannot)?;
-    let cert = params.self_signed(&key_pair).map_err(cannot)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("certificate directory {}: {e}", dir.display()))?;
+    let key_pair = rcgen::KeyPair::generate().map_err(TlsError::Generate)?;
+    let cert = params.self_signed(&key_pair).map_err(TlsError::Generate)?;
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Directory { dir: dir.to_owned(), source })?;
     replace_file(key_path, key_pair.serialize_pem().as_bytes(), 0o600)?;
     replace_file(cert_path, cert.pem().as_bytes(), 0o644)?;
     let mut identity = load(cert_path, key_path)?;
@@ -173,17 +198,17 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<Identity, S
     Ok(identity)
 }
 
-fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".new");
     let tmp = PathBuf::from(tmp);
     // Left over from an interrupted run: it was never in use.
     let _ = std::fs::remove_file(&tmp);
     write_file(&tmp, bytes, mode)?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot replace: {e}", path.display()))
+    std::fs::rename(&tmp, path).map_err(|source| TlsError::Replace { path: path.to_owned(), source })
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -194,8 +219,8 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut f = options.open(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    let mut f = options.open(path).map_err(|source| TlsError::Create { path: path.to_owned(), source })?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|source| TlsError::Write { path: path.to_owned(), source })
 }
 
 /// The rustls provider of the whole build. Only ring is compiled in.
@@ -239,16 +264,16 @@ mod tests {
     #[test]
     fn bad_files_give_one_line_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let e = load(&dir.path().join("c.pem"), &dir.path().join("k.pem")).err().unwrap();
+        let e = load(&dir.path().join("c.pem"), &dir.path().join("k.pem")).err().unwrap().to_string();
         assert!(e.contains("c.pem") && e.contains("not found"), "{e}");
         std::fs::write(dir.path().join("c.pem"), "garbage").unwrap();
-        let e = load(&dir.path().join("c.pem"), &dir.path().join("k.pem")).err().unwrap();
+        let e = load(&dir.path().join("c.pem"), &dir.path().join("k.pem")).err().unwrap().to_string();
         assert!(e.contains("c.pem") && e.contains("no PEM"), "{e}");
         // A lone certificate (its key lost) is an error, not a reason to replace the pair.
         let certs = dir.path().join("certs");
         load_or_generate(&certs).unwrap();
         std::fs::remove_file(certs.join("glwatch-key.pem")).unwrap();
-        let e = load_or_generate(&certs).err().unwrap();
+        let e = load_or_generate(&certs).err().unwrap().to_string();
         assert!(e.contains("glwatch-key.pem") && !e.contains('\n'), "{e}");
     }
 
@@ -257,7 +282,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         load_or_generate(&dir.path().join("a")).unwrap();
         load_or_generate(&dir.path().join("b")).unwrap();
-        let e = load(&dir.path().join("a/glwatch-cert.pem"), &dir.path().join("b/glwatch-key.pem")).err().unwrap();
+        let e = load(&dir.path().join("a/glwatch-cert.pem"), &dir.path().join("b/glwatch-key.pem"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("cannot be used together"), "{e}");
     }
 }
