@@ -91,20 +91,39 @@ async fn post_on(sender: &mut Sender, id: &str) -> u16 {
         .status
 }
 
+/// A receiver serving pair `a` from `cert`/`key` (given as --cert/--key), with pair `b` ready to swap in and a
+/// CA file trusting both.
+struct Swap {
+    dir: tempfile::TempDir,
+    a: (PathBuf, PathBuf, String),
+    b: (PathBuf, PathBuf, String),
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    rx: Receiver,
+}
+
+impl Swap {
+    fn start() -> Swap {
+        let dir = tempfile::tempdir().unwrap();
+        let a = pair(&dir.path().join("a"));
+        let b = pair(&dir.path().join("b"));
+        let live = dir.path().join("live");
+        std::fs::create_dir(&live).unwrap();
+        let (cert, key) = (live.join("cert.pem"), live.join("key.pem"));
+        install(&a.0, &a.1, &cert, &key);
+        let ca = bundle(dir.path(), &[&a.0, &b.0]);
+        let rx = Receiver::start_in(
+            dir.path(),
+            &["--secret", SECRET, "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()],
+        );
+        Swap { dir, a, b, cert, key, ca, rx }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_replaced_on_disk_is_served_to_new_connections_while_old_ones_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a_cert, a_key, a_fp) = pair(&dir.path().join("a"));
-    let (b_cert, b_key, b_fp) = pair(&dir.path().join("b"));
-    let live = dir.path().join("live");
-    std::fs::create_dir(&live).unwrap();
-    let (cert, key) = (live.join("cert.pem"), live.join("key.pem"));
-    install(&a_cert, &a_key, &cert, &key);
-    let ca = bundle(dir.path(), &[&a_cert, &b_cert]);
-    let rx = Receiver::start_in(
-        dir.path(),
-        &["--secret", SECRET, "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()],
-    );
+    let Swap { dir: _dir, a: (_, _, a_fp), b: (b_cert, b_key, b_fp), cert, key, ca, rx } = Swap::start();
     assert_eq!(served_fingerprint(rx.addr, &ca).await, a_fp);
     let client = common::Client::new(rx.addr, &ca);
     let mut kept = client.connect().await;
@@ -124,18 +143,7 @@ async fn a_certificate_replaced_on_disk_is_served_to_new_connections_while_old_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_a_broken_pair_is_refused_with_one_line_keeping_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a_cert, a_key, a_fp) = pair(&dir.path().join("a"));
-    let (b_cert, b_key, b_fp) = pair(&dir.path().join("b"));
-    let live = dir.path().join("live");
-    std::fs::create_dir(&live).unwrap();
-    let (cert, key) = (live.join("cert.pem"), live.join("key.pem"));
-    install(&a_cert, &a_key, &cert, &key);
-    let ca = bundle(dir.path(), &[&a_cert, &b_cert]);
-    let rx = Receiver::start_in(
-        dir.path(),
-        &["--secret", SECRET, "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()],
-    );
+    let Swap { dir: _dir, a: (a_cert, a_key, a_fp), b: (b_cert, b_key, b_fp), cert, key, ca, rx } = Swap::start();
     let mut seen = Vec::new();
 
     install(&b_cert, &b_key, &cert, &key);

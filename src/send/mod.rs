@@ -6,8 +6,8 @@ pub mod client;
 pub mod demo;
 pub mod load;
 pub mod payload;
-pub mod pinned;
 pub mod progress;
+pub mod server_cert;
 pub mod stats;
 pub mod verify;
 

@@ -332,6 +332,29 @@ mod tests {
     }
 
     #[test]
+    fn the_hourly_check_renews_glwatch_s_own_pair_and_serves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        let old = tls::tests::ending_pair(&certs, OffsetDateTime::now_utc() + time::Duration::days(40));
+        let identity = tls::load_or_generate(&certs).unwrap();
+        let serving = ServingCert::new(&identity).unwrap();
+        let mut files = Files {
+            cert: identity.cert_path.clone(),
+            key: identity.key_path.clone(),
+            managed: true,
+            seen: digest(&identity.cert_path, &identity.key_path),
+        };
+        wake_up(&serving, &mut files, Wake::Hourly);
+        assert_eq!(serving.status().fingerprint(), old, "40 days left: kept");
+        // Twenty days later, under 30 days are left.
+        renew(&serving, &mut files, OffsetDateTime::now_utc() + time::Duration::days(20));
+        let renewed = serving.status().fingerprint();
+        assert_ne!(renewed, old);
+        assert_eq!(tls::load_or_generate(&certs).unwrap().fingerprint(), renewed, "written to disk too");
+        assert_eq!(files.seen, digest(&files.cert, &files.key), "not reloaded again by the next poll");
+    }
+
+    #[test]
     fn the_resolver_serves_the_installed_pair_and_keeps_it_on_a_bad_one() {
         let dir = tempfile::tempdir().unwrap();
         let first = tls::load_or_generate(&dir.path().join("a")).unwrap();

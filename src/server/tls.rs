@@ -240,7 +240,7 @@ pub fn server_config(certificates: Arc<dyn ResolvesServerCert>) -> Result<rustls
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -275,6 +275,36 @@ mod tests {
         std::fs::remove_file(certs.join("glwatch-key.pem")).unwrap();
         let e = load_or_generate(&certs).err().unwrap().to_string();
         assert!(e.contains("glwatch-key.pem") && !e.contains('\n'), "{e}");
+    }
+
+    /// A self-signed pair at `dir`'s default names that ends at `not_after`; returns its fingerprint.
+    pub(crate) fn ending_pair(dir: &Path, not_after: time::OffsetDateTime) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.not_after = not_after;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join("glwatch-cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("glwatch-key.pem"), key.serialize_pem()).unwrap();
+        fingerprint(cert.der())
+    }
+
+    #[test]
+    fn only_glwatch_s_own_pair_is_renewed_and_only_near_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let certs = dir.path().join("certs");
+        let old = ending_pair(&certs, now + time::Duration::days(40));
+        assert_eq!(load_or_generate(&certs).unwrap().fingerprint(), old, "40 days left: kept");
+        let old = ending_pair(&certs, now - time::Duration::days(1));
+        let renewed = load_or_generate(&certs).unwrap();
+        assert!(renewed.generated && renewed.fingerprint() != old, "expired: renewed");
+        assert!(!certs.join("glwatch-cert.pem.new").exists());
+        // The same files given as --cert/--key are the operator's: never replaced, whatever their date.
+        let old = ending_pair(&certs, now - time::Duration::days(1));
+        let operator = load(&certs.join("glwatch-cert.pem"), &certs.join("glwatch-key.pem")).unwrap();
+        assert!(renew_if_due(&certs, &operator, now).unwrap().is_none());
+        assert_eq!(operator.fingerprint(), old);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `glwatch send --ca PEM`: a handler whose certificate is exactly one in the PEM file is trusted as that
-//! certificate, as curl does, even when webpki would refuse it as an end entity (the self-signed certificates of
-//! `openssl req -x509` carry CA:TRUE, which webpki rejects as "CaUsedAsEndEntity"). Anything else is verified
-//! against the PEM's certificates as roots, as before.
+//! How `glwatch send` checks the handler's certificate. With `--ca PEM`, a handler whose certificate is exactly
+//! one in the PEM file is trusted as that certificate, as curl does, even when webpki would refuse it as an end
+//! entity (the self-signed certificates of `openssl req -x509` carry CA:TRUE, which webpki rejects as
+//! "CaUsedAsEndEntity"); anything else is verified against the PEM's certificates as roots. With `--insecure`,
+//! any certificate is accepted. Either way the handshake's signatures are verified, so it stays well-formed.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -13,17 +14,36 @@ use std::sync::Arc;
 
 use super::client::SetupError;
 
-/// Trusts exactly the given certificates, and what they sign.
+/// Which handler certificates are accepted.
 #[derive(Debug)]
-pub struct PinnedOrSignedBy {
-    pinned: Vec<CertificateDer<'static>>,
-    /// `None` when no certificate of the PEM can be a root: then only exact matches are trusted.
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+pub struct HandlerCertVerifier {
+    accept: Accept,
     provider: Arc<CryptoProvider>,
 }
 
-impl PinnedOrSignedBy {
-    pub fn new(certs: &[CertificateDer<'static>], provider: Arc<CryptoProvider>) -> Result<Self, SetupError> {
+#[derive(Debug)]
+enum Accept {
+    /// `--insecure`.
+    Any,
+    /// `--ca PEM`: exactly these certificates, or what they sign.
+    PinnedOrSignedBy {
+        pinned: Vec<CertificateDer<'static>>,
+        /// `None` when no certificate of the PEM can be a root: then only exact matches are trusted.
+        webpki: Option<Arc<WebPkiServerVerifier>>,
+    },
+}
+
+impl HandlerCertVerifier {
+    /// Any certificate (`--insecure`).
+    pub fn any(provider: Arc<CryptoProvider>) -> Self {
+        HandlerCertVerifier { accept: Accept::Any, provider }
+    }
+
+    /// A certificate among `certs`, or one they sign.
+    pub fn pinned_or_signed_by(
+        certs: &[CertificateDer<'static>],
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, SetupError> {
         let mut roots = RootCertStore::empty();
         let (added, _unusable) = roots.add_parsable_certificates(certs.iter().cloned());
         let webpki = if added == 0 {
@@ -35,11 +55,11 @@ impl PinnedOrSignedBy {
                     .map_err(|e| SetupError::UnusableCa(rustls::Error::General(e.to_string())))?,
             )
         };
-        Ok(PinnedOrSignedBy { pinned: certs.to_vec(), webpki, provider })
+        Ok(HandlerCertVerifier { accept: Accept::PinnedOrSignedBy { pinned: certs.to_vec(), webpki }, provider })
     }
 }
 
-impl ServerCertVerifier for PinnedOrSignedBy {
+impl ServerCertVerifier for HandlerCertVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -48,7 +68,10 @@ impl ServerCertVerifier for PinnedOrSignedBy {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+        let Accept::PinnedOrSignedBy { pinned, webpki } = &self.accept else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
             // The operator named this very certificate: its issuer and constraints do not matter, but like curl
             // the name it is for and its validity period still do.
             rustls::client::verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
@@ -59,7 +82,7 @@ impl ServerCertVerifier for PinnedOrSignedBy {
             }
             return Ok(ServerCertVerified::assertion());
         }
-        match &self.webpki {
+        match webpki {
             Some(webpki) => webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
             None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
         }
