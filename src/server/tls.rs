@@ -125,7 +125,7 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
         Error::NoItemsFound => "no PEM item of the expected kind found in it".into(),
         Error::MissingSectionEnd { end_marker } => format!(
             "not valid PEM: the {} section has no END line (a file cut short?)",
-            crate::cloudevent::printable(&String::from_utf8_lossy(end_marker))
+            crate::text::escape(&String::from_utf8_lossy(end_marker))
         ),
         Error::IllegalSectionStart { .. } => "not valid PEM: a malformed BEGIN line".into(),
         other => format!("not valid PEM: {other}"),
