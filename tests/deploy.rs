@@ -368,6 +368,20 @@ async fn plain_http_on_loopback_speaks_http1_and_h2c() {
         assert_eq!(rec["event"]["id"], id);
         assert!(rec["peer"].as_str().unwrap().starts_with("127.0.0.1:") && rec.get("via").is_none(), "{rec}");
     }
+    // SIGTERM with both connections still open: an orderly stop, as over TLS.
+    let mut p = p;
+    let killed = Command::new("kill").args(["-TERM", &p.child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "glwatch did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    drop((h1, h2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
