@@ -5,6 +5,7 @@ use glwatch::config::{ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
 use glwatch::journal::Opened;
 use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::certs::{self, CertStatus, ServingCert};
 use glwatch::server::{listen_url, tls, RunningServer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,20 +22,25 @@ pub const EXPORT_DIR: &str = "glwatch-data";
 pub struct Started {
     pub server: RunningServer,
     pub listen_url: String,
+    /// The certificate's fingerprint at start, or what is served instead of HTTPS.
     pub fingerprint: String,
+    /// The certificate being served, as it changes (reloads, renewals); `None` for plain HTTP.
+    pub cert: Option<Arc<CertStatus>>,
     pub secret_state: String,
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
 }
 
-/// Loads the certificate (or generates the default pair in certs/) and starts serving.
+/// Loads the certificate (or generates the default pair in certs/) and starts serving; with --plain-http no
+/// certificate is needed.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
-        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
+        _ if config.plain_http => None,
+        Some((cert, key)) => Some(tls::load(cert, key).map_err(|e| e.to_string())?),
+        None => Some(tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?),
     };
-    start_with(config, identity, pipeline).await
+    launch(config, identity, pipeline).await
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -44,26 +50,52 @@ pub async fn start_with(
     identity: tls::Identity,
     pipeline: Pipeline,
 ) -> Result<Started, String> {
-    let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
-    let fingerprint = identity.fingerprint();
+    launch(config, Some(identity), pipeline).await
+}
+
+async fn launch(
+    config: ReceiverConfig,
+    identity: Option<tls::Identity>,
+    pipeline: Pipeline,
+) -> Result<Started, String> {
+    let serving = identity.as_ref().map(ServingCert::new).transpose().map_err(|e| e.to_string())?;
+    let tls_config = match &serving {
+        Some(s) => Some(tls::server_config(s.clone()).map_err(|e| format!("TLS setup: {e}"))?),
+        None => None,
+    };
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
+    let proxies = config.trusted_proxies.describe();
     let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
-    let url = listen_url(server.local_addr);
+    if let (Some(identity), Some(serving)) = (&identity, &serving) {
+        certs::spawn_reloader(serving, identity);
+    }
+    let url = listen_url(server.local_addr, identity.is_some());
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
     if server.local_addr.ip().is_unspecified() {
         let host = gethostname::gethostname();
+        let scheme = if identity.is_some() { "https" } else { "http" };
         let _ = writeln!(
             err,
-            "glwatch: on every interface, e.g. https://{}:{}/",
+            "glwatch: on every interface, e.g. {scheme}://{}:{}/",
             host.to_string_lossy(),
             server.local_addr.port()
         );
     }
+    let (Some(identity), Some(serving)) = (identity, serving) else {
+        let only = if proxies.is_empty() { String::new() } else { format!("; serving only {proxies}") };
+        let _ = writeln!(err, "glwatch: plain HTTP, behind a proxy: TLS is the proxy's job{only}");
+        let fingerprint = "none (plain HTTP behind a proxy)".to_owned();
+        return Ok(Started { server, listen_url: url, fingerprint, cert: None, secret_state, generated_secret });
+    };
+    let fingerprint = identity.fingerprint();
     let origin = if identity.generated { "generated self-signed" } else { "loaded" };
     let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
-    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret })
+    drop(err);
+    let status = serving.status();
+    certs::warn_if_expiring(&identity.cert_path, &status, time::OffsetDateTime::now_utc());
+    Ok(Started { server, listen_url: url, fingerprint, cert: Some(status), secret_state, generated_secret })
 }
 
 /// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
@@ -171,6 +203,7 @@ where
         history: journal.history,
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
+        cert: started.cert.clone(),
         secret_state: started.secret_state.clone(),
         retain: screen.retain,
         screen_dropped,

@@ -47,6 +47,7 @@ fn record(id: &str, ty: &str, user: &str, at: OffsetDateTime, duplicate: bool) -
     Record::Event(EventRecord {
         received_at: at,
         peer: "127.0.0.1:1".into(),
+        via: None,
         verified_by: VerifiedBy::Primary,
         duplicate,
         event: RawValue::from_string(json).unwrap(),
@@ -90,6 +91,7 @@ fn writers_skip_duplicates_and_other_records() {
         Record::Rejected(crate::record::RejectedRecord {
             received_at: t,
             peer: "p".into(),
+            via: None,
             status: 401,
             reason: "bad signature".into(),
             method: None,
@@ -119,6 +121,7 @@ fn export_to_dir_writes_both_files_and_never_overwrites() {
         Record::Event(EventRecord {
             received_at: datetime!(2024-12-20 12:34:55.25 UTC),
             peer: "127.0.0.1:5000".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             duplicate,
             event: RawValue::from_string(crate::cloudevent::minify(&body).into_owned()).unwrap(),
