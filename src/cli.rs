@@ -53,9 +53,14 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 /// Flags of `glwatch export`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// The data directory whose journal is read (as the receiver's --data-dir).
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = crate::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
     /// The journal to read (its first segment; numbered segments next to it are read too, in order).
-    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
-    pub journal: PathBuf,
+    /// Default: DIR/journal.jsonl of --data-dir.
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
@@ -124,13 +129,47 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_SECONDARY_SECRET", hide_env_values = true)]
     pub secondary_secret: Option<String>,
 
-    /// TLS certificate chain (PEM). Default: certs/glwatch-cert.pem, generated self-signed on first start.
+    /// Where glwatch keeps its files: the journal, the log file, exports, the generated certificate (certs/) and
+    /// the ACME cache (acme/). Flags naming a file win over it.
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = crate::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
+    /// TLS certificate chain (PEM). Default: DIR/certs/glwatch-cert.pem of --data-dir, generated self-signed on
+    /// first start (certs/glwatch-cert.pem in the working directory is still used if only it exists).
     #[arg(long, env = "GLWATCH_CERT", value_name = "PEM", requires = "key")]
     pub cert: Option<PathBuf>,
 
-    /// TLS private key (PEM) for --cert. Default: certs/glwatch-key.pem.
+    /// TLS private key (PEM) for --cert. Default: DIR/certs/glwatch-key.pem of --data-dir.
     #[arg(long, env = "GLWATCH_KEY", value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
+
+    /// Get the certificate for DOMAIN from an ACME CA (Let's Encrypt by default) and renew it, like Caddy. The
+    /// CA validates with TLS-ALPN-01 on port 443, which must reach --listen. Repeat (or separate with commas)
+    /// for several names on one certificate. Instead of --cert/--key.
+    #[arg(long = "acme", env = "GLWATCH_ACME", value_name = "DOMAIN", value_delimiter = ',', conflicts_with_all = ["cert", "key"])]
+    pub acme: Vec<String>,
+
+    /// Contact address given to the ACME CA (expiry notices).
+    #[arg(long, env = "GLWATCH_ACME_EMAIL", value_name = "EMAIL", requires = "acme")]
+    pub acme_email: Option<String>,
+
+    /// The ACME CA's directory URL. Default: Let's Encrypt.
+    #[arg(
+        long,
+        env = "GLWATCH_ACME_DIRECTORY",
+        value_name = "URL",
+        requires = "acme",
+        conflicts_with = "acme_staging"
+    )]
+    pub acme_directory: Option<String>,
+
+    /// Use Let's Encrypt's staging CA (untrusted certificates, generous rate limits) to try a setup.
+    #[arg(long, env = "GLWATCH_ACME_STAGING", requires = "acme")]
+    pub acme_staging: bool,
+
+    /// Also trust this CA (PEM) for the ACME CA's own HTTPS, e.g. a private step-ca.
+    #[arg(long, env = "GLWATCH_ACME_CA", value_name = "PEM", requires = "acme")]
+    pub acme_ca: Option<PathBuf>,
 
     /// Also require `Authorization: KEY` or `Authorization: Bearer KEY` (GreenLake's APIKey and OAuth auth types).
     #[arg(long, env = "GLWATCH_API_KEY", hide_env_values = true)]
@@ -191,8 +230,9 @@ pub struct RunArgs {
 
     /// The journal: every record is appended here and replayed at start. Later segments are numbered next to it
     /// (journal.000001.jsonl, journal.000002.jsonl, ...).
-    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
-    pub journal: PathBuf,
+    /// Default: DIR/journal.jsonl of --data-dir.
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
 
     /// Run without a journal: events are acknowledged without being written to disk and nothing is replayed.
     #[arg(long, env = "GLWATCH_NO_JOURNAL")]
@@ -207,9 +247,25 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     pub journal_segment_size: u64,
 
-    /// Where logs go while the dashboard is on screen.
-    #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH", default_value = "glwatch-data/glwatch.log")]
-    pub log_file: PathBuf,
+    /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
+    #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.clone().unwrap_or_else(|| crate::data_dir::journal(&self.data_dir))
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.log_file.clone().unwrap_or_else(|| crate::data_dir::log_file(&self.data_dir))
+    }
+}
+
+impl ExportArgs {
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.clone().unwrap_or_else(|| crate::data_dir::journal(&self.data_dir))
+    }
 }
 
 #[cfg(test)]
@@ -229,7 +285,8 @@ mod tests {
         assert_eq!(cli.run.max_body, 1_048_576);
         assert_eq!(cli.run.allowed_rate, "*");
         assert!(!cli.run.headless && !cli.run.allow_unsigned);
-        assert_eq!(cli.run.journal, PathBuf::from("glwatch-data/journal.jsonl"));
+        assert_eq!(cli.run.journal_path(), PathBuf::from("glwatch-data/journal.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("glwatch-data/glwatch.log"));
         assert_eq!(cli.run.durability, Durability::Fsync);
         assert_eq!(cli.run.journal_segment_size, 64 * 1024 * 1024);
         assert!(!cli.run.no_journal);
@@ -286,6 +343,39 @@ mod tests {
         }
         // The demo configures its own receiver.
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "demo"]).is_err());
+    }
+
+    #[test]
+    fn data_dir_moves_defaults_but_explicit_paths_win() {
+        let cli = Cli::try_parse_from(["glwatch", "--data-dir", "/srv/gl"]).unwrap();
+        assert_eq!(cli.run.journal_path(), PathBuf::from("/srv/gl/journal.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("/srv/gl/glwatch.log"));
+        let cli =
+            Cli::try_parse_from(["glwatch", "--data-dir", "/srv/gl", "--journal", "j.jsonl", "--log-file", "l.log"])
+                .unwrap();
+        assert_eq!(cli.run.journal_path(), PathBuf::from("j.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("l.log"));
+        let cli = Cli::try_parse_from(["glwatch", "export", "--data-dir", "/srv/gl"]).unwrap();
+        let Some(Command::Export(e)) = cli.command else { panic!("not export") };
+        assert_eq!(e.journal_path(), PathBuf::from("/srv/gl/journal.jsonl"));
+    }
+
+    #[test]
+    fn acme_excludes_cert_and_its_flags_need_it() {
+        let cli = Cli::try_parse_from(["glwatch", "--acme", "a.example.com,b.example.com", "--acme", "c.example.com"])
+            .unwrap();
+        assert_eq!(cli.run.acme, ["a.example.com", "b.example.com", "c.example.com"]);
+        assert!(Cli::try_parse_from(["glwatch", "--acme", "a.example.com", "--cert", "c", "--key", "k"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--acme-email", "a@example.com"]).is_err());
+        assert!(Cli::try_parse_from([
+            "glwatch",
+            "--acme",
+            "a.example.com",
+            "--acme-staging",
+            "--acme-directory",
+            "https://x/"
+        ])
+        .is_err());
     }
 
     #[test]

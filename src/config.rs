@@ -2,6 +2,7 @@
 
 use crate::cli::RunArgs;
 use crate::greenlake::Secret;
+use crate::server::acme::{self, AcmeOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +49,10 @@ pub struct ReceiverConfig {
     pub secret_origin: SecretOrigin,
     pub secondary: Option<Secret>,
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Certificates from an ACME CA instead of `cert` or the generated pair.
+    pub acme: Option<AcmeOptions>,
+    /// Where the generated certificate and the ACME cache go.
+    pub data_dir: PathBuf,
     pub api_key: Option<Secret>,
     pub allow_unsigned: bool,
     pub allowed_rate: String,
@@ -64,6 +69,8 @@ impl ReceiverConfig {
             secret_origin: SecretOrigin::Given,
             secondary: None,
             cert: None,
+            acme: None,
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT),
             api_key: None,
             allow_unsigned: false,
             allowed_rate: "*".into(),
@@ -107,6 +114,8 @@ impl ReceiverConfig {
             secret_origin,
             secondary,
             cert: args.cert.clone().zip(args.key.clone()),
+            acme: acme_options(args)?,
+            data_dir: args.data_dir.clone(),
             api_key,
             allow_unsigned: args.allow_unsigned,
             allowed_rate: args.allowed_rate.clone(),
@@ -135,6 +144,26 @@ impl ReceiverConfig {
             None => primary.to_owned(),
         }
     }
+}
+
+/// `--acme` and its companions, checked now so a typo stops the start with one line.
+fn acme_options(args: &RunArgs) -> Result<Option<AcmeOptions>, String> {
+    if args.acme.is_empty() {
+        return Ok(None);
+    }
+    let directory = match (&args.acme_directory, args.acme_staging) {
+        (Some(url), _) => url.clone(),
+        (None, true) => acme::LETS_ENCRYPT_STAGING.to_owned(),
+        (None, false) => acme::LETS_ENCRYPT.to_owned(),
+    };
+    let options = AcmeOptions {
+        domains: args.acme.clone(),
+        email: args.acme_email.clone(),
+        directory,
+        ca: args.acme_ca.clone(),
+        cache_dir: crate::data_dir::acme_cache(&args.data_dir),
+    };
+    options.normalized().map(Some).map_err(|e| e.to_string())
 }
 
 fn read_secret_file(path: &Path) -> Result<Secret, String> {

@@ -287,11 +287,12 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
 
 /// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
 pub fn run(args: ExportArgs) -> ExitCode {
+    let journal = args.journal_path();
     let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
     let result = match &args.output {
-        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
+        None => export(&journal, args.format, &filter, io::stdout().lock()),
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format, &filter, f),
+            Ok(f) => export(&journal, args.format, &filter, f),
             Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
         },
     };
@@ -300,7 +301,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
             for w in warnings {
                 eprintln!("glwatch: journal warning: {w}");
             }
-            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
+            eprintln!("glwatch: exported {rows} events from {}", journal.display());
             ExitCode::SUCCESS
         }
         Err(e) => crate::run::fail(&e),

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod cloudevent;
 pub mod config;
+pub mod data_dir;
 pub mod demo;
 pub mod export;
 pub mod greenlake;

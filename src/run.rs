@@ -5,9 +5,10 @@ use crate::config::{ReceiverConfig, SecretOrigin};
 use crate::greenlake::Secret;
 use crate::journal::{JournalOptions, Opened, MAX_LINE};
 use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use crate::server::acme::{self, AcmeOptions};
 use crate::server::{listen_url, tls, RunningServer};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -26,15 +27,48 @@ pub struct Started {
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
+    /// The ACME task, with `--acme`; it stops when this is dropped.
+    pub acme: Option<acme::RunningAcme>,
 }
 
-/// Loads the certificate (or generates the default pair in certs/) and starts serving.
+/// Loads the certificate (or generates the default pair in the data directory, or starts ACME) and starts serving.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
+    if let Some(options) = config.acme.clone() {
+        return start_acme(config, options, pipeline).await;
+    }
     let identity = match &config.cert {
         Some((cert, key)) => tls::load(cert, key)?,
-        None => tls::load_or_generate(Path::new("certs"))?,
+        None => {
+            let (dir, notice) = crate::data_dir::self_signed_certs(&config.data_dir);
+            if let Some(notice) = notice {
+                tracing::warn!("{notice}");
+            }
+            tls::load_or_generate(&dir)?
+        }
     };
     start_with(config, identity, pipeline).await
+}
+
+/// Starts serving with certificates from an ACME CA. Until the first one is there (from the cache at once, or
+/// when the CA issues it) TLS clients are refused; the banner says which.
+async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipeline) -> Result<Started, String> {
+    let acme = acme::start(options, config.listen.port()).map_err(|e| e.to_string())?;
+    let tls_config = acme.server_config().map_err(|e| e.to_string())?;
+    let names = acme.options.domains.join(", ");
+    let fingerprint = format!("ACME {}", acme.options.domains[0]);
+    let state = if acme.cached {
+        format!("served from the cache {}", acme.options.cache_dir.display())
+    } else {
+        "waiting for the first one; TLS clients are refused until it arrives and the log shows each step".to_owned()
+    };
+    let mut started = start_server(config, tls_config, fingerprint, pipeline).await?;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "glwatch: certificate for {names} from the ACME CA {}: {state}",
+        acme.options.directory
+    );
+    started.acme = Some(acme);
+    Ok(started)
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -45,7 +79,24 @@ pub async fn start_with(
     pipeline: Pipeline,
 ) -> Result<Started, String> {
     let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
-    let fingerprint = identity.fingerprint();
+    let started = start_server(config, tls_config, identity.fingerprint(), pipeline).await?;
+    let origin = if identity.generated { "generated self-signed" } else { "loaded" };
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "glwatch: certificate {} ({origin}), SHA-256 {}",
+        identity.cert_path.display(),
+        started.fingerprint
+    );
+    Ok(started)
+}
+
+/// Binds and serves, then prints the listen lines; the caller prints the certificate line after them.
+async fn start_server(
+    config: ReceiverConfig,
+    tls_config: rustls::ServerConfig,
+    fingerprint: String,
+    pipeline: Pipeline,
+) -> Result<Started, String> {
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
     let server = RunningServer::start(config, tls_config, pipeline).await?;
@@ -61,9 +112,7 @@ pub async fn start_with(
             server.local_addr.port()
         );
     }
-    let origin = if identity.generated { "generated self-signed" } else { "loaded" };
-    let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
-    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret })
+    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret, acme: None })
 }
 
 /// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
@@ -110,8 +159,8 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
     };
     let screen = Screen {
         retain: args.retain,
-        log_path: Some(args.log_file.clone()),
-        export_dir: PathBuf::from(EXPORT_DIR),
+        log_path: Some(args.log_path()),
+        export_dir: crate::data_dir::exports(&args.data_dir),
         utc_offset,
         show_generated_secret: true,
         banner: None,
@@ -221,7 +270,7 @@ pub async fn finish(server: crate::server::RunningServer, committer: crate::pipe
 /// The journal settings from the command line; `None` with `--no-journal`.
 pub fn journal_options(args: &RunArgs) -> Option<JournalOptions> {
     (!args.no_journal).then(|| JournalOptions {
-        path: args.journal.clone(),
+        path: args.journal_path(),
         durability: args.durability,
         segment_size: args.journal_segment_size,
         retain: args.retain,

@@ -172,6 +172,13 @@ impl Connection {
                 return;
             }
         };
+        if tls.get_ref().1.alpn_protocol() == Some(super::acme::ACME_TLS_ALPN) {
+            // A TLS-ALPN-01 validation: the CA only checks the certificate of the handshake.
+            tracing::info!(%peer, "ACME: TLS-ALPN-01 validation connection");
+            let mut tls = tls;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+            return;
+        }
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(tls);
         let handler = self.handler.clone();

@@ -117,12 +117,26 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// TLS 1.2 and 1.3, ALPN h2 then http/1.1, no client certificates.
 pub fn server_config(identity: &Identity) -> Result<rustls::ServerConfig, rustls::Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    let config = builder()?.with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+    Ok(with_alpn(config))
+}
+
+/// The same settings with certificates chosen per handshake (ACME).
+pub fn server_config_with_resolver(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<rustls::ServerConfig, rustls::Error> {
+    Ok(with_alpn(builder()?.with_cert_resolver(resolver)))
+}
+
+fn builder() -> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>, rustls::Error> {
+    Ok(rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+        .with_no_client_auth())
+}
+
+fn with_alpn(mut config: rustls::ServerConfig) -> rustls::ServerConfig {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    config
 }
 
 #[cfg(test)]

@@ -38,11 +38,11 @@ pub fn audit_event(id: &str) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-/// The binary, running in its own temporary working directory (so certs/ is generated there).
+/// The binary, running in its own temporary working directory (so glwatch-data/ is created there).
 pub struct Receiver {
     pub child: Child,
     pub addr: SocketAddr,
-    /// The working directory; certs/ is generated in it.
+    /// The working directory; glwatch-data/ (journal, certificate) is created in it.
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     stdout: mpsc::Receiver<String>,
@@ -106,7 +106,7 @@ impl Receiver {
     }
 
     pub fn ca(&self) -> PathBuf {
-        self.dir.join("certs/glwatch-cert.pem")
+        self.dir.join("glwatch-data/certs/glwatch-cert.pem")
     }
 
     pub fn client(&self) -> Client {
