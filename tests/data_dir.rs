@@ -46,7 +46,8 @@ fn a_pair_in_the_old_certs_folder_keeps_being_used() {
 
     let rx = Receiver::start_in(dir.path(), &["--secret", SECRET]);
     assert!(rx.banner.iter().any(|l| l.contains("certificate certs/glwatch-cert.pem (loaded)")), "{:?}", rx.banner);
-    let warned = rx.banner.iter().any(|l| l.contains("using the certificate in certs/ (the default before --data-dir)"));
+    let warned =
+        rx.banner.iter().any(|l| l.contains("using the certificate in certs/ (the default before --data-dir)"));
     assert!(warned, "{:?}", rx.banner);
     assert!(!dir.path().join("glwatch-data/certs").exists());
 }
