@@ -370,6 +370,11 @@ async fn obtains_a_certificate_serves_greenlake_with_it_and_reuses_it_after_a_re
     assert_eq!(again, first);
     assert_eq!(pebble.new_orders(), orders, "no new order after the restart");
     assert_eq!(glwatch.count("trigger challenge"), 0);
+    // `systemctl reload` sends SIGHUP: acknowledged, and the receiver keeps serving.
+    let pid = glwatch.child.0.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    glwatch.line("SIGHUP: nothing to reload", common::WAIT).await;
+    assert_eq!(serve_greenlake(&glwatch, addr, &root, "acme-event-3").await, first);
     glwatch.stop();
 }
 

@@ -197,10 +197,15 @@ async fn manage(settings: Settings, mut state: State, resolver: Arc<AcmeResolver
     let mut order_failures: u32 = 0;
     let mut deployed: Option<Deployed> = None;
     let mut early_renewal: Option<SystemTime> = None;
+    let mut hangups = Hangups::new();
     loop {
         let until_renewal = early_renewal.map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
         let event = tokio::select! {
             event = state.next() => event,
+            () = hangups.next() => {
+                tracing::info!("SIGHUP: nothing to reload, ACME certificates are renewed as they come due");
+                continue;
+            }
             () = sleep_for(until_renewal) => {
                 tracing::info!(
                     "ACME: the certificate for {} is half-way through its short lifetime; ordering a new one (the current one is served meanwhile)",
@@ -255,6 +260,32 @@ async fn manage(settings: Settings, mut state: State, resolver: Arc<AcmeResolver
                 }
             }
         }
+    }
+}
+
+/// SIGHUP (`systemctl reload`) would end the process by default; with ACME there is no file to reload, so it is
+/// only acknowledged.
+struct Hangups(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangups {
+    fn new() -> Hangups {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+            Hangups(signal.map_err(|e| tracing::warn!("cannot listen for SIGHUP: {e}")).ok())
+        }
+        #[cfg(not(unix))]
+        Hangups()
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.0 {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending().await
     }
 }
 
