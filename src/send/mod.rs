@@ -98,7 +98,7 @@ pub struct SendArgs {
     #[arg(long, value_enum, default_value_t = SignWith::Primary)]
     pub sign_with: SignWith,
 
-    /// Trust this certificate (PEM) for the handler's TLS, e.g. certs/glwatch-cert.pem. Default: the
+    /// Trust this certificate (PEM) for the handler's TLS, e.g. glwatch-data/certs/glwatch-cert.pem. Default: the
     /// platform's root certificates.
     #[arg(long, env = "GLWATCH_CA", value_name = "PEM")]
     pub ca: Option<PathBuf>,
