@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::net::SocketAddr;
 use time::OffsetDateTime;
 
 /// Which secret proved a delivery authentic.
@@ -115,11 +114,6 @@ impl Record {
             Record::Rejected(r) => r.received_at,
         }
     }
-}
-
-/// The peer address as records spell it: `ip:port`, IPv6 in brackets.
-pub fn peer_string(peer: SocketAddr) -> String {
-    peer.to_string()
 }
 
 /// Now, in UTC, for `received_at`.
