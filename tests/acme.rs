@@ -272,6 +272,17 @@ async fn request(
     Ok((status, body, served))
 }
 
+/// A handshake offering only `acme-tls/1`, as the CA's validation does.
+async fn validation_handshake(addr: SocketAddr, ca: &Path) -> Result<(), String> {
+    let config = common::client_config(ca, &[b"acme-tls/1"]);
+    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(DOMAIN).unwrap(), tcp)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 async fn get(addr: SocketAddr, sni: &str, ca: &Path, path: &str) -> Result<(u16, Vec<u8>), String> {
     request(addr, sni, ca, "GET", path, &[], b"").await.map(|(s, b, _)| (s, b))
 }
@@ -343,6 +354,10 @@ async fn obtains_a_certificate_serves_greenlake_with_it_and_reuses_it_after_a_re
     let first = serve_greenlake(&glwatch, addr, &root, "acme-event-1").await;
     assert!(issued.contains(&first), "the log names the served certificate: {issued}");
     glwatch.line("ACME: certificate saved in", common::WAIT).await;
+    // Outside a validation, a stranger posing as the CA gets no certificate, and the receiver keeps serving.
+    assert!(validation_handshake(addr, &root).await.is_err());
+    glwatch.line("refused a TLS-ALPN-01 validation handshake: no challenge pending", common::WAIT).await;
+    assert_eq!(serve_greenlake(&glwatch, addr, &root, "acme-event-1b").await, first);
     glwatch.stop();
 
     // The cache is private: directory 0700, account and certificate files 0600.

@@ -385,11 +385,17 @@ pub struct AcmeResolver {
     current: RwLock<Arc<ResolvesServerCertAcme>>,
     last: RwLock<Option<Arc<CertifiedKey>>>,
     refused: AtomicU64,
+    strays: AtomicU64,
 }
 
 impl AcmeResolver {
     fn new(inner: Arc<ResolvesServerCertAcme>) -> AcmeResolver {
-        AcmeResolver { current: RwLock::new(inner), last: RwLock::new(None), refused: AtomicU64::new(0) }
+        AcmeResolver {
+            current: RwLock::new(inner),
+            last: RwLock::new(None),
+            refused: AtomicU64::new(0),
+            strays: AtomicU64::new(0),
+        }
     }
 
     fn follow(&self, inner: Arc<ResolvesServerCertAcme>) {
@@ -398,11 +404,6 @@ impl AcmeResolver {
 
     fn keep_serving(&self, key: Arc<CertifiedKey>) {
         *self.last.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
-    }
-
-    /// Handshakes refused because no certificate had arrived yet.
-    pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -414,7 +415,13 @@ impl ResolvesServerCert for AcmeResolver {
             return Some(key);
         }
         if validation {
-            tracing::warn!("ACME: refused a TLS-ALPN-01 validation connection: no challenge pending for its name");
+            // Anyone can send such a ClientHello: one line at info, the rest at debug.
+            let message = "ACME: refused a TLS-ALPN-01 validation handshake: no challenge pending for its name";
+            if self.strays.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::info!("{message}");
+            } else {
+                tracing::debug!("{message}");
+            }
             return None;
         }
         let last = self.last.read().unwrap_or_else(|p| p.into_inner()).clone();
