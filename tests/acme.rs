@@ -407,6 +407,11 @@ async fn a_short_lived_certificate_is_renewed_at_half_its_lifetime() {
     assert!(issued.contains(&first));
     let renewing = glwatch.line("half-way through its short lifetime", ISSUE_WAIT).await;
     assert!(renewing.contains(DOMAIN), "{renewing}");
+    // While the new one is ordered, clients are still served, with the current certificate.
+    let during = serve_greenlake(&glwatch, addr, &root, "short-during").await;
+    if glwatch.count("ACME: serving a new certificate") == 1 {
+        assert_eq!(during, first);
+    }
     let renewed = poll(ISSUE_WAIT, "a second certificate", || async {
         let lines: Vec<String> =
             glwatch.stderr().into_iter().filter(|l| l.contains("ACME: serving a new certificate")).collect();
