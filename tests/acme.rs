@@ -379,7 +379,7 @@ async fn obtains_a_certificate_serves_greenlake_with_it_and_reuses_it_after_a_re
     assert!(orders >= 1, "Pebble logged the first order");
     let glwatch = Glwatch::start(port, data.path(), &pebble);
     let banner = glwatch.line("glwatch: certificate for", common::WAIT).await;
-    assert!(banner.contains("served from the cache"), "{banner}");
+    assert!(banner.contains("served from the cache") && banner.contains(&first), "{banner}");
     glwatch.line("ACME: serving the cached certificate for events.glwatch.test, no new order", common::WAIT).await;
     let again = serve_greenlake(&glwatch, addr, &root, "acme-event-2").await;
     assert_eq!(again, first);

@@ -55,11 +55,14 @@ async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipe
     let acme = acme::start(options, config.listen.port()).map_err(|e| e.to_string())?;
     let tls_config = acme.server_config().map_err(|e| e.to_string())?;
     let names = acme.options.domains.join(", ");
-    let fingerprint = format!("ACME {}", acme.options.domains[0]);
-    let state = if acme.cached {
-        format!("served from the cache {}", acme.options.cache_dir.display())
-    } else {
-        "waiting for the first one; TLS clients are refused until it arrives and the log shows each step".to_owned()
+    // The dashboard's header shows the fingerprint; while waiting, that it is waiting.
+    let (fingerprint, state) = match &acme.cached {
+        Some(fp) => (fp.clone(), format!("served from the cache {}, SHA-256 {fp}", acme.options.cache_dir.display())),
+        None => (
+            format!("waiting for ACME ({})", acme.options.domains[0]),
+            "waiting for the first one; TLS clients are refused until it arrives and the log shows each step"
+                .to_owned(),
+        ),
     };
     let mut started = start_server(config, tls_config, fingerprint, pipeline).await?;
     let _ = writeln!(

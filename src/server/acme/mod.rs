@@ -93,8 +93,9 @@ pub struct RunningAcme {
     pub resolver: Arc<AcmeResolver>,
     /// The checked options (domains lower-cased, duplicates dropped).
     pub options: AcmeOptions,
-    /// A certificate for these domains from this CA was in the cache at start: it is served at once.
-    pub cached: bool,
+    /// The SHA-256 fingerprint of the certificate for these domains from this CA found in the cache at start,
+    /// which is served at once; `None` when there is none (or it cannot be read) and one is ordered.
+    pub cached: Option<String>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -141,7 +142,10 @@ pub fn start(options: AcmeOptions, listen_port: u16) -> Result<RunningAcme, Acme
         settings.options.directory,
         settings.options.cache_dir.display()
     );
-    let cached = SecureDirCache::cert_file(&settings.options).exists();
+    let cached = std::fs::read(SecureDirCache::cert_file(&settings.options))
+        .ok()
+        .and_then(|pem| parse(&pem).ok())
+        .map(|cert| cert.fingerprint);
     let options = settings.options.clone();
     let task = tokio::spawn(manage(settings, state, resolver.clone()));
     Ok(RunningAcme { resolver, options, cached, task })
