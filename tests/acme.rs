@@ -151,7 +151,7 @@ fn write_pebble_https_cert(dir: &Path) -> PathBuf {
     dir.join("ca.pem")
 }
 
-/// Polls `probe` until it yields something, at most `within`.
+/// Polls `probe` (which talks to a server, so it is async) until it yields something, at most `within`.
 async fn poll<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
@@ -212,11 +212,10 @@ impl Glwatch {
 
     /// The first stderr line containing `needle`, waiting up to `within`.
     async fn line(&self, needle: &str, within: Duration) -> String {
-        poll(within, &format!("glwatch to print {needle:?}; stderr: {:?}", self.stderr()), || {
-            let found = self.stderr.lock().unwrap().iter().find(|l| l.contains(needle)).cloned();
-            std::future::ready(found)
-        })
-        .await
+        let find = || self.stderr.lock().unwrap().iter().find(|l| l.contains(needle)).cloned();
+        let printed = common::wait_until(within, || find().is_some()).await;
+        assert!(printed, "glwatch did not print {needle:?}; stderr: {:?}", self.stderr());
+        find().unwrap()
     }
 
     fn stderr(&self) -> Vec<String> {
@@ -230,11 +229,8 @@ impl Glwatch {
     fn stop(mut self) {
         let pid = self.child.0.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let deadline = Instant::now() + common::WAIT;
-        while self.child.0.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "glwatch did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let exited = common::wait_until_blocking(common::WAIT, || self.child.0.try_wait().unwrap().is_some());
+        assert!(exited, "glwatch did not exit on SIGTERM");
     }
 }
 
@@ -412,12 +408,11 @@ async fn a_short_lived_certificate_is_renewed_at_half_its_lifetime() {
     if glwatch.count("ACME: serving a new certificate") == 1 {
         assert_eq!(during, first);
     }
-    let renewed = poll(ISSUE_WAIT, "a second certificate", || async {
-        let lines: Vec<String> =
-            glwatch.stderr().into_iter().filter(|l| l.contains("ACME: serving a new certificate")).collect();
-        (lines.len() >= 2).then(|| lines[1].clone())
-    })
-    .await;
+    let issued = || -> Vec<String> {
+        glwatch.stderr().into_iter().filter(|l| l.contains("ACME: serving a new certificate")).collect()
+    };
+    assert!(common::wait_until(ISSUE_WAIT, || issued().len() >= 2).await, "{:?}", glwatch.stderr());
+    let renewed = issued()[1].clone();
     let second = serve_greenlake(&glwatch, addr, &root, "short-2").await;
     assert_ne!(second, first, "a new certificate is served after the renewal");
     assert!(renewed.contains(&second), "{renewed}");
