@@ -162,10 +162,21 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_KEY", value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
 
+    /// Connections from this address or network (CIDR, e.g. 10.0.0.0/8; a bare address is one host) are a
+    /// TLS-terminating proxy's: the client address is taken from their Forwarded or X-Forwarded-For header and
+    /// records show the proxy as `via`. Repeat for several (comma-separated in the environment).
+    #[arg(long = "trusted-proxy", env = "GLWATCH_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<glwatch::server::proxy::Cidr>,
+
+    /// Serve plain HTTP/1.1 and h2c instead of HTTPS, for running behind a TLS-terminating proxy. Only on a
+    /// loopback address, unless --trusted-proxy is given: then only those addresses are served.
+    #[arg(long, env = "GLWATCH_PLAIN_HTTP", conflicts_with_all = ["cert", "key"])]
+    pub plain_http: bool,
+
     /// Get the certificate for DOMAIN from an ACME CA (Let's Encrypt by default) and renew it, like Caddy. The
     /// CA validates with TLS-ALPN-01 on port 443, which must reach --listen. Repeat (or separate with commas)
     /// for several names on one certificate. Instead of --cert/--key.
-    #[arg(long = "acme", env = "GLWATCH_ACME", value_name = "DOMAIN", value_delimiter = ',', conflicts_with_all = ["cert", "key"])]
+    #[arg(long = "acme", env = "GLWATCH_ACME", value_name = "DOMAIN", value_delimiter = ',', conflicts_with_all = ["cert", "key", "plain_http"])]
     pub acme: Vec<String>,
 
     /// Contact address given to the ACME CA (expiry notices).
@@ -327,6 +338,8 @@ impl RunArgs {
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
             dedup_window: self.dedup_window,
+            trusted_proxies: self.trusted_proxies.clone(),
+            plain_http: self.plain_http,
         }
     }
 
@@ -433,6 +446,7 @@ mod tests {
         assert_eq!(cli.run.acme, ["a.example.com", "b.example.com", "c.example.com"]);
         assert!(Cli::try_parse_from(["glwatch", "--acme", "a.example.com", "--cert", "c", "--key", "k"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--acme-email", "a@example.com"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--acme", "a.example.com", "--plain-http"]).is_err());
         assert!(Cli::try_parse_from([
             "glwatch",
             "--acme",
@@ -442,6 +456,15 @@ mod tests {
             "https://x/"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_repeat_and_plain_http_takes_no_certificate() {
+        let cli = Cli::try_parse_from(["glwatch", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"]).unwrap();
+        assert_eq!(cli.run.trusted_proxies.len(), 2);
+        assert!(Cli::try_parse_from(["glwatch", "--trusted-proxy", "10.0.0.1/8"]).is_err(), "host bits set");
+        assert!(Cli::try_parse_from(["glwatch", "--plain-http", "--cert", "c", "--key", "k"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--plain-http", "--listen", "127.0.0.1:8080"]).unwrap().run.plain_http);
     }
 
     #[test]

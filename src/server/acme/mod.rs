@@ -109,7 +109,7 @@ impl RunningAcme {
     /// The receiver's TLS config: the ACME resolver, and `acme-tls/1` after h2 and http/1.1 (rustls picks by the
     /// server's order, so a client offering more than `acme-tls/1` never gets it).
     pub fn server_config(&self) -> Result<rustls::ServerConfig, AcmeError> {
-        let mut config = super::tls::server_config_with_resolver(self.resolver.clone())?;
+        let mut config = super::tls::server_config(self.resolver.clone())?;
         config.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
         Ok(config)
     }
@@ -147,7 +147,9 @@ pub fn start(options: AcmeOptions, listen_port: u16) -> Result<RunningAcme, Acme
         .and_then(|pem| parse(&pem).ok())
         .map(|cert| cert.fingerprint);
     let options = settings.options.clone();
-    let task = tokio::spawn(manage(settings, state, resolver.clone()));
+    // Registered here rather than in the task, so SIGHUP is handled from the moment this returns.
+    let hangups = Hangups::new();
+    let task = tokio::spawn(manage(settings, state, resolver.clone(), hangups));
     Ok(RunningAcme { resolver, options, cached, task })
 }
 
@@ -196,12 +198,11 @@ impl Settings {
 /// Polls rustls-acme's state machine (nothing happens unless it is polled), logs each of its events, and renews
 /// short-lived certificates at half their lifetime: rustls-acme itself waits until a third is left, so for those a
 /// fresh state is started that skips the cached certificate, while the resolver keeps serving the current one.
-async fn manage(settings: Settings, mut state: State, resolver: Arc<AcmeResolver>) {
+async fn manage(settings: Settings, mut state: State, resolver: Arc<AcmeResolver>, mut hangups: Hangups) {
     let mut order_since = Some(Instant::now());
     let mut order_failures: u32 = 0;
     let mut deployed: Option<Deployed> = None;
     let mut early_renewal: Option<SystemTime> = None;
-    let mut hangups = Hangups::new();
     loop {
         let until_renewal = early_renewal.map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
         let event = tokio::select! {
