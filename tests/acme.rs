@@ -198,15 +198,7 @@ impl Glwatch {
                 lines.lock().unwrap().push(line);
             }
         });
-        let (tx, stdout) = std::sync::mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let stdout = common::lines(child.stdout.take().unwrap());
         Glwatch { child: Killed(child), stderr, stdout }
     }
 

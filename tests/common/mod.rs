@@ -234,7 +234,8 @@ impl Drop for Receiver {
     }
 }
 
-fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+/// The lines `r` yields, read on a thread of their own, so the child never blocks on a full pipe.
+pub fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines() {
