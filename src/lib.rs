@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod cloudevent;
 pub mod config;
 pub mod data_dir;
