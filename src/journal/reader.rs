@@ -2,12 +2,12 @@
 
 use super::segments;
 use crate::pipeline::DedupWindow;
-use crate::record::Record;
+use crate::record::{line_seq, Record};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Warnings kept word for word; beyond this only their number is reported, so a ruined file cannot flood stderr.
@@ -205,6 +205,66 @@ pub fn json_reason(e: &serde_json::Error) -> String {
     format!("invalid record: {text} (column {})", e.column())
 }
 
+/// Numbered lines looked at from the end before concluding the journal has none (it was written before records
+/// were numbered): bounds the work at start whatever the journal holds.
+const TAIL_LINES: usize = 64;
+
+/// The `seq` of the journal's last numbered record, 0 when it has none. Only the end of the newest segment that
+/// holds a line is read: line starts are found backwards in bounded chunks and only each line's first bytes are
+/// read, so the cost does not grow with the journal or with the size of its records.
+pub fn last_seq(base: &Path) -> io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut head = [0u8; 32];
+    for (_, path) in segments(base)?.iter().rev() {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut looked = 0;
+        let mut end = len;
+        while end > 0 && looked < TAIL_LINES {
+            let start = end.saturating_sub(CHUNK);
+            let chunk = &mut buf[..(end - start) as usize];
+            file.seek(SeekFrom::Start(start))?;
+            file.read_exact(chunk)?;
+            // Line starts in this chunk, newest first: after each newline, and the file's start.
+            let mut starts: Vec<u64> = memchr::memrchr_iter(b'\n', chunk).map(|i| start + i as u64 + 1).collect();
+            if start == 0 {
+                starts.push(0);
+            }
+            for line_start in starts.into_iter().filter(|s| *s < len) {
+                file.seek(SeekFrom::Start(line_start))?;
+                let n = read_up_to(&mut file, &mut head)?;
+                let seq = line_seq(&head[..n]);
+                if seq > 0 {
+                    return Ok(seq);
+                }
+                looked += 1;
+                if looked >= TAIL_LINES {
+                    break;
+                }
+            }
+            end = start;
+        }
+        if looked > 0 {
+            return Ok(0);
+        }
+    }
+    Ok(0)
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// The journal as read at start.
 pub struct Replay {
     /// The last `retain` records, oldest first: the dashboard's history.
@@ -400,6 +460,26 @@ mod tests {
         assert_eq!(r.report.more_warnings, 80);
         assert_eq!(r.report.messages().last().unwrap(), "80 more corrupt lines skipped");
         assert_eq!(r.total, 1);
+    }
+
+    #[test]
+    fn last_seq_reads_the_newest_numbered_line_and_skips_an_empty_newest_segment() {
+        let numbered = |seq: u64, id: &str| {
+            let line = event(id, false);
+            format!("{{\"seq\":{seq},{}\n", &line[1..])
+        };
+        // An old line without a number, then numbered ones; the newest segment was just started and is empty.
+        let big = "x".repeat(200_000);
+        let seg0 = format!("{}\n{}{}", event("old", false), numbered(1, "a"), numbered(2, &big));
+        let (_d, base) = journal(&[&seg0, ""]);
+        assert_eq!(last_seq(&base).unwrap(), 2);
+        let seg1 = numbered(3, "c");
+        let (_d, base) = journal(&[&seg0, &seg1]);
+        assert_eq!(last_seq(&base).unwrap(), 3);
+        let (_d, base) = journal(&[&format!("{}\n", event("old", false))]);
+        assert_eq!(last_seq(&base).unwrap(), 0, "a journal from before numbering");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(last_seq(&dir.path().join("none.jsonl")).unwrap(), 0);
     }
 
     #[test]
