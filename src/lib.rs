@@ -13,3 +13,4 @@ pub mod run;
 pub mod send;
 pub mod server;
 pub mod tui;
+pub mod watch;

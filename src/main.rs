@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => glwatch::export::run(args),
         Some(Command::Demo(args)) => demo(args, utc_offset),
+        Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(glwatch::run::run_tail(args))),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(glwatch::send::run(args)) {
             Ok(code) => code,
             Err(e) => glwatch::run::fail(&format!("{e:#}")),

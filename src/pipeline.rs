@@ -192,6 +192,8 @@ pub struct PipelineStats {
 pub struct Pipeline {
     tx: mpsc::Sender<Job>,
     pub stats: Arc<PipelineStats>,
+    /// Where request durations are recorded, when metrics are served.
+    metrics: Option<Arc<crate::watch::metrics::Metrics>>,
 }
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
@@ -242,7 +244,20 @@ impl Pipeline {
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
-        (Pipeline { tx, stats }, Committer { thread, done })
+        (Pipeline { tx, stats, metrics: None }, Committer { thread, done })
+    }
+
+    /// Records the duration of every request answered through this handle in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::watch::metrics::Metrics>) -> Pipeline {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A request that began at `started` was answered.
+    pub fn observe_request(&self, started: std::time::Instant) {
+        if let Some(m) = &self.metrics {
+            m.observe_request(started);
+        }
     }
 
     /// Commits a delivery's events: returns once they are durable and handed to the outputs.

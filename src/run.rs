@@ -6,6 +6,7 @@ use crate::greenlake::Secret;
 use crate::journal::{JournalOptions, Opened, MAX_LINE};
 use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
 use crate::server::{listen_url, tls, RunningServer};
+use crate::watch::{JournalRef, Watch, WatchOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use std::sync::Arc;
 const SCREEN_QUEUE: usize = 16 * 1024;
 /// Where the dashboard's `e` key writes its files (beside the default journal and log file).
 pub const EXPORT_DIR: &str = "glwatch-data";
+/// The watch socket's file name in the data directory.
+pub const WATCH_SOCKET: &str = "glwatch.sock";
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
 pub struct Started {
@@ -26,6 +29,10 @@ pub struct Started {
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
+    /// The receiver's TLS configuration, reused by the watch endpoint over HTTPS.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// When the served certificate expires (Unix time), if it could be read.
+    pub certificate_expiry: Option<i64>,
 }
 
 /// Loads the certificate (or generates the default pair in certs/) and starts serving.
@@ -45,6 +52,8 @@ pub async fn start_with(
     pipeline: Pipeline,
 ) -> Result<Started, String> {
     let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
+    let shared_tls = Arc::new(tls_config.clone());
+    let certificate_expiry = crate::watch::metrics::certificate_expiry(&identity.chain[0]);
     let fingerprint = identity.fingerprint();
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
@@ -63,7 +72,69 @@ pub async fn start_with(
     }
     let origin = if identity.generated { "generated self-signed" } else { "loaded" };
     let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
-    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret })
+    Ok(Started {
+        server,
+        listen_url: url,
+        fingerprint,
+        secret_state,
+        generated_secret,
+        tls: shared_tls,
+        certificate_expiry,
+    })
+}
+
+/// The watch endpoint's settings from the command line; the error is one line naming the flag.
+pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
+    let token = match (&args.watch_token, &args.watch_token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--watch-token-file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    if token.as_deref().is_some_and(str::is_empty) {
+        return Err("--watch-token: must not be empty".into());
+    }
+    if args.watch_listen.is_some() && token.is_none() {
+        return Err("--watch-listen needs --watch-token or --watch-token-file: remote watchers must authenticate".into());
+    }
+    let socket = (!args.no_watch_socket).then(|| {
+        args.watch_socket.clone().unwrap_or_else(|| {
+            let dir = if args.no_journal { None } else { args.journal.parent().map(Path::to_owned) };
+            dir.unwrap_or_else(|| PathBuf::from(EXPORT_DIR)).join(WATCH_SOCKET)
+        })
+    });
+    Ok(WatchOptions { socket, listen: args.watch_listen, token })
+}
+
+/// The journal as the watch endpoint reads it; `None` without one.
+fn watch_journal(args: &RunArgs) -> Option<JournalRef> {
+    journal_options(args).map(|o| JournalRef { base: o.path, max_line: o.max_line })
+}
+
+/// Serves the watch endpoint beside the started receiver and says where on stderr.
+async fn serve_watch(
+    watch: &Watch,
+    options: &WatchOptions,
+    journal: Option<JournalRef>,
+    pipeline: Pipeline,
+    started: &Started,
+) -> Result<crate::watch::WatchServer, String> {
+    if let Some(t) = started.certificate_expiry {
+        watch.metrics.set_certificate_expiry(t);
+    }
+    let served = watch.serve(options, journal, pipeline, started.tls.clone()).await.map_err(|e| e.to_string())?;
+    let mut err = std::io::stderr().lock();
+    if let Some(path) = &served.socket {
+        let _ = writeln!(err, "glwatch: watch socket {}", path.display());
+    }
+    if let Some(addr) = served.local_addr {
+        let _ = writeln!(err, "glwatch: watch endpoint on {} (bearer token required)", listen_url(addr));
+    }
+    Ok(served)
 }
 
 /// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
@@ -81,12 +152,28 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
         Ok(both) => both,
         Err(e) => return fail(&e),
     };
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
+    let watch_options = match watch_options(&args) {
+        Ok(w) => w,
+        Err(e) => return fail(&e),
+    };
+    let watch = Watch::new(journal.last_seq);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
+    sinks.extend(watch.sinks());
     let journal_notices = journal.notices;
-    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
-    let started = match start(config, pipeline).await {
+    let journal_ref = watch_journal(&args);
+    let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
+    let (pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let pipeline = pipeline.with_metrics(watch.metrics.clone());
+    let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    let watching = match serve_watch(&watch, &watch_options, journal_ref, pipeline, &started).await {
+        Ok(w) => w,
+        Err(e) => {
+            finish(started.server, committer).await;
+            return fail(&e);
+        }
     };
     if let Some(secret) = &started.generated_secret {
         print_generated_secret(secret);
@@ -97,6 +184,7 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
     }
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
+    watching.shutdown().await;
     finish(started.server, committer).await;
     ExitCode::SUCCESS
 }
@@ -108,6 +196,10 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         Ok(both) => both,
         Err(e) => return fail(&e),
     };
+    let watch_options = match watch_options(&args) {
+        Ok(w) => w,
+        Err(e) => return fail(&e),
+    };
     let screen = Screen {
         retain: args.retain,
         log_path: Some(args.log_file.clone()),
@@ -115,6 +207,7 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         utc_offset,
         show_generated_secret: true,
         banner: None,
+        watch: Some((watch_options, watch_journal(&args))),
     };
     dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
 }
@@ -132,6 +225,8 @@ pub struct Screen {
     pub show_generated_secret: bool,
     /// A line for the header, e.g. that this is the demo.
     pub banner: Option<String>,
+    /// The watch endpoint to serve beside the dashboard, and the journal it reads.
+    pub watch: Option<(WatchOptions, Option<JournalRef>)>,
 }
 
 /// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
@@ -151,15 +246,40 @@ where
 {
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
-    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
+    let watch = screen.watch.as_ref().map(|_| Watch::new(journal.last_seq));
+    let mut store = journal.store;
+    if let (Some(w), Some((_, journal_ref))) = (&watch, &screen.watch) {
+        sinks.extend(w.sinks());
+        store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
+        w.metrics.count_dashboard_drops(screen_dropped.clone());
+    }
+    let (mut pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    if let Some(w) = &watch {
+        pipeline = pipeline.with_metrics(w.metrics.clone());
+    }
     let started = match identity {
-        Some(identity) => start_with(config, identity, pipeline).await,
-        None => start(config, pipeline).await,
+        Some(identity) => start_with(config, identity, pipeline.clone()).await,
+        None => start(config, pipeline.clone()).await,
     };
     let started = match started {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    let watching = match (&watch, screen.watch) {
+        (Some(w), Some((options, journal_ref))) => {
+            match serve_watch(w, &options, journal_ref, pipeline, &started).await {
+                Ok(served) => Some(served),
+                Err(e) => {
+                    finish(started.server, committer).await;
+                    return fail(&e);
+                }
+            }
+        }
+        _ => {
+            drop(pipeline);
+            None
+        }
     };
     // Printed before the dashboard takes the screen, so they are there to read after it closes; logged too.
     for notice in &journal.notices {
@@ -194,6 +314,9 @@ where
     };
     let (outcome, said) = tokio::join!(dashboard, beside);
     tracing::info!("stopping: no new connections, finishing requests in flight");
+    if let Some(w) = watching {
+        w.shutdown().await;
+    }
     finish(started.server, committer).await;
     if let Some(said) = said {
         eprintln!("glwatch: {said}");
@@ -241,6 +364,53 @@ fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
 /// naming the file.
 pub fn open_journal(args: &RunArgs) -> Result<Opened, String> {
     crate::journal::open(journal_options(args).as_ref(), args.dedup_window.max(1))
+}
+
+/// `glwatch tail`: a running glwatch's records on stdout.
+pub async fn run_tail(args: crate::cli::TailArgs) -> ExitCode {
+    use crate::watch::client::{Target, WatchClient};
+    use crate::watch::tail::{Select, Start, TailOptions};
+    let target = args.target.clone().unwrap_or_else(|| format!("unix:{EXPORT_DIR}/{WATCH_SOCKET}"));
+    let target = match Target::parse(&target) {
+        Ok(t) => t,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t.trim().to_owned()),
+            Err(e) => return fail(&format!("--token-file {}: {e}", path.display())),
+        },
+        (None, None) => None,
+    };
+    let trust = match (&args.ca, args.insecure) {
+        (Some(ca), _) => match crate::send::client::Trust::from_pem_file(ca) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("--ca: {e:#}")),
+        },
+        (None, true) => crate::send::client::Trust::Insecure,
+        (None, false) => crate::send::client::Trust::Platform,
+    };
+    let client = match WatchClient::new(target, &trust, token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let start = match (args.after, args.since, args.last) {
+        (Some(a), _, _) => Start::After(a),
+        (_, Some(t), _) => Start::Since(t),
+        (_, _, Some(n)) => Start::Last(n),
+        _ => Start::Beginning,
+    };
+    let select = Select {
+        filter: crate::export::Filter { types: args.types, users: args.users, since: None, until: None },
+        kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+    };
+    let options = TailOptions { client, start, follow: args.follow, select };
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    match crate::watch::tail::run(options, &mut out, wait_for_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -265,6 +265,130 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Reads the journal's numbered records in order, after a given `seq`, across segments, and remembers where it
+/// stopped so that the next batch starts there instead of scanning again. The segment holding a number is found
+/// by the number of its first line; within it, lines are scanned reading only each line's `seq` prefix until the
+/// wanted ones. Lines without a number (written before numbering, or corrupt) are passed over. Never modifies the
+/// files, and an incomplete last line (a write in progress) is left for the next batch.
+pub struct SeqReader {
+    base: PathBuf,
+    max_line: usize,
+    after: u64,
+    /// The segment and byte offset to go on from; `None` until located.
+    at: Option<(u64, u64)>,
+    buf: Vec<u8>,
+}
+
+impl SeqReader {
+    pub fn new(base: &Path, max_line: usize, after: u64) -> SeqReader {
+        SeqReader { base: base.to_owned(), max_line, after, at: None, buf: Vec::new() }
+    }
+
+    /// The number of the last record returned (or the starting point).
+    pub fn after(&self) -> u64 {
+        self.after
+    }
+
+    /// The next records, oldest first, each as (seq, line without newline): at most `limit`, and no more once
+    /// `max_bytes` of lines are gathered (at least one line is returned if there is one). Empty when the journal
+    /// holds nothing newer yet.
+    pub fn next_batch(&mut self, limit: usize, max_bytes: usize) -> io::Result<Vec<(u64, String)>> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        if limit == 0 {
+            return Ok(out);
+        }
+        loop {
+            let (index, offset) = match self.at {
+                Some(at) => at,
+                None => match self.locate()? {
+                    Some(at) => at,
+                    None => return Ok(out),
+                },
+            };
+            let path = super::segment_path(&self.base, index);
+            let mut file = match File::open(&path) {
+                Ok(f) => f,
+                // Removed meanwhile: find the number again among the segments that remain.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.at = None;
+                    if super::segments(&self.base)?.is_empty() {
+                        return Ok(out);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            };
+            let len = file.metadata()?.len();
+            file.seek(SeekFrom::Start(offset))?;
+            let mut reader = BufReader::with_capacity(64 * 1024, file.take(len.saturating_sub(offset)));
+            let mut pos = offset;
+            let mut full = false;
+            loop {
+                let (consumed, complete, overlong) = read_line(&mut reader, &mut self.buf, self.max_line)?;
+                if consumed == 0 || !complete {
+                    break;
+                }
+                pos += consumed;
+                let seq = if overlong { 0 } else { line_seq(&self.buf) };
+                if seq > self.after {
+                    self.after = seq;
+                    let text = String::from_utf8_lossy(&self.buf[..self.buf.len() - 1]).into_owned();
+                    bytes += text.len();
+                    out.push((seq, text));
+                    if out.len() >= limit || bytes >= max_bytes {
+                        full = true;
+                        break;
+                    }
+                }
+            }
+            self.at = Some((index, pos));
+            if full || pos < len {
+                return Ok(out);
+            }
+            // This segment is read to its end: go on to the next one if the writer has started it.
+            match super::segments(&self.base)?.into_iter().map(|(i, _)| i).find(|i| *i > index) {
+                Some(next) => self.at = Some((next, 0)),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The segment that holds the record after `self.after`: the newest whose first number is not beyond it.
+    fn locate(&mut self) -> io::Result<Option<(u64, u64)>> {
+        let list = segments(&self.base)?;
+        let mut chosen = None;
+        for (index, path) in &list {
+            match first_seq(path)? {
+                // Lines before numbering come before every numbered one.
+                Some(first) if first == 0 || first <= self.after.saturating_add(1) => chosen = Some(*index),
+                Some(_) => break,
+                None => {}
+            }
+        }
+        let chosen = chosen.or_else(|| list.first().map(|(i, _)| *i));
+        self.at = chosen.map(|i| (i, 0));
+        Ok(self.at)
+    }
+}
+
+/// The number of a segment's first line (0 when it has none); `None` for an empty or missing segment.
+fn first_seq(path: &Path) -> io::Result<Option<u64>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut head = [0u8; 32];
+    let n = read_up_to(&mut file, &mut head)?;
+    Ok((n > 0).then(|| line_seq(&head[..n])))
+}
+
+/// The number of the oldest numbered record stored, 0 when there is none.
+pub fn first_stored_seq(base: &Path, max_line: usize) -> io::Result<u64> {
+    Ok(SeqReader::new(base, max_line, 0).next_batch(1, 1)?.first().map_or(0, |(seq, _)| *seq))
+}
+
 /// The journal as read at start.
 pub struct Replay {
     /// The last `retain` records, oldest first: the dashboard's history.
@@ -480,6 +604,39 @@ mod tests {
         assert_eq!(last_seq(&base).unwrap(), 0, "a journal from before numbering");
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(last_seq(&dir.path().join("none.jsonl")).unwrap(), 0);
+    }
+
+    #[test]
+    fn seq_reader_finds_the_segment_and_goes_on_across_segments_and_appends() {
+        let numbered = |seq: u64| {
+            let line = event(&format!("e{seq}"), false);
+            format!("{{\"seq\":{seq},{}\n", &line[1..])
+        };
+        let seg = |r: std::ops::RangeInclusive<u64>| r.map(numbered).collect::<String>();
+        let old = format!("{}\n", event("old", false));
+        let (_d, base) = journal(&[&format!("{old}{}", seg(1..=3)), &seg(4..=6), "", &seg(7..=9)]);
+        let seqs = |v: Vec<(u64, String)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        let mut r = SeqReader::new(&base, 1 << 20, 4);
+        assert_eq!(seqs(r.next_batch(3, usize::MAX).unwrap()), [5, 6, 7]);
+        assert_eq!(seqs(r.next_batch(100, usize::MAX).unwrap()), [8, 9]);
+        assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
+        // A write in progress is not returned until it is complete.
+        let last = segment_path(&base, 3);
+        let mut f = OpenOptions::new().append(true).open(&last).unwrap();
+        let ten = numbered(10);
+        std::io::Write::write_all(&mut f, ten[..20].as_bytes()).unwrap();
+        assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
+        std::io::Write::write_all(&mut f, ten[20..].as_bytes()).unwrap();
+        std::fs::write(segment_path(&base, 4), numbered(11)).unwrap();
+        let got = r.next_batch(100, usize::MAX).unwrap();
+        assert_eq!(got[0].1, ten.trim_end());
+        assert_eq!(seqs(got), [10, 11]);
+        // From the start, old unnumbered lines are passed over; a byte budget ends a batch early.
+        let mut r = SeqReader::new(&base, 1 << 20, 0);
+        assert_eq!(seqs(r.next_batch(100, 1).unwrap()), [1]);
+        assert_eq!(first_stored_seq(&base, 1 << 20).unwrap(), 1);
+        let mut r = SeqReader::new(&base, 1 << 20, 100);
+        assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
     }
 
     #[test]
