@@ -99,7 +99,9 @@ pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
         return Err("--watch-token: must not be empty".into());
     }
     if args.watch_listen.is_some() && token.is_none() {
-        return Err("--watch-listen needs --watch-token or --watch-token-file: remote watchers must authenticate".into());
+        return Err(
+            "--watch-listen needs --watch-token or --watch-token-file: remote watchers must authenticate".into()
+        );
     }
     let socket = (!args.no_watch_socket).then(|| {
         args.watch_socket.clone().unwrap_or_else(|| {

@@ -624,9 +624,9 @@ mod tests {
         let last = segment_path(&base, 3);
         let mut f = OpenOptions::new().append(true).open(&last).unwrap();
         let ten = numbered(10);
-        std::io::Write::write_all(&mut f, ten[..20].as_bytes()).unwrap();
+        std::io::Write::write_all(&mut f, &ten.as_bytes()[..20]).unwrap();
         assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
-        std::io::Write::write_all(&mut f, ten[20..].as_bytes()).unwrap();
+        std::io::Write::write_all(&mut f, &ten.as_bytes()[20..]).unwrap();
         std::fs::write(segment_path(&base, 4), numbered(11)).unwrap();
         let got = r.next_batch(100, usize::MAX).unwrap();
         assert_eq!(got[0].1, ten.trim_end());

@@ -149,21 +149,23 @@ impl WatchClient {
             match &self.target {
                 Target::Unix(path) => {
                     let stream = tokio::net::UnixStream::connect(path).await.map_err(io_err)?;
-                    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
+                    let (send, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
                     tokio::spawn(conn);
                     Ok(send)
                 }
                 Target::Https { host, port } => {
                     let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await.map_err(io_err)?;
                     let _ = tcp.set_nodelay(true);
-                    let server = ServerName::try_from(host.clone())
-                        .map_err(|_| ClientError::Target(self.target.to_string()))?;
+                    let server =
+                        ServerName::try_from(host.clone()).map_err(|_| ClientError::Target(self.target.to_string()))?;
                     let tls = self.tls.clone().expect("HTTPS targets have a TLS configuration");
                     let stream = tokio_rustls::TlsConnector::from(tls)
                         .connect(server, tcp)
                         .await
                         .map_err(|source| ClientError::Tls { target: name.clone(), source })?;
-                    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
+                    let (send, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
                     tokio::spawn(conn);
                     Ok(send)
                 }
@@ -173,7 +175,11 @@ impl WatchClient {
     }
 
     /// GETs `path_and_query` on a new connection; a status other than 200 is an error carrying the body's start.
-    pub async fn get(&self, path_and_query: &str, headers: &[(&str, String)]) -> Result<Response<Incoming>, ClientError> {
+    pub async fn get(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, ClientError> {
         let mut send = self.connect().await?;
         let host = match &self.target {
             Target::Unix(_) => "localhost".to_owned(),
@@ -202,9 +208,8 @@ impl WatchClient {
     /// Stored records after `after`, at most `limit`.
     pub async fn records(&self, after: u64, limit: usize) -> Result<Page, ClientError> {
         let response = self.get(&format!("/v1/records?after={after}&limit={limit}"), &[]).await?;
-        let number = |name: &str| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0)
-        };
+        let number =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
         let (first_seq, last_seq) = (number(super::routes::FIRST_SEQ_HEADER), number(super::routes::LAST_SEQ_HEADER));
         let name = self.target.to_string();
         let body = http_body_util::Limited::new(response.into_body(), MAX_PAGE)
@@ -343,7 +348,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 pub enum Followed {
     Message(Message),
     /// The connection failed or ended; the follower waits `retry_in` and reconnects.
-    Disconnected { error: Option<ClientError>, retry_in: Duration },
+    Disconnected {
+        error: Option<ClientError>,
+        retry_in: Duration,
+    },
 }
 
 impl Follower {
@@ -399,7 +407,10 @@ mod tests {
     fn targets() {
         assert_eq!(Target::parse("unix:/run/g.sock").unwrap(), Target::Unix("/run/g.sock".into()));
         assert_eq!(Target::parse("data/g.sock").unwrap(), Target::Unix("data/g.sock".into()));
-        assert_eq!(Target::parse("https://h.example:9443").unwrap(), Target::Https { host: "h.example".into(), port: 9443 });
+        assert_eq!(
+            Target::parse("https://h.example:9443").unwrap(),
+            Target::Https { host: "h.example".into(), port: 9443 }
+        );
         assert_eq!(Target::parse("https://[::1]:9").unwrap().to_string(), "https://[::1]:9");
         assert_eq!(Target::parse("https://h").unwrap(), Target::Https { host: "h".into(), port: 8443 });
         for bad in ["", "unix:", "http://h:1", "https://"] {

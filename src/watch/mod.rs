@@ -66,7 +66,8 @@ impl Watch {
         tls: Arc<rustls::ServerConfig>,
     ) -> Result<WatchServer, ServeError> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let state = Arc::new(routes::State::new(self.hub.clone(), journal, pipeline, options.token.as_deref(), stopped));
+        let state =
+            Arc::new(routes::State::new(self.hub.clone(), journal, pipeline, options.token.as_deref(), stopped));
         let remote = options.listen.map(|addr| (addr, tls));
         serve::start(state, stop, options.socket.as_deref(), remote).await
     }

@@ -108,7 +108,9 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
                 status: 401,
                 reason: format!("watch endpoint: {why}"),
                 method: Some(crate::cloudevent::truncate(request.method().as_str(), 32).to_owned()),
-                path: Some(crate::cloudevent::printable(crate::cloudevent::truncate(request.uri().path(), 200)).into_owned()),
+                path: Some(
+                    crate::cloudevent::printable(crate::cloudevent::truncate(request.uri().path(), 200)).into_owned(),
+                ),
                 count: None,
             });
             state.pipeline.note(record).await;
@@ -199,7 +201,9 @@ async fn records(state: &Arc<State>, query: Query) -> Response<Body> {
             .await;
             match read {
                 Ok(Ok((first, page))) => (if first == 0 { head + 1 } else { first }, page),
-                Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal cannot be read: {e}\n")),
+                Ok(Err(e)) => {
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal cannot be read: {e}\n"))
+                }
                 Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "journal read failed\n"),
             }
         }
@@ -356,9 +360,11 @@ impl Feed {
     /// Sends what the journal holds after `last`, until it holds no more. False when the client is gone.
     async fn catch_up(&mut self, reader: &mut Option<SeqReader>) -> bool {
         let Some(journal) = &self.journal else {
-            // Nothing to read back: the gap is announced with the next record.
-            self.head = self.last;
-            return true;
+            // Nothing to read back: what was numbered meanwhile is announced as missed.
+            let mut out = BytesMut::new();
+            gap(&mut out, self.head - self.last);
+            self.last = self.head;
+            return self.tx.send(out.freeze()).await.is_ok();
         };
         loop {
             let mut r = match reader.take() {

@@ -141,7 +141,11 @@ async fn follow(client: &WatchClient, after: u64, select: &Select, out: &mut imp
         match follower.next().await? {
             Followed::Message(Message::Record { line, .. }) => {
                 if !connected {
-                    eprintln!("glwatch: reconnected to {}, resuming after seq {}", client.target(), follower.last().unwrap_or(0));
+                    eprintln!(
+                        "glwatch: reconnected to {}, resuming after seq {}",
+                        client.target(),
+                        follower.last().unwrap_or(0)
+                    );
                     connected = true;
                 }
                 if select.admits(&line) {
