@@ -299,16 +299,11 @@ async fn metrics_and_health_count_what_was_sent() {
     assert_eq!((status, body.trim()), (400, "after: expected a whole number, got \"nope\""));
 }
 
-#[tokio::test]
-async fn a_stalled_subscriber_during_a_flood_later_reads_every_seq_in_order() {
-    let rx = Receiver::start(&["--secret", SECRET, "--durability", "os"]);
-    let dir = rx.dir.clone();
-    wait_socket(&dir);
+/// A stream opened over the local socket and then not read while `glwatch send` delivers `total` events.
+async fn stalled_during_flood(rx: &Receiver, total: u64) -> glwatch::watch::client::EventStream {
     let client =
-        WatchClient::new(Target::Unix(socket_path(&dir)), &glwatch::send::client::Trust::Platform, None).unwrap();
-    // Opened, then not read while the flood goes on.
-    let mut stalled = client.stream(None).await.unwrap();
-    let total = 20_000u64;
+        WatchClient::new(Target::Unix(socket_path(&rx.dir)), &glwatch::send::client::Trust::Platform, None).unwrap();
+    let stalled = client.stream(None).await.unwrap();
     let url = format!("https://localhost:{}/", rx.addr.port());
     let sent = Command::new(env!("CARGO_BIN_EXE_glwatch"))
         .args(["send", "--secret", SECRET, "--no-challenge", "--quiet", "--concurrency", "8"])
@@ -318,6 +313,17 @@ async fn a_stalled_subscriber_during_a_flood_later_reads_every_seq_in_order() {
         .status()
         .unwrap();
     assert!(sent.success());
+    stalled
+}
+
+#[tokio::test]
+async fn a_stalled_subscriber_during_a_flood_later_reads_every_seq_in_order() {
+    let rx = Receiver::start(&["--secret", SECRET, "--durability", "os"]);
+    let dir = rx.dir.clone();
+    wait_socket(&dir);
+    let total = 20_000u64;
+    // Opened, then not read while the flood goes on.
+    let mut stalled = stalled_during_flood(&rx, total).await;
     let mut next = 1;
     while next <= total {
         let message = tokio::time::timeout(WAIT, stalled.next()).await.expect("the stream goes on").unwrap().unwrap();
@@ -339,19 +345,9 @@ async fn without_a_journal_a_stalled_subscriber_is_told_how_many_it_missed() {
     let rx = Receiver::start(&["--secret", SECRET, "--no-journal"]);
     let dir = rx.dir.clone();
     wait_socket(&dir);
-    let client =
-        WatchClient::new(Target::Unix(socket_path(&dir)), &glwatch::send::client::Trust::Platform, None).unwrap();
-    let mut stalled = client.stream(None).await.unwrap();
     let total = 12_000u64;
-    let url = format!("https://localhost:{}/", rx.addr.port());
-    let sent = Command::new(env!("CARGO_BIN_EXE_glwatch"))
-        .args(["send", "--secret", SECRET, "--no-challenge", "--quiet", "--concurrency", "8"])
-        .args(["--count", &total.to_string(), "--ca", rx.ca().to_str().unwrap(), &url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    // Opened, then not read while the flood goes on.
+    let mut stalled = stalled_during_flood(&rx, total).await;
     let (mut records, mut missed, mut last) = (0u64, 0u64, 0u64);
     while records + missed < total {
         match tokio::time::timeout(WAIT, stalled.next()).await.expect("the stream goes on").unwrap().unwrap() {
