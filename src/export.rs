@@ -1,26 +1,24 @@
 //! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
-//! journal. The dashboard's export reuses the writers ([`export_to_dir`]).
+//! journal ([`export`]). The dashboard's export reuses the writers ([`export_to_dir`]).
 //!
 //! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
 //! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
 //! lines unchanged.
 
-use crate::cli::ExportArgs;
 use crate::cloudevent::{short_type, EventFields};
-use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
+use crate::journal::reader::{json_reason, scan, ScanMode, ScanStep};
 use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
 pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
     Csv,
@@ -285,26 +283,15 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
     }
 }
 
-/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
-pub fn run(args: ExportArgs) -> ExitCode {
-    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
-    let result = match &args.output {
-        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format, &filter, f),
-            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
-        },
-    };
-    match result {
-        Ok(Exported { rows, warnings }) => {
-            for w in warnings {
-                eprintln!("glwatch: journal warning: {w}");
-            }
-            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => crate::run::fail(&e),
-    }
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("journal {}: not found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("journal {}: cannot be read: {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("cannot write the export: {0}")]
+    Write(io::Error),
 }
 
 /// What an export wrote, and the corrupt lines it skipped.
@@ -314,12 +301,12 @@ pub struct Exported {
 }
 
 /// Exports the journal at `journal` to `out`. Never modifies the journal; a line being written is left out.
-pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, String> {
-    let shown = journal.display();
+pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, ExportError> {
+    let unreadable = |source| ExportError::Unreadable { path: journal.to_owned(), source };
     match crate::journal::segments(journal) {
-        Ok(list) if list.is_empty() => return Err(format!("journal {shown}: not found")),
+        Ok(list) if list.is_empty() => return Err(ExportError::NotFound { path: journal.to_owned() }),
         Ok(_) => {}
-        Err(e) => return Err(format!("journal {shown}: cannot be read: {e}")),
+        Err(e) => return Err(unreadable(e)),
     }
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut rows = 0u64;
@@ -332,19 +319,19 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
     }
     let report = scan(journal, ScanMode::ReadOnly, crate::journal::MAX_LINE, |line| {
         if failed.is_some() {
-            return Verdict::Stop;
+            return ScanStep::Stop;
         }
         let record = match Record::from_line(line.text) {
             Ok(r) => r,
-            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+            Err(e) => return ScanStep::Corrupt(json_reason(&e)),
         };
-        let Some(event) = exportable(&record) else { return Verdict::Continue };
+        let Some(event) = exportable(&record) else { return ScanStep::Continue };
         if !filter.admits_time(event.received_at) {
-            return Verdict::Continue;
+            return ScanStep::Continue;
         }
         let fields = EventFields::from_raw_verbatim(event.event.get());
         if !filter.matches(event.received_at, &fields) {
-            return Verdict::Continue;
+            return ScanStep::Continue;
         }
         let written = match format {
             Format::Jsonl => out.write_all(line.text.as_bytes()).and_then(|_| out.write_all(b"\n")),
@@ -353,21 +340,21 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         match written {
             Ok(()) => {
                 rows += 1;
-                Verdict::Continue
+                ScanStep::Continue
             }
             Err(e) => {
                 failed = Some(e);
-                Verdict::Stop
+                ScanStep::Stop
             }
         }
     })
-    .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    .map_err(unreadable)?;
     let flushed = out.flush();
     match failed.map_or(flushed, Err) {
         Ok(()) => {}
         // `glwatch export | head` closing the pipe early is not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(format!("cannot write the export: {e}")),
+        Err(e) => return Err(ExportError::Write(e)),
     }
     Ok(Exported { rows, warnings: report.messages() })
 }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::net::SocketAddr;
 use time::OffsetDateTime;
 
 /// Which secret proved a delivery authentic.
@@ -161,11 +160,6 @@ pub fn line_seq(line: &[u8]) -> u64 {
         return 0;
     }
     std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse().ok()).unwrap_or(0)
-}
-
-/// The peer address as records spell it: `ip:port`, IPv6 in brackets.
-pub fn peer_string(peer: SocketAddr) -> String {
-    peer.to_string()
 }
 
 /// Now, in UTC, for `received_at`.

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use clap::Parser;
 use glwatch::greenlake::{answer_challenge, challenge_request, Secret, Signer, Verifier};
 use glwatch::record::VerifiedBy;
-use glwatch::send::{execute, SendArgs, State, Summary};
+use glwatch::send::{execute, SendOptions, State, Summary};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -15,6 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+// The binary's own `glwatch send` flags, so these tests parse what a user types.
+#[allow(dead_code)]
+#[path = "../src/cli/send_args.rs"]
+mod send_args;
+use send_args::SendArgs;
 
 const SECRET: &str = "glwatch-demo-secret";
 const SECONDARY: &str = "the-next-secret";
@@ -121,7 +127,7 @@ impl Server {
     }
 
     /// `glwatch send` arguments aimed at this server, trusting its certificate.
-    fn args(&self, extra: &[&str]) -> SendArgs {
+    fn args(&self, extra: &[&str]) -> SendOptions {
         let mut v = vec![
             "send".to_owned(),
             self.url(),
@@ -144,8 +150,8 @@ struct Cli {
     send: SendArgs,
 }
 
-fn parse(args: Vec<String>) -> SendArgs {
-    Cli::try_parse_from(args).unwrap().send
+fn parse(args: Vec<String>) -> SendOptions {
+    Cli::try_parse_from(args).unwrap().send.options()
 }
 
 fn response(status: u16, body: String) -> Response<Full<Bytes>> {
@@ -188,8 +194,8 @@ fn ids(body: &[u8]) -> Vec<String> {
     glwatch::cloudevent::parse_body(body).unwrap().into_iter().map(|e| e.id).collect()
 }
 
-async fn send(args: SendArgs) -> Summary {
-    execute(args).await.unwrap()
+async fn send(args: SendOptions) -> Summary {
+    execute(args, |_| ()).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

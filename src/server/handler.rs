@@ -5,7 +5,7 @@ use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
-use crate::server::rejections::{RejectionLimiter, Verdict};
+use crate::server::rejections::{Disposition, RejectionLimiter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -80,7 +80,7 @@ impl Handler {
         for summary in closed {
             self.pipeline.note(Record::Rejected(summary)).await;
         }
-        verdict == Verdict::Show
+        verdict == Disposition::Show
     }
 
     /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its

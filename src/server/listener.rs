@@ -17,15 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-/// Connection counters, for the banner, the dashboard and tests.
-#[derive(Debug, Default)]
-pub struct ListenerStats {
-    pub accepted: AtomicU64,
-    pub refused_over_cap: AtomicU64,
-    pub handshake_failed: AtomicU64,
-    pub idle_closed: AtomicU64,
-}
-
 /// Counts open connections per IP so one address cannot take every slot.
 #[derive(Default)]
 struct PerIp {
@@ -62,15 +53,14 @@ impl Drop for PerIpSlot {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives connections `limits.shutdown_timeout` to
-/// finish what they are doing. Returns the number of connections that had to be cut at the deadline.
+/// finish what they are doing. Returns whether connections had to be cut at the deadline.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     handler: Arc<Handler>,
     limits: Limits,
-    stats: Arc<ListenerStats>,
     shutdown: impl Future<Output = ()>,
-) -> usize {
+) -> bool {
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
@@ -91,23 +81,19 @@ pub async fn serve(
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
         let Some(ip_slot) = per_ip.acquire(peer.ip(), limits.max_connections_per_ip) else {
-            stats.refused_over_cap.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
-        stats.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             acceptor: acceptor.clone(),
             handler: handler.clone(),
             builder: builder.clone(),
             limits: limits.clone(),
-            stats: stats.clone(),
             watcher: graceful.watcher(),
         };
         tokio::spawn(async move {
@@ -117,10 +103,10 @@ pub async fn serve(
     }
     drop(listener);
     match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
-        Ok(()) => 0,
+        Ok(()) => false,
         Err(_) => {
             tracing::warn!("connections still open at the shutdown deadline were cut");
-            1
+            true
         }
     }
 }
@@ -153,7 +139,6 @@ struct Connection {
     handler: Arc<Handler>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
-    stats: Arc<ListenerStats>,
     watcher: hyper_util::server::graceful::Watcher,
 }
 
@@ -162,12 +147,10 @@ impl Connection {
         let tls = match tokio::time::timeout(self.limits.handshake_timeout, self.acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
                 return;
             }
             Err(_) => {
-                self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "TLS handshake timed out");
                 return;
             }
@@ -202,7 +185,6 @@ impl Connection {
                 }
                 _ = tokio::time::sleep(remaining) => {
                     if activity.idle_for().is_some_and(|d| d >= idle) {
-                        self.stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, "closing idle connection");
                         return;
                     }

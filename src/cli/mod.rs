@@ -1,8 +1,18 @@
-//! The command line: flags with their help and `GLWATCH_*` environment twins.
+//! The command line, on the binary side only: flags with their help and `GLWATCH_*` environment twins, turned
+//! into the library's option structs, and the start-up of each command.
 
-use crate::export::Format;
-use crate::journal::Durability;
-use clap::{Args, Parser, Subcommand};
+pub mod demo;
+pub mod export;
+pub mod logging;
+pub mod run;
+pub mod send;
+pub mod send_args;
+pub mod tail;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use glwatch::config::ReceiverOptions;
+use glwatch::export::Format;
+use glwatch::journal::{Durability, JournalOptions, MAX_LINE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -26,7 +36,7 @@ pub enum Command {
     /// simulated GreenLake traffic sent to it, and the dashboard on top. Keeps nothing. Needs a terminal.
     Demo(DemoArgs),
     /// Act as GreenLake: verify a webhook handler with the challenge, then deliver signed events to it.
-    Send(crate::send::SendArgs),
+    Send(send_args::SendArgs),
     /// Export the journal's accepted events as CSV (for a spreadsheet) or JSONL. Safe while glwatch is running.
     Export(ExportArgs),
     /// Print a running glwatch's records as NDJSON, exactly as journaled (with seq); -f keeps following.
@@ -46,7 +56,7 @@ pub struct TailArgs {
     pub after: Option<u64>,
 
     /// Only records received at or after TIME: RFC 3339, a date (UTC) or a duration before now (30m, 1h, 7d).
-    #[arg(long, env = "GLWATCH_TAIL_SINCE", value_name = "TIME", value_parser = crate::export::parse_time, conflicts_with = "last")]
+    #[arg(long, env = "GLWATCH_TAIL_SINCE", value_name = "TIME", value_parser = glwatch::export::parse_time, conflicts_with = "last")]
     pub since: Option<OffsetDateTime>,
 
     /// Start with the last N records stored (counted before --type, --user and --kind).
@@ -123,6 +133,42 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--format` of `glwatch export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatFlag {
+    /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
+    Csv,
+    /// The journal's records, one JSON object per line, unchanged.
+    Jsonl,
+}
+
+impl From<FormatFlag> for Format {
+    fn from(flag: FormatFlag) -> Format {
+        match flag {
+            FormatFlag::Csv => Format::Csv,
+            FormatFlag::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// `--durability` of the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityFlag {
+    /// Flushed to the disk (`fsync`) before the event is acknowledged; survives a power cut.
+    Fsync,
+    /// Handed to the operating system only: survives a crash of glwatch, not of the machine.
+    Os,
+}
+
+impl From<DurabilityFlag> for Durability {
+    fn from(flag: DurabilityFlag) -> Durability {
+        match flag {
+            DurabilityFlag::Fsync => Durability::Fsync,
+            DurabilityFlag::Os => Durability::Os,
+        }
+    }
+}
+
 /// Flags of `glwatch export`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
@@ -131,8 +177,8 @@ pub struct ExportArgs {
     pub journal: PathBuf,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatFlag::Csv)]
+    pub format: FormatFlag,
 
     /// Only events of this type: the full type or its short form without `com.hpe.greenlake.`
     /// (e.g. audit-log.v1.logs.created). Repeat to allow several.
@@ -145,11 +191,11 @@ pub struct ExportArgs {
 
     /// Only events received at or after TIME: RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20, UTC) or a
     /// duration before now (30m, 1h, 7d).
-    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = glwatch::export::parse_time)]
     pub since: Option<OffsetDateTime>,
 
     /// Only events received before TIME (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = glwatch::export::parse_time)]
     pub until: Option<OffsetDateTime>,
 
     /// Write to FILE instead of stdout.
@@ -273,8 +319,8 @@ pub struct RunArgs {
 
     /// When an event counts as written: `fsync` (on disk before it is acknowledged; concurrent deliveries share
     /// one fsync) or `os` (handed to the operating system; a power cut can lose acknowledged events).
-    #[arg(long, env = "GLWATCH_DURABILITY", value_enum, default_value_t = Durability::Fsync)]
-    pub durability: Durability,
+    #[arg(long, env = "GLWATCH_DURABILITY", value_enum, default_value_t = DurabilityFlag::Fsync)]
+    pub durability: DurabilityFlag,
 
     /// Size at which the journal starts a new segment (bytes; K, M, G suffixes allowed).
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
@@ -307,6 +353,44 @@ pub struct RunArgs {
     pub log_file: PathBuf,
 }
 
+impl RunArgs {
+    /// The receiver's settings as given; [`glwatch::config::ReceiverConfig::from_options`] checks them.
+    pub fn receiver_options(&self) -> ReceiverOptions {
+        ReceiverOptions {
+            listen: self.listen,
+            secret: self.secret.clone(),
+            secret_file: self.secret_file.clone(),
+            secondary_secret: self.secondary_secret.clone(),
+            cert: self.cert.clone().zip(self.key.clone()),
+            api_key: self.api_key.clone(),
+            allow_unsigned: self.allow_unsigned,
+            allowed_rate: self.allowed_rate.clone(),
+            max_body: self.max_body,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            handshake_timeout: self.handshake_timeout,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            dedup_window: self.dedup_window,
+        }
+    }
+
+    /// The journal settings; `None` with `--no-journal`.
+    pub fn journal_options(&self) -> Option<JournalOptions> {
+        (!self.no_journal).then(|| JournalOptions {
+            path: self.journal.clone(),
+            durability: self.durability.into(),
+            segment_size: self.journal_segment_size,
+            retain: self.retain,
+            dedup_window: self.dedup_window.max(1),
+            // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
+            max_line: MAX_LINE.max(self.max_body.saturating_add(64 * 1024)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,7 +409,7 @@ mod tests {
         assert_eq!(cli.run.allowed_rate, "*");
         assert!(!cli.run.headless && !cli.run.allow_unsigned);
         assert_eq!(cli.run.journal, PathBuf::from("glwatch-data/journal.jsonl"));
-        assert_eq!(cli.run.durability, Durability::Fsync);
+        assert_eq!(cli.run.durability, DurabilityFlag::Fsync);
         assert_eq!(cli.run.journal_segment_size, 64 * 1024 * 1024);
         assert!(!cli.run.no_journal);
     }
@@ -360,7 +444,7 @@ mod tests {
         ])
         .unwrap();
         let Some(Command::Export(e)) = cli.command else { panic!("not export") };
-        assert_eq!(e.format, Format::Jsonl);
+        assert_eq!(e.format, FormatFlag::Jsonl);
         assert_eq!(e.types, ["a", "b"]);
         assert_eq!(e.users, ["u"]);
         assert_eq!(e.since, Some(time::macros::datetime!(2024-12-20 0:00 UTC)));

@@ -1,12 +1,12 @@
-//! Running the receiver as a program: start-up banner, outputs, signals and an orderly stop.
+//! Running the receiver as a program: start-up banner, outputs, signals, an orderly stop and the exit status.
 
-use crate::cli::RunArgs;
-use crate::config::{ReceiverConfig, SecretOrigin};
-use crate::greenlake::Secret;
-use crate::journal::{JournalOptions, Opened, MAX_LINE};
-use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
-use crate::server::{listen_url, tls, RunningServer};
-use crate::watch::{JournalRef, Watch, WatchOptions};
+use super::RunArgs;
+use glwatch::config::{ReceiverConfig, SecretOrigin};
+use glwatch::greenlake::Secret;
+use glwatch::journal::Opened;
+use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::{listen_url, tls, RunningServer};
+use glwatch::watch::{JournalRef, Watch, WatchOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,8 +38,8 @@ pub struct Started {
 /// Loads the certificate (or generates the default pair in certs/) and starts serving.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key)?,
-        None => tls::load_or_generate(Path::new("certs"))?,
+        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
+        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
     };
     start_with(config, identity, pipeline).await
 }
@@ -53,11 +53,11 @@ pub async fn start_with(
 ) -> Result<Started, String> {
     let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
     let shared_tls = Arc::new(tls_config.clone());
-    let certificate_expiry = crate::watch::metrics::certificate_expiry(&identity.chain[0]);
+    let certificate_expiry = glwatch::watch::metrics::certificate_expiry(&identity.chain[0]);
     let fingerprint = identity.fingerprint();
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
-    let server = RunningServer::start(config, tls_config, pipeline).await?;
+    let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
     let url = listen_url(server.local_addr);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
@@ -114,7 +114,7 @@ pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
 
 /// The journal as the watch endpoint reads it; `None` without one.
 fn watch_journal(args: &RunArgs) -> Option<JournalRef> {
-    journal_options(args).map(|o| JournalRef { base: o.path, max_line: o.max_line })
+    args.journal_options().map(|o| JournalRef { base: o.path, max_line: o.max_line })
 }
 
 /// Serves the watch endpoint beside the started receiver and says where on stderr.
@@ -124,7 +124,7 @@ async fn serve_watch(
     journal: Option<JournalRef>,
     pipeline: Pipeline,
     started: &Started,
-) -> Result<crate::watch::WatchServer, String> {
+) -> Result<glwatch::watch::WatchServer, String> {
     if let Some(t) = started.certificate_expiry {
         watch.metrics.set_certificate_expiry(t);
     }
@@ -288,7 +288,7 @@ where
         eprintln!("glwatch: {notice}");
         tracing::warn!("{notice}");
     }
-    let ctx = crate::tui::DashboardContext {
+    let ctx = glwatch::tui::DashboardContext {
         records,
         history: journal.history,
         listen_url: started.listen_url.clone(),
@@ -308,7 +308,7 @@ where
         // Ctrl-C reaches the dashboard as a key (the terminal is in raw mode); SIGTERM from outside ends it here,
         // and dropping it restores the terminal.
         let outcome = tokio::select! {
-            r = crate::tui::run(ctx) => r,
+            r = glwatch::tui::run(ctx) => r,
             () = wait_for_signal() => Ok(()),
         };
         drop(stop);
@@ -330,9 +330,9 @@ where
 }
 
 /// Stops the server, then waits for the committer to write what is queued.
-pub async fn finish(server: crate::server::RunningServer, committer: crate::pipeline::Committer) {
+pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committer) {
     let cut = server.shutdown().await;
-    if cut > 0 {
+    if cut {
         tracing::warn!("stopped with connections cut at the deadline");
     }
     let flushed = tokio::task::spawn_blocking(move || committer.join_within(std::time::Duration::from_secs(5)))
@@ -343,76 +343,14 @@ pub async fn finish(server: crate::server::RunningServer, committer: crate::pipe
     }
 }
 
-/// The journal settings from the command line; `None` with `--no-journal`.
-pub fn journal_options(args: &RunArgs) -> Option<JournalOptions> {
-    (!args.no_journal).then(|| JournalOptions {
-        path: args.journal.clone(),
-        durability: args.durability,
-        segment_size: args.journal_segment_size,
-        retain: args.retain,
-        dedup_window: args.dedup_window.max(1),
-        // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
-        max_line: MAX_LINE.max(args.max_body.saturating_add(64 * 1024)),
-    })
-}
-
-/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start.
+/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start. The
+/// journal is replayed (its torn tail repaired) and opened for appending; the error is one line naming the flag
+/// or file.
 fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
-    Ok((ReceiverConfig::from_args(args)?, open_journal(args)?))
-}
-
-/// Replays and opens the journal the command line asks for: the store for [`Pipeline::start`], the last
-/// `--retain` records as history, the rebuilt duplicate window and the start-up notices. The error is one line
-/// naming the file.
-pub fn open_journal(args: &RunArgs) -> Result<Opened, String> {
-    crate::journal::open(journal_options(args).as_ref(), args.dedup_window.max(1))
-}
-
-/// `glwatch tail`: a running glwatch's records on stdout.
-pub async fn run_tail(args: crate::cli::TailArgs) -> ExitCode {
-    use crate::watch::client::{Target, WatchClient};
-    use crate::watch::tail::{Select, Start, TailOptions};
-    let target = args.target.clone().unwrap_or_else(|| format!("unix:{EXPORT_DIR}/{WATCH_SOCKET}"));
-    let target = match Target::parse(&target) {
-        Ok(t) => t,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(t) => Some(t.trim().to_owned()),
-            Err(e) => return fail(&format!("--token-file {}: {e}", path.display())),
-        },
-        (None, None) => None,
-    };
-    let trust = match (&args.ca, args.insecure) {
-        (Some(ca), _) => match crate::send::client::Trust::from_pem_file(ca) {
-            Ok(t) => t,
-            Err(e) => return fail(&format!("--ca: {e:#}")),
-        },
-        (None, true) => crate::send::client::Trust::Insecure,
-        (None, false) => crate::send::client::Trust::Platform,
-    };
-    let client = match WatchClient::new(target, &trust, token.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let start = match (args.after, args.since, args.last) {
-        (Some(a), _, _) => Start::After(a),
-        (_, Some(t), _) => Start::Since(t),
-        (_, _, Some(n)) => Start::Last(n),
-        _ => Start::Beginning,
-    };
-    let select = Select {
-        filter: crate::export::Filter { types: args.types, users: args.users, since: None, until: None },
-        kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
-    };
-    let options = TailOptions { client, start, follow: args.follow, select };
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    match crate::watch::tail::run(options, &mut out, wait_for_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
-    }
+    let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
+    let journal =
+        glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
+    Ok((config, journal))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -435,6 +373,14 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A multi-threaded runtime for `f`; failing to build one is reported like any start-up error.
+pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => f(&rt),
+        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
     }
 }
 

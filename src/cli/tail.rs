@@ -1,0 +1,52 @@
+//! `glwatch tail`: the command line turned into tail options, run until done or interrupted.
+
+use super::run::{fail, wait_for_signal, EXPORT_DIR, WATCH_SOCKET};
+use super::TailArgs;
+use glwatch::watch::client::{Target, WatchClient};
+use glwatch::watch::tail::{Select, Start, TailOptions};
+use std::process::ExitCode;
+
+/// `glwatch tail`: a running glwatch's records on stdout.
+pub async fn run(args: TailArgs) -> ExitCode {
+    let target = args.target.clone().unwrap_or_else(|| format!("unix:{EXPORT_DIR}/{WATCH_SOCKET}"));
+    let target = match Target::parse(&target) {
+        Ok(t) => t,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t.trim().to_owned()),
+            Err(e) => return fail(&format!("--token-file {}: {e}", path.display())),
+        },
+        (None, None) => None,
+    };
+    let trust = match (&args.ca, args.insecure) {
+        (Some(ca), _) => match glwatch::send::client::Trust::from_pem_file(ca) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("--ca: {e:#}")),
+        },
+        (None, true) => glwatch::send::client::Trust::Insecure,
+        (None, false) => glwatch::send::client::Trust::Platform,
+    };
+    let client = match WatchClient::new(target, &trust, token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let start = match (args.after, args.since, args.last) {
+        (Some(a), _, _) => Start::After(a),
+        (_, Some(t), _) => Start::Since(t),
+        (_, _, Some(n)) => Start::Last(n),
+        _ => Start::Beginning,
+    };
+    let select = Select {
+        filter: glwatch::export::Filter { types: args.types, users: args.users, since: None, until: None },
+        kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+    };
+    let options = TailOptions { client, start, follow: args.follow, select };
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    match glwatch::watch::tail::run(options, &mut out, wait_for_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
