@@ -161,6 +161,22 @@ async fn a_tail_killed_and_restarted_with_after_gets_exactly_the_missed_records(
     send_events(&rx, "c", 1).await;
     assert_eq!(follow.take(1), journal_lines(&dir)[5..]);
 
+    // An SSE client resumes with Last-Event-ID, which wins over the URL's starting point.
+    let mut raw = std::os::unix::net::UnixStream::connect(socket_path(&dir)).unwrap();
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    write!(raw, "GET /v1/stream?after=0 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 4\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 65536];
+    while !seen.contains("\n\n") || !seen.contains("id: 6\n") {
+        let n = raw.read(&mut buf).unwrap();
+        assert!(n > 0, "stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("content-type: text/event-stream"), "{seen}");
+    let ids: Vec<&str> = seen.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+    assert_eq!(ids, ["5", "6"], "{seen}");
+    assert!(seen.contains(&format!("data: {}\n", journal_lines(&dir)[5])));
+
     // --last and the filters read the same records.
     let (_, printed, _) = tail_once(&dir, &["--last", "2"]);
     assert_eq!(printed, journal_lines(&dir)[4..]);

@@ -85,16 +85,7 @@ pub async fn start_with(
 
 /// The watch endpoint's settings from the command line; the error is one line naming the flag.
 pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
-    let token = match (&args.watch_token, &args.watch_token_file) {
-        (Some(t), _) => Some(t.trim().to_owned()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("--watch-token-file {}: {e}", path.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        (None, None) => None,
-    };
+    let token = read_token("--watch-token-file", &args.watch_token, &args.watch_token_file)?;
     if token.as_deref().is_some_and(str::is_empty) {
         return Err("--watch-token: must not be empty".into());
     }
@@ -110,6 +101,18 @@ pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
         })
     });
     Ok(WatchOptions { socket, listen: args.watch_listen, token })
+}
+
+/// A watch token given on the command line or read from a file (surrounding whitespace ignored); the error names
+/// the file's flag.
+pub fn read_token(file_flag: &str, token: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, String> {
+    match (token, file) {
+        (Some(t), _) => Ok(Some(t.trim().to_owned())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|t| Some(t.trim().to_owned()))
+            .map_err(|e| format!("{file_flag} {}: {e}", path.display())),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The journal as the watch endpoint reads it; `None` without one.
@@ -150,12 +153,8 @@ fn print_generated_secret(secret: &Secret) {
 
 /// `glwatch --headless`, and plain `glwatch` without a terminal: NDJSON records on stdout.
 pub async fn run_headless(args: RunArgs) -> ExitCode {
-    let (config, journal) = match configure(&args) {
-        Ok(both) => both,
-        Err(e) => return fail(&e),
-    };
-    let watch_options = match watch_options(&args) {
-        Ok(w) => w,
+    let (config, watch_options, journal) = match configure(&args) {
+        Ok(all) => all,
         Err(e) => return fail(&e),
     };
     let watch = Watch::new(journal.last_seq);
@@ -194,12 +193,8 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
 /// `glwatch` on a terminal: the live dashboard over the receiver, starting with the journal's history. Logs must
 /// already go to a file.
 pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
-    let (config, journal) = match configure(&args) {
-        Ok(both) => both,
-        Err(e) => return fail(&e),
-    };
-    let watch_options = match watch_options(&args) {
-        Ok(w) => w,
+    let (config, watch_options, journal) = match configure(&args) {
+        Ok(all) => all,
         Err(e) => return fail(&e),
     };
     let screen = Screen {
@@ -343,14 +338,15 @@ pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committ
     }
 }
 
-/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start. The
-/// journal is replayed (its torn tail repaired) and opened for appending; the error is one line naming the flag
-/// or file.
-fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
+/// The receiver's settings, the watch endpoint's and the opened journal, as both `run_headless` and
+/// `run_dashboard` start. The journal is replayed (its torn tail repaired) and opened for appending; the error is
+/// one line naming the flag or file.
+fn configure(args: &RunArgs) -> Result<(ReceiverConfig, WatchOptions, Opened), String> {
     let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
+    let watch = watch_options(args)?;
     let journal =
         glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
-    Ok((config, journal))
+    Ok((config, watch, journal))
 }
 
 /// Resolves on SIGINT or SIGTERM.

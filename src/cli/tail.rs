@@ -1,6 +1,6 @@
 //! `glwatch tail`: the command line turned into tail options, run until done or interrupted.
 
-use super::run::{fail, wait_for_signal, EXPORT_DIR, WATCH_SOCKET};
+use super::run::{fail, read_token, wait_for_signal, EXPORT_DIR, WATCH_SOCKET};
 use super::TailArgs;
 use glwatch::watch::client::{Target, WatchClient};
 use glwatch::watch::tail::{Select, Start, TailOptions};
@@ -13,13 +13,9 @@ pub async fn run(args: TailArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(&e.to_string()),
     };
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(t) => Some(t.trim().to_owned()),
-            Err(e) => return fail(&format!("--token-file {}: {e}", path.display())),
-        },
-        (None, None) => None,
+    let token = match read_token("--token-file", &args.token, &args.token_file) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
     };
     let trust = match (&args.ca, args.insecure) {
         (Some(ca), _) => match glwatch::send::client::Trust::from_pem_file(ca) {
