@@ -5,11 +5,14 @@
 pub mod cloudevent;
 pub mod config;
 pub mod export;
+pub mod filter;
 pub mod greenlake;
 pub mod journal;
 pub mod pipeline;
 pub mod record;
 pub mod send;
 pub mod server;
+pub mod text;
 pub mod tui;
+pub mod units;
 pub mod watch;

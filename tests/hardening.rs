@@ -727,10 +727,7 @@ async fn hostile_events_are_stored_and_printed_safely() {
     assert!(body.windows(2).any(|w| w == "\u{9b}".as_bytes()), "the C1 control is sent raw");
     assert_eq!(client.post_signed(SECRET, &body).await.status, 200);
     let line = rx.next_line();
-    assert!(
-        !line.chars().any(|c| c.is_control() || glwatch::cloudevent::is_unsafe_in_terminal(c)),
-        "the NDJSON line holds a raw control: {line:?}"
-    );
+    assert!(!line.chars().any(glwatch::text::is_unsafe), "the NDJSON line holds a raw control: {line:?}");
     let rec: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(rec["event"]["data"]["description"], description, "stored as the same value");
 
@@ -772,7 +769,7 @@ async fn hostile_events_are_stored_and_printed_safely() {
     let seen = still_serving(&rx, &[], "hostile").await;
     for rec in &seen {
         let text = rec.to_string();
-        assert!(!text.chars().any(|c| c.is_control() || glwatch::cloudevent::is_unsafe_in_terminal(c)), "{text}");
+        assert!(!text.chars().any(glwatch::text::is_unsafe), "{text}");
     }
     assert!(seen.iter().any(|r| r["kind"] == "challenge" && r["answered"] == false), "{seen:?}");
     assert!(rejected(&seen, 400).any(|r| r["reason"].as_str().unwrap().contains("nested deeper")));
@@ -788,9 +785,7 @@ async fn hostile_events_are_stored_and_printed_safely() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = String::from_utf8(out.stdout).unwrap();
-    assert!(!csv
-        .chars()
-        .any(|c| (c.is_control() && !matches!(c, '\n' | '\r')) || glwatch::cloudevent::is_unsafe_in_terminal(c)));
+    assert!(!csv.chars().any(|c| !matches!(c, '\n' | '\r') && glwatch::text::is_unsafe(c)));
     let escapes_row = csv.lines().find(|l| l.contains(",escapes,")).expect("the hostile event is exported");
     assert!(escapes_row.contains("\\u{1b}]0;pwned"), "{escapes_row}");
     let formula_row = csv.lines().find(|l| l.contains(",formula,")).expect("the formula event is exported");

@@ -606,3 +606,17 @@ fn the_binary_reports_a_wrong_secret_and_a_failed_run_with_exit_status() {
     assert_eq!(summary["state"], "Critical");
     assert_eq!(summary["state_reason"], "Failure in Event Deliveries");
 }
+
+#[test]
+fn rates_too_small_to_schedule_are_refused_not_a_panic() {
+    // 1e-20 events per second once overflowed the scheduler's Duration and panicked.
+    for rate in ["1e-20", "-1", "NaN"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glwatch"))
+            .args(["send", "https://127.0.0.1:9/", "--secret", "abcd", "--count", "1", &format!("--rate={rate}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--rate {rate}: {stderr}");
+        assert!(stderr.contains("--rate") && !stderr.contains("panicked"), "{stderr}");
+    }
+}

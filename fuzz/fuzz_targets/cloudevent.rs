@@ -2,11 +2,12 @@
 //! back as a JSON tree, is stored compact and carries nothing a terminal would act on.
 #![no_main]
 
-use glwatch::cloudevent::{is_unsafe_in_terminal, minify, nesting_depth, parse_body, EventFields, MAX_DEPTH};
+use glwatch::cloudevent::{minify, nesting_depth, parse_body, EventFields, MAX_DEPTH};
+use glwatch::text::is_unsafe;
 use libfuzzer_sys::fuzz_target;
 
 fn printable(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control() || is_unsafe_in_terminal(c))
+    !text.chars().any(is_unsafe)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,13 @@ use std::process::ExitCode;
 
 /// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
 pub fn run(args: ExportArgs) -> ExitCode {
-    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
+    let filter = Filter {
+        types: args.types.into_iter().collect(),
+        users: args.users.into_iter().collect(),
+        since: args.since,
+        until: args.until,
+        ..Filter::default()
+    };
     let result = match &args.output {
         None => export(&args.journal, args.format.into(), &filter, io::stdout().lock()).map_err(|e| e.to_string()),
         Some(path) => match std::fs::File::create(path) {

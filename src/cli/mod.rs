@@ -118,19 +118,12 @@ impl RecordKind {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Simulated events per second, on average (bursts and batches come on top).
-    #[arg(long, default_value_t = 3.0, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, default_value_t = 3.0, value_name = "R", value_parser = glwatch::units::parse_rate)]
     pub rate: f64,
 
     /// Keep the logs in this file. By default they go to the demo's temporary directory, removed on quit.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("{s:?}: expected a positive number of events per second, e.g. 3 or 0.5")),
-    }
 }
 
 /// `--format` of `glwatch export`.
@@ -203,26 +196,6 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Parses a byte size: a number, optionally followed by K, M or G (powers of 1024, with or without `iB`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" | "kb" => 1 << 10,
-        "m" | "mib" | "mb" => 1 << 20,
-        "g" | "gib" | "gb" => 1 << 30,
-        _ => return Err(format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M")),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M"))?;
-    match n.checked_mul(factor) {
-        Some(0) => Err("must be at least 1 byte".into()),
-        Some(v) => Ok(v),
-        None => Err(format!("{s:?}: too large")),
-    }
-}
-
 /// Flags of the receiver (`glwatch` with no subcommand).
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -281,23 +254,23 @@ pub struct RunArgs {
     pub max_connections_per_ip: usize,
 
     /// Time allowed for the TLS handshake, in seconds.
-    #[arg(long, env = "GLWATCH_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub handshake_timeout: f64,
 
     /// Time allowed to send a request's headers, in seconds.
-    #[arg(long, env = "GLWATCH_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub header_timeout: f64,
 
     /// Time allowed to send a request's body, in seconds.
-    #[arg(long, env = "GLWATCH_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub body_timeout: f64,
 
     /// A connection with no request in flight for this long is closed, in seconds.
-    #[arg(long, env = "GLWATCH_IDLE_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_IDLE_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub idle_timeout: f64,
 
     /// On SIGINT or SIGTERM, time given to requests in flight before exiting, in seconds.
-    #[arg(long, env = "GLWATCH_SHUTDOWN_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_SHUTDOWN_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub shutdown_timeout: f64,
 
     /// How many (source, id) pairs are remembered to recognise re-deliveries as duplicates.
@@ -323,7 +296,7 @@ pub struct RunArgs {
     pub durability: DurabilityFlag,
 
     /// Size at which the journal starts a new segment (bytes; K, M, G suffixes allowed).
-    #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
 
     /// The local watch socket (`glwatch tail`, dashboards, metrics without a token), created mode 0600.
@@ -415,16 +388,6 @@ mod tests {
     }
 
     #[test]
-    fn sizes_accept_binary_suffixes() {
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("512K"), Ok(512 * 1024));
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("0").is_err() && parse_size("12X").is_err() && parse_size("M").is_err());
-        assert!(parse_size("99999999999G").is_err());
-    }
-
-    #[test]
     fn export_subcommand_parses_its_flags() {
         let cli = Cli::try_parse_from([
             "glwatch",
@@ -472,5 +435,26 @@ mod tests {
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "--secret-file", "x"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem", "--key", "k.pem"]).is_ok());
+    }
+
+    #[test]
+    fn timeouts_take_the_shared_duration_grammar() {
+        let e = Cli::try_parse_from(["glwatch", "--idle-timeout", "0"]).unwrap_err().to_string();
+        assert!(e.contains("--idle-timeout") && e.contains("longer than zero"), "{e}");
+        let cli = Cli::try_parse_from([
+            "glwatch",
+            "--idle-timeout",
+            "2m",
+            "--body-timeout",
+            "1.5",
+            "--header-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        let c = glwatch::config::ReceiverConfig::from_options(&cli.run.receiver_options()).unwrap();
+        assert_eq!(c.limits.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(c.limits.body_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(c.limits.header_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(c.limits.handshake_timeout, std::time::Duration::from_secs(10), "defaults still parse");
     }
 }

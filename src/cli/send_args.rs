@@ -34,14 +34,6 @@ fn parse_credential(s: &str) -> Result<Credential, String> {
     Ok(Credential(s.to_owned()))
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of events per second"))?;
-    if !r.is_finite() || r < 0.0 {
-        return Err("must be 0 (unlimited) or a positive number".into());
-    }
-    Ok(r)
-}
-
 /// Verify a webhook handler the way GreenLake does, then deliver signed CloudEvents to it.
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
@@ -98,11 +90,11 @@ pub struct SendArgs {
     pub count: Option<u64>,
 
     /// Events per second; 0 sends as fast as the handler answers.
-    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = parse_rate)]
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = glwatch::units::parse_rate_or_unlimited)]
     pub rate: f64,
 
     /// Stop sending after this long (e.g. 30s, 2m).
-    #[arg(long, value_name = "DURATION", value_parser = glwatch::send::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = glwatch::units::parse_duration)]
     pub duration: Option<Duration>,
 
     /// Keep-alive connections used in parallel.
@@ -118,7 +110,7 @@ pub struct SendArgs {
     pub retry_base_ms: u64,
 
     /// Time allowed for connecting, the TLS handshake, and each answer.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = glwatch::send::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = glwatch::units::parse_duration)]
     pub timeout: Duration,
 
     /// Send `Authorization: KEY` (GreenLake's APIKey authentication).
@@ -252,5 +244,46 @@ mod tests {
         let a = parse(&["https://127.0.0.1:9/", "--secret", "abcd", "--sign-with", "secondary"]).unwrap();
         let e = glwatch::send::execute(a.options(), |_| ()).await.unwrap_err().to_string();
         assert!(e.contains("--sign-with secondary needs --secondary-secret"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_rates_use_the_shared_grammar() {
+        let a = parse(&[
+            "https://127.0.0.1:9/",
+            "--secret",
+            "abcd",
+            "--duration",
+            "1.5m",
+            "--timeout",
+            "2",
+            "--rate",
+            "0.5",
+        ])
+        .unwrap();
+        assert_eq!((a.duration, a.timeout, a.rate), (Some(Duration::from_secs(90)), Duration::from_secs(2), 0.5));
+        let a = parse(&[
+            "https://127.0.0.1:9/",
+            "--secret",
+            "abcd",
+            "--duration",
+            "1d",
+            "--timeout",
+            "1.5s",
+            "--rate",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(
+            (a.duration, a.timeout, a.rate),
+            (Some(Duration::from_secs(86_400)), Duration::from_millis(1500), 0.0)
+        );
+        // Once a panic in the scheduler: now refused up front, saying what is accepted.
+        let e = parse(&["https://127.0.0.1:9/", "--secret", "abcd", "--rate", "1e-20"]).unwrap_err().to_string();
+        assert!(e.contains("between one event a day"), "{e}");
+        for bad in [["--rate", "-1"], ["--rate", "inf"], ["--duration", "3 parsecs"], ["--timeout", "s"]] {
+            let flag = format!("{}={}", bad[0], bad[1]);
+            let e = parse(&["https://127.0.0.1:9/", "--secret", "abcd", &flag]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad:?}: {e}");
+        }
     }
 }

@@ -36,7 +36,11 @@ pub async fn run(args: TailArgs) -> ExitCode {
         _ => Start::Beginning,
     };
     let select = Select {
-        filter: glwatch::export::Filter { types: args.types, users: args.users, since: None, until: None },
+        filter: glwatch::filter::Filter {
+            types: args.types.into_iter().collect(),
+            users: args.users.into_iter().collect(),
+            ..Default::default()
+        },
         kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
     };
     let options = TailOptions { client, start, follow: args.follow, select };

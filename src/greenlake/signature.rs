@@ -43,9 +43,10 @@ impl Secret {
     /// Constant-time comparison: both sides are hashed first, so neither length nor content leaks through time.
     pub fn matches(&self, candidate: &[u8]) -> bool {
         use sha2::Digest;
+        use subtle::ConstantTimeEq;
         let a = Sha256::digest(self.0.as_bytes());
         let b = Sha256::digest(candidate);
-        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        a.as_slice().ct_eq(b.as_slice()).into()
     }
 
     /// A fresh random secret: 32 characters from a 62-letter alphabet (about 190 bits), printable so it can be

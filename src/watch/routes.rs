@@ -108,9 +108,7 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
                 status: 401,
                 reason: format!("watch endpoint: {why}"),
                 method: Some(crate::cloudevent::truncate(request.method().as_str(), 32).to_owned()),
-                path: Some(
-                    crate::cloudevent::printable(crate::cloudevent::truncate(request.uri().path(), 200)).into_owned(),
-                ),
+                path: Some(crate::text::escape(crate::cloudevent::truncate(request.uri().path(), 200)).into_owned()),
                 count: None,
             });
             state.pipeline.note(record).await;

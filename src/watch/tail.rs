@@ -2,7 +2,7 @@
 //! then, with follow, what comes, across receiver restarts.
 
 use super::client::{ClientError, Followed, Message, WatchClient};
-use crate::export::Filter;
+use crate::filter::Filter;
 use crate::record::Record;
 use std::io::Write;
 use time::OffsetDateTime;
@@ -23,22 +23,19 @@ pub enum Start {
     Last(u64),
 }
 
-/// Which records are printed; empty parts match everything, parts combine with AND. Type and user select events,
-/// so with either of them challenges and refusals are left out.
+/// Which records are printed: the shared [`Filter`] (type, user, time, text; see [`crate::filter`]) and the kinds
+/// of record. The event parts (type, user, text) select events, so with any of them challenges and refusals are
+/// left out.
 #[derive(Debug, Clone, Default)]
 pub struct Select {
     pub filter: Filter,
-    /// `event`, `challenge`, `rejected`.
+    /// `event`, `challenge`, `rejected`; empty means every kind.
     pub kinds: Vec<String>,
 }
 
 impl Select {
-    fn is_everything(&self) -> bool {
-        self.kinds.is_empty() && self.filter == Filter::default()
-    }
-
     fn admits(&self, line: &str) -> bool {
-        if self.is_everything() {
+        if self.kinds.is_empty() && self.filter.is_empty() {
             return true;
         }
         let Ok(record) = Record::from_line(line) else { return false };
@@ -50,18 +47,14 @@ impl Select {
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == kind) {
             return false;
         }
-        if !self.filter.admits_time(record.received_at()) {
-            return false;
-        }
-        if self.filter.types.is_empty() && self.filter.users.is_empty() {
-            return true;
-        }
         match &record {
             Record::Event(e) => {
-                let fields = crate::cloudevent::EventFields::from_raw_verbatim(e.event.get());
-                self.filter.admits_type(&fields.ty) && self.filter.admits_user(fields.user.as_deref())
+                self.filter.admits(record.received_at(), &crate::cloudevent::EventFields::from_raw(e.event.get()))
             }
-            _ => false,
+            _ => {
+                let event_parts = Filter { since: None, until: None, ..self.filter.clone() };
+                event_parts.is_empty() && self.filter.admits_time(record.received_at())
+            }
         }
     }
 }
