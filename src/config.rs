@@ -2,8 +2,8 @@
 //! read and checked and timeouts as durations.
 
 use crate::greenlake::{Secret, SecretLengthError};
+use crate::proxy::{Cidr, TrustedProxies};
 use crate::server::acme::{AcmeError, AcmeOptions};
-use crate::server::proxy::{Cidr, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

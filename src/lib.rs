@@ -10,6 +10,7 @@ pub mod filter;
 pub mod greenlake;
 pub mod journal;
 pub mod pipeline;
+pub mod proxy;
 pub mod record;
 pub mod send;
 pub mod server;
