@@ -18,3 +18,4 @@ pub mod server;
 pub mod text;
 pub mod tui;
 pub mod units;
+pub mod watch;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => cli::export::run(args),
         Some(Command::Demo(args)) => cli::demo::start(args, utc_offset),
+        Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(cli::send::run(args)) {
             Ok(code) => code,
             Err(e) => fail(&format!("{e:#}")),

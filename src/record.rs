@@ -192,10 +192,42 @@ impl Record {
         })
     }
 
-    /// One NDJSON line, without the trailing newline.
+    /// One NDJSON line without a sequence number (a record that was never journaled), without the trailing newline.
     pub fn to_line(&self) -> String {
         // Serialising these types cannot fail: every field is a string, number, bool or valid raw JSON.
         serde_json::to_string(self).expect("record serialises")
+    }
+
+    /// The journal line of this record as number `seq`: `{"seq":N,"kind":...}`, without the trailing newline.
+    pub fn to_line_seq(&self, seq: u64) -> String {
+        let mut buf = Vec::with_capacity(512);
+        self.write_line(seq, &mut buf);
+        buf.pop();
+        // The serialiser writes UTF-8 only.
+        String::from_utf8(buf).expect("record lines are UTF-8")
+    }
+
+    /// Appends the line of this record as number `seq` and a newline to `buf`. `seq` 0 writes no number (a record
+    /// that never reached the journal). The number goes first so that readers find it without parsing the line.
+    pub fn write_line(&self, seq: u64, buf: &mut Vec<u8>) {
+        let start = buf.len();
+        if seq > 0 {
+            buf.extend_from_slice(SEQ_PREFIX.as_bytes());
+            buf.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+            buf.push(b',');
+        }
+        let body = buf.len();
+        // Serialising a record cannot fail (see to_line); fall back to the slow path rather than panic.
+        if serde_json::to_writer(&mut *buf, self).is_err() {
+            buf.truncate(body);
+            buf.extend_from_slice(self.to_line().as_bytes());
+        }
+        if seq > 0 {
+            // Drop the record's own opening brace: the prefix opened the object.
+            buf.remove(body);
+        }
+        debug_assert!(buf[start] == b'{');
+        buf.push(b'\n');
     }
 
     pub fn received_at(&self) -> OffsetDateTime {
@@ -205,6 +237,20 @@ impl Record {
             Record::Rejected(r) => r.received_at,
         }
     }
+}
+
+/// How every numbered line starts.
+const SEQ_PREFIX: &str = "{\"seq\":";
+
+/// The sequence number of a record line, read from its first field; 0 when it has none (lines written before
+/// records were numbered, or records that never reached the journal). Never parses the rest of the line.
+pub fn line_seq(line: &[u8]) -> u64 {
+    let Some(rest) = line.strip_prefix(SEQ_PREFIX.as_bytes()) else { return 0 };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if rest.get(digits) != Some(&b',') {
+        return 0;
+    }
+    std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse().ok()).unwrap_or(0)
 }
 
 /// Now, in UTC, for `received_at`.
@@ -232,6 +278,20 @@ mod tests {
         );
         let back = Record::from_line(&rec.to_line()).unwrap();
         assert_eq!(back.to_line(), rec.to_line());
+        let numbered = rec.to_line_seq(42);
+        assert_eq!(numbered, format!("{{\"seq\":42,{}", &rec.to_line()[1..]));
+        assert_eq!(line_seq(numbered.as_bytes()), 42);
+        // Lines written before records were numbered still read, as number 0.
+        assert_eq!(line_seq(rec.to_line().as_bytes()), 0);
+        assert_eq!(Record::from_line(&numbered).unwrap().to_line(), rec.to_line());
+    }
+
+    #[test]
+    fn line_seq_reads_only_a_well_formed_prefix() {
+        assert_eq!(line_seq(br#"{"seq":18446744073709551615,"kind":"x"}"#), u64::MAX);
+        for bad in [&br#"{"seq":,"kind"}"#[..], br#"{"seq":12"#, br#"{"seq":99999999999999999999,"k":1}"#, b"", b"{"] {
+            assert_eq!(line_seq(bad), 0, "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

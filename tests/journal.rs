@@ -200,6 +200,11 @@ async fn torn_last_line_is_reported_cut_and_later_appends_are_clean() {
     let ids: Vec<Value> =
         lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["event"]["id"].clone()).collect();
     assert_eq!(ids, ["t-1", "t-2", "t-3", "t-4", "t-3"]);
+    // Numbering goes on across the restart, from the last line that survived; `seq` is each line's first field.
+    let seqs: Vec<u64> =
+        lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    assert!(lines.iter().all(|l| l.starts_with("{\"seq\":")), "{lines:?}");
 }
 
 #[tokio::test]

@@ -68,8 +68,13 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
     // The simulator trusts exactly the certificate just made, as `glwatch send --ca` would.
     let trust = Trust::Certificates(identity.chain.clone());
     // No journal: the demo's events are not worth a file, and an operator's real journal must not fill with them.
-    let journal =
-        Opened { store: None, history: Vec::new(), dedup: DedupWindow::new(DEDUP_WINDOW), notices: Vec::new() };
+    let journal = Opened {
+        store: None,
+        history: Vec::new(),
+        dedup: DedupWindow::new(DEDUP_WINDOW),
+        notices: Vec::new(),
+        last_seq: 0,
+    };
     let screen = Screen {
         retain: RETAIN,
         log_path: Some(log_path),
@@ -78,6 +83,8 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
         // The secret is throwaway and already in the simulator's hands: no one needs to copy it.
         show_generated_secret: false,
         banner: Some(BANNER.to_owned()),
+        // The demo keeps nothing, and serves nothing beyond its own receiver.
+        watch: None,
     };
     let rate = args.rate;
     dashboard_over_receiver(config, Some(identity), journal, screen, move |started, stop| {

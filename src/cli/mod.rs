@@ -7,6 +7,7 @@ pub mod logging;
 pub mod run;
 pub mod send;
 pub mod send_args;
+pub mod tail;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use glwatch::config::ReceiverOptions;
@@ -39,6 +40,83 @@ pub enum Command {
     Send(send_args::SendArgs),
     /// Export the journal's accepted events as CSV (for a spreadsheet) or JSONL. Safe while glwatch is running.
     Export(ExportArgs),
+    /// Print a running glwatch's records as NDJSON, exactly as journaled (with seq); -f keeps following.
+    Tail(TailArgs),
+}
+
+/// Flags of `glwatch tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    #[arg(env = "GLWATCH_TAIL_TARGET", value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// The data directory whose socket is the default target (as the receiver's --data-dir).
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
+    /// Start after this seq (records are numbered from 1).
+    #[arg(long, env = "GLWATCH_TAIL_AFTER", value_name = "SEQ", conflicts_with_all = ["since", "last"])]
+    pub after: Option<u64>,
+
+    /// Only records received at or after TIME: RFC 3339, a date (UTC) or a duration before now (30m, 1h, 7d).
+    #[arg(long, env = "GLWATCH_TAIL_SINCE", value_name = "TIME", value_parser = glwatch::export::parse_time, conflicts_with = "last")]
+    pub since: Option<OffsetDateTime>,
+
+    /// Start with the last N records stored (counted before --type, --user and --kind).
+    #[arg(long, env = "GLWATCH_TAIL_LAST", value_name = "N")]
+    pub last: Option<u64>,
+
+    /// Keep following new records; reconnect and resume, without gap or repeat, when glwatch restarts.
+    #[arg(short = 'f', long, env = "GLWATCH_TAIL_FOLLOW")]
+    pub follow: bool,
+
+    /// Only events of this type (full or short form). Repeat to allow several.
+    #[arg(long = "type", env = "GLWATCH_TAIL_TYPE", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+
+    /// Only events by this user. Repeat to allow several.
+    #[arg(long = "user", env = "GLWATCH_TAIL_USER", value_name = "USER", value_delimiter = ',')]
+    pub users: Vec<String>,
+
+    /// Only records of this kind. Repeat to allow several.
+    #[arg(long = "kind", env = "GLWATCH_TAIL_KIND", value_enum, value_delimiter = ',')]
+    pub kinds: Vec<RecordKind>,
+
+    /// The watch token of an https:// target.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    pub token: Option<String>,
+
+    /// Read the watch token from this file.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
+    #[arg(long, env = "GLWATCH_TAIL_CA", value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any certificate from an https:// target (testing only).
+    #[arg(long, env = "GLWATCH_TAIL_INSECURE")]
+    pub insecure: bool,
+}
+
+/// The kinds of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordKind {
+    Event,
+    Challenge,
+    Rejected,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Event => "event",
+            RecordKind::Challenge => "challenge",
+            RecordKind::Rejected => "rejected",
+        }
+    }
 }
 
 /// Flags of `glwatch demo`.
@@ -276,6 +354,28 @@ pub struct RunArgs {
     /// Size at which the journal starts a new segment (bytes; K, M, G suffixes allowed).
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
+
+    /// The local watch socket (`glwatch tail`, dashboards, metrics without a token), created mode 0600.
+    /// Default: DIR/glwatch.sock of --data-dir.
+    #[arg(long, env = "GLWATCH_WATCH_SOCKET", value_name = "PATH")]
+    pub watch_socket: Option<PathBuf>,
+
+    /// Serve no local watch socket.
+    #[arg(long, env = "GLWATCH_NO_WATCH_SOCKET", conflicts_with = "watch_socket")]
+    pub no_watch_socket: bool,
+
+    /// Also serve the watch endpoint over HTTPS on this address, with the receiver's certificate, for remote
+    /// watchers; needs --watch-token or --watch-token-file.
+    #[arg(long, env = "GLWATCH_WATCH_LISTEN", value_name = "ADDR")]
+    pub watch_listen: Option<SocketAddr>,
+
+    /// The token remote watchers send as `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "watch_token_file")]
+    pub watch_token: Option<String>,
+
+    /// Read the watch token from this file (surrounding whitespace is ignored).
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
+    pub watch_token_file: Option<PathBuf>,
 
     /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]

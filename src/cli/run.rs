@@ -8,6 +8,7 @@ use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
 use glwatch::server::acme::{self, AcmeOptions};
 use glwatch::server::certs::{self, CertStatus, ServingCert};
 use glwatch::server::{listen_url, tls, RunningServer};
+use glwatch::watch::{JournalRef, Watch, WatchOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 const SCREEN_QUEUE: usize = 16 * 1024;
 /// Where the dashboard's `e` key writes its files (beside the default journal and log file).
 pub const EXPORT_DIR: &str = glwatch::data_dir::DEFAULT;
+/// The watch socket's file name in the data directory.
+pub const WATCH_SOCKET: &str = "glwatch.sock";
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
 pub struct Started {
@@ -31,6 +34,9 @@ pub struct Started {
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
+    /// The receiver's TLS configuration (with its reloading certificate), reused by the watch endpoint over
+    /// HTTPS; `None` with --plain-http.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The ACME task, with `--acme`: held only to keep it running, as it stops when dropped.
     pub _acme: Option<acme::RunningAcme>,
 }
@@ -61,6 +67,7 @@ async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipe
     // Started first: it also takes SIGHUP over, before the banner.
     let acme = acme::start(options, config.listen.port()).map_err(|e| e.to_string())?;
     let tls_config = acme.server_config().map_err(|e| e.to_string())?;
+    let shared_tls = Some(Arc::new(tls_config.clone()));
     let (server, url, secret_state, generated_secret) = bind(config, Some(tls_config), pipeline).await?;
     let names = acme.options.domains.join(", ");
     // The dashboard's header shows the fingerprint; while waiting, that it is waiting.
@@ -77,7 +84,16 @@ async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipe
         "glwatch: certificate for {names} from the ACME CA {}: {state}",
         acme.options.directory
     );
-    Ok(Started { server, listen_url: url, fingerprint, cert: None, secret_state, generated_secret, _acme: Some(acme) })
+    Ok(Started {
+        server,
+        listen_url: url,
+        fingerprint,
+        cert: None,
+        secret_state,
+        generated_secret,
+        tls: shared_tls,
+        _acme: Some(acme),
+    })
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -100,6 +116,7 @@ async fn launch(
         Some(s) => Some(tls::server_config(s.clone()).map_err(|e| format!("TLS setup: {e}"))?),
         None => None,
     };
+    let shared_tls = tls_config.clone().map(Arc::new);
     // Before the banner: it takes SIGHUP over, so a reload sent as soon as the banner is out cannot kill us.
     if let (Some(identity), Some(serving)) = (&identity, &serving) {
         certs::spawn_reloader(serving, identity);
@@ -118,6 +135,7 @@ async fn launch(
             cert: None,
             secret_state,
             generated_secret,
+            tls: shared_tls,
             _acme: None,
         });
     };
@@ -134,6 +152,7 @@ async fn launch(
         cert: Some(status),
         secret_state,
         generated_secret,
+        tls: shared_tls,
         _acme: None,
     })
 }
@@ -165,6 +184,69 @@ async fn bind(
     Ok((server, url, secret_state, generated_secret))
 }
 
+/// The watch endpoint's settings from the command line; the error is one line naming the flag.
+pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
+    let token = read_token("--watch-token-file", &args.watch_token, &args.watch_token_file)?;
+    if token.as_deref().is_some_and(str::is_empty) {
+        return Err("--watch-token: must not be empty".into());
+    }
+    if args.watch_listen.is_some() && token.is_none() {
+        return Err(
+            "--watch-listen needs --watch-token or --watch-token-file: remote watchers must authenticate".into()
+        );
+    }
+    let socket =
+        (!args.no_watch_socket).then(|| args.watch_socket.clone().unwrap_or_else(|| args.data_dir.join(WATCH_SOCKET)));
+    Ok(WatchOptions { socket, listen: args.watch_listen, token })
+}
+
+/// A watch token given on the command line or read from a file (surrounding whitespace ignored); the error names
+/// the file's flag.
+pub fn read_token(file_flag: &str, token: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, String> {
+    match (token, file) {
+        (Some(t), _) => Ok(Some(t.trim().to_owned())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|t| Some(t.trim().to_owned()))
+            .map_err(|e| format!("{file_flag} {}: {e}", path.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The journal as the watch endpoint reads it; `None` without one.
+fn watch_journal(args: &RunArgs) -> Option<JournalRef> {
+    args.journal_options().map(|o| JournalRef { base: o.path, max_line: o.max_line })
+}
+
+/// Serves the watch endpoint beside the started receiver and says where on stderr.
+async fn serve_watch(
+    watch: &Watch,
+    options: &WatchOptions,
+    journal: Option<JournalRef>,
+    pipeline: Pipeline,
+    started: &Started,
+) -> Result<glwatch::watch::WatchServer, String> {
+    if let Some(status) = &started.cert {
+        watch.metrics.watch_certificate(status.clone());
+    }
+    let tls = match (&started.tls, options.listen) {
+        (None, Some(_)) => {
+            return Err(
+                "--watch-listen serves HTTPS with the receiver's certificate, which --plain-http has none of".into()
+            )
+        }
+        (tls, _) => tls.clone(),
+    };
+    let served = watch.serve(options, journal, pipeline, tls).await.map_err(|e| e.to_string())?;
+    let mut err = std::io::stderr().lock();
+    if let Some(path) = &served.socket {
+        let _ = writeln!(err, "glwatch: watch socket {}", path.display());
+    }
+    if let Some(addr) = served.local_addr {
+        let _ = writeln!(err, "glwatch: watch endpoint on {} (bearer token required)", listen_url(addr, true));
+    }
+    Ok(served)
+}
+
 /// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
 fn print_generated_secret(secret: &Secret) {
     let _ = writeln!(
@@ -176,16 +258,28 @@ fn print_generated_secret(secret: &Secret) {
 
 /// `glwatch --headless`, and plain `glwatch` without a terminal: NDJSON records on stdout.
 pub async fn run_headless(args: RunArgs) -> ExitCode {
-    let (config, journal) = match configure(&args) {
-        Ok(both) => both,
+    let (config, watch_options, journal) = match configure(&args) {
+        Ok(all) => all,
         Err(e) => return fail(&e),
     };
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
+    let watch = Watch::new(journal.last_seq);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
+    sinks.extend(watch.sinks());
     let journal_notices = journal.notices;
-    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
-    let started = match start(config, pipeline).await {
+    let journal_ref = watch_journal(&args);
+    let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
+    let (pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let pipeline = pipeline.with_metrics(watch.metrics.clone());
+    let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    let watching = match serve_watch(&watch, &watch_options, journal_ref, pipeline, &started).await {
+        Ok(w) => w,
+        Err(e) => {
+            finish(started.server, committer).await;
+            return fail(&e);
+        }
     };
     if let Some(secret) = &started.generated_secret {
         print_generated_secret(secret);
@@ -196,6 +290,7 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
     }
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
+    watching.shutdown().await;
     finish(started.server, committer).await;
     ExitCode::SUCCESS
 }
@@ -203,8 +298,8 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
 /// `glwatch` on a terminal: the live dashboard over the receiver, starting with the journal's history. Logs must
 /// already go to a file.
 pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
-    let (config, journal) = match configure(&args) {
-        Ok(both) => both,
+    let (config, watch_options, journal) = match configure(&args) {
+        Ok(all) => all,
         Err(e) => return fail(&e),
     };
     let screen = Screen {
@@ -214,6 +309,7 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         utc_offset,
         show_generated_secret: true,
         banner: None,
+        watch: Some((watch_options, watch_journal(&args))),
     };
     dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
 }
@@ -231,6 +327,8 @@ pub struct Screen {
     pub show_generated_secret: bool,
     /// A line for the header, e.g. that this is the demo.
     pub banner: Option<String>,
+    /// The watch endpoint to serve beside the dashboard, and the journal it reads.
+    pub watch: Option<(WatchOptions, Option<JournalRef>)>,
 }
 
 /// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
@@ -250,15 +348,40 @@ where
 {
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
-    let (pipeline, committer) = Pipeline::start(journal.store, sinks, journal.dedup);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
+    let watch = screen.watch.as_ref().map(|_| Watch::new(journal.last_seq));
+    let mut store = journal.store;
+    if let (Some(w), Some((_, journal_ref))) = (&watch, &screen.watch) {
+        sinks.extend(w.sinks());
+        store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
+        w.metrics.count_dashboard_drops(screen_dropped.clone());
+    }
+    let (mut pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    if let Some(w) = &watch {
+        pipeline = pipeline.with_metrics(w.metrics.clone());
+    }
     let started = match identity {
-        Some(identity) => start_with(config, identity, pipeline).await,
-        None => start(config, pipeline).await,
+        Some(identity) => start_with(config, identity, pipeline.clone()).await,
+        None => start(config, pipeline.clone()).await,
     };
     let started = match started {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    let watching = match (&watch, screen.watch) {
+        (Some(w), Some((options, journal_ref))) => {
+            match serve_watch(w, &options, journal_ref, pipeline, &started).await {
+                Ok(served) => Some(served),
+                Err(e) => {
+                    finish(started.server, committer).await;
+                    return fail(&e);
+                }
+            }
+        }
+        _ => {
+            drop(pipeline);
+            None
+        }
     };
     // Printed before the dashboard takes the screen, so they are there to read after it closes; logged too.
     for notice in &journal.notices {
@@ -294,6 +417,9 @@ where
     };
     let (outcome, said) = tokio::join!(dashboard, beside);
     tracing::info!("stopping: no new connections, finishing requests in flight");
+    if let Some(w) = watching {
+        w.shutdown().await;
+    }
     finish(started.server, committer).await;
     if let Some(said) = said {
         eprintln!("glwatch: {said}");
@@ -318,14 +444,15 @@ pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committ
     }
 }
 
-/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start. The
-/// journal is replayed (its torn tail repaired) and opened for appending; the error is one line naming the flag
-/// or file.
-fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
+/// The receiver's settings, the watch endpoint's and the opened journal, as both `run_headless` and
+/// `run_dashboard` start. The journal is replayed (its torn tail repaired) and opened for appending; the error is
+/// one line naming the flag or file.
+fn configure(args: &RunArgs) -> Result<(ReceiverConfig, WatchOptions, Opened), String> {
     let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
+    let watch = watch_options(args)?;
     let journal =
         glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
-    Ok((config, journal))
+    Ok((config, watch, journal))
 }
 
 /// Resolves on SIGINT or SIGTERM.

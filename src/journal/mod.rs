@@ -9,7 +9,7 @@
 pub mod reader;
 pub mod writer;
 
-pub use reader::{replay, scan, Replay, ScanMode, ScanReport};
+pub use reader::{first_stored_seq, replay, scan, Replay, ScanMode, ScanReport, SeqReader};
 pub use writer::{Durability, JournalWriter};
 
 use crate::pipeline::{DedupWindow, Store};
@@ -47,6 +47,8 @@ pub struct Opened {
     /// What the operator should read at start (torn tail, corrupt lines, durability, then the replay summary last),
     /// one message per entry, without the `glwatch: ` prefix.
     pub notices: Vec<String>,
+    /// The number of the last record stored (0 for none).
+    pub last_seq: u64,
 }
 
 /// Why the journal could not be opened at start: one line naming the file.
@@ -66,6 +68,7 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
             history: Vec::new(),
             dedup: DedupWindow::new(dedup_window),
             notices: vec!["no journal (--no-journal): events are acknowledged without being written to disk".into()],
+            last_seq: 0,
         });
     };
     let shown = o.path.display();
@@ -89,7 +92,8 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
     };
     notices
         .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));
-    Ok(Opened { store: Some(Box::new(writer)), history: replayed.records, dedup: replayed.dedup, notices })
+    let last_seq = writer.last_seq();
+    Ok(Opened { store: Some(Box::new(writer)), history: replayed.records, dedup: replayed.dedup, notices, last_seq })
 }
 
 /// The path of segment `index` of the journal at `base` (index 0 is `base` itself).

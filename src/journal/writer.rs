@@ -33,6 +33,8 @@ pub struct JournalWriter {
     durability: Durability,
     /// A segment file (or the journal directory) was created and its directory entry is not yet synced.
     dir_unsynced: bool,
+    /// The number of the last record found at open; the pipeline numbers on from it.
+    last_seq: u64,
     #[cfg(test)]
     fail_after: Option<usize>,
 }
@@ -56,6 +58,7 @@ impl JournalWriter {
             dir_unsynced = true;
         }
         let (file, len) = open_segment(&path)?;
+        let last_seq = super::reader::last_seq(base)?;
         Ok(JournalWriter {
             base: base.to_owned(),
             index,
@@ -65,6 +68,7 @@ impl JournalWriter {
             segment_size: segment_size.max(1),
             durability,
             dir_unsynced,
+            last_seq,
             #[cfg(test)]
             fail_after: None,
         })
@@ -150,6 +154,10 @@ impl Store for JournalWriter {
             }
             Err(e) => Err(self.roll_back(start, e)),
         }
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.last_seq
     }
 
     fn sync(&mut self) -> io::Result<()> {

@@ -29,10 +29,16 @@ pub trait Store: Send {
     fn append(&mut self, lines: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> io::Result<()>;
+    /// The sequence number of the last record already stored (0 for none): numbering continues after it.
+    fn last_seq(&self) -> u64 {
+        0
+    }
 }
 
-/// Where committed records go next: NDJSON on stdout, the dashboard.
+/// Where committed records go next: NDJSON on stdout, the dashboard, watchers.
 pub trait Sink: Send {
+    /// `line` is the record's journal line, starting with its `seq` (see [`crate::record::line_seq`]); a record
+    /// that could not be journaled has no number.
     fn emit(&mut self, record: &Record, line: &str);
     /// Called once per committed group, so outputs are flushed without a syscall per record.
     fn flush(&mut self) {}
@@ -80,6 +86,8 @@ pub struct PipelineStats {
 pub struct Pipeline {
     tx: mpsc::Sender<Job>,
     pub stats: Arc<PipelineStats>,
+    /// Where request durations are recorded, when metrics are served.
+    metrics: Option<Arc<crate::watch::metrics::Metrics>>,
 }
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
@@ -125,11 +133,25 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("glwatch-committer".into())
             .spawn(move || {
-                CommitLoop { store, sinks, dedup, rx, buf: Vec::new() }.run();
+                let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
+                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq }.run();
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
-        (Pipeline { tx, stats }, Committer { thread, done })
+        (Pipeline { tx, stats, metrics: None }, Committer { thread, done })
+    }
+
+    /// Records the duration of every request answered through this handle in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::watch::metrics::Metrics>) -> Pipeline {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// A request that began at `started` was answered.
+    pub fn observe_request(&self, started: std::time::Instant) {
+        if let Some(m) = &self.metrics {
+            m.observe_request(started);
+        }
     }
 
     /// Commits a delivery's events: returns once they are durable and handed to the outputs.
@@ -165,6 +187,9 @@ struct CommitLoop {
     rx: mpsc::Receiver<Job>,
     /// The group's lines, kept between groups so that a group does not start with an allocation.
     buf: Vec<u8>,
+    /// The number the next record gets. Not taken back when a group fails: a reader may already have seen the
+    /// group's lines in the file before they were cut, and a number must never stand for two records.
+    next_seq: u64,
 }
 
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
@@ -204,7 +229,8 @@ impl CommitLoop {
         }
         // Events first, then notes: the order in which their lines are handed to the outputs below.
         for r in pending.iter().flat_map(|p| &p.records).chain(notes.iter().map(|(r, _)| r)) {
-            write_line(&mut buf, r);
+            r.write_line(self.next_seq, &mut buf);
+            self.next_seq += 1;
         }
         let durable = !pending.is_empty();
         let result = match self.store.as_mut() {
@@ -325,14 +351,6 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
-fn write_line(buf: &mut Vec<u8>, record: &Record) {
-    // Serialising a record cannot fail (see Record::to_line); fall back to the slow path rather than panic.
-    if serde_json::to_writer(&mut *buf, record).is_err() {
-        buf.extend_from_slice(record.to_line().as_bytes());
-    }
-    buf.push(b'\n');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +376,9 @@ mod tests {
         fn sync(&mut self) -> io::Result<()> {
             self.syncs.fetch_add(1, Ordering::SeqCst);
             Ok(())
+        }
+        fn last_seq(&self) -> u64 {
+            7
         }
     }
 
@@ -406,6 +427,9 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, vec![("a".into(), false), ("a".into(), true), ("b".into(), false)]);
+        // Numbers continue after the store's last one; the failed group's number is not given out again.
+        let seqs: Vec<u64> = journal.lines().map(|l| crate::record::line_seq(l.as_bytes())).collect();
+        assert_eq!(seqs, [8, 9, 11]);
         let seen = lines.lock().unwrap();
         assert_eq!(seen.len(), 4, "sinks see the 503 rejection too: {seen:?}");
         assert!(seen[2].contains("\"status\":503"));
@@ -427,6 +451,7 @@ mod tests {
             dedup: DedupWindow::new(10),
             rx,
             buf: Vec::new(),
+            next_seq: 1,
         };
         let note = Record::Rejected(RejectedRecord {
             received_at: now(),
@@ -445,8 +470,9 @@ mod tests {
         commit.commit_group(&mut jobs);
         let pairs = pairs.lock().unwrap();
         assert_eq!(pairs.len(), 2);
-        for (record, line) in pairs.iter() {
-            assert_eq!(record, line);
+        for (n, (record, line)) in pairs.iter().enumerate() {
+            assert_eq!(crate::record::line_seq(line.as_bytes()), n as u64 + 1, "numbered in commit order: {line}");
+            assert_eq!(&Record::from_line(line).unwrap().to_line(), record);
         }
     }
 

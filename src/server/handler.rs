@@ -110,6 +110,13 @@ impl Handler {
     /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its
     /// requests). Never panics on input and never fails: every problem becomes a status.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr, peer_text: &str) -> Response<ResponseBody> {
+        let started = Instant::now();
+        let response = self.answer(req, peer, peer_text).await;
+        self.pipeline.observe_request(started);
+        response
+    }
+
+    async fn answer(&self, req: Request<Incoming>, peer: SocketAddr, peer_text: &str) -> Response<ResponseBody> {
         // The head stays borrowed while the body is read: nothing of it is copied for a request that succeeds.
         let (head, body) = req.into_parts();
         let from = Requester::new(self.config.trusted_proxies.origin(peer, &head.headers), peer, peer_text);

@@ -136,3 +136,56 @@ fn missing_journal_is_empty() {
     let r = replay(&dir.path().join("nothing/journal.jsonl"), 10, 10, 1 << 20).unwrap();
     assert_eq!((r.total, r.events, r.report.segments), (0, 0, 0));
 }
+
+#[test]
+fn last_seq_reads_the_newest_numbered_line_and_skips_an_empty_newest_segment() {
+    let numbered = |seq: u64, id: &str| {
+        let line = event(id, false);
+        format!("{{\"seq\":{seq},{}\n", &line[1..])
+    };
+    // An old line without a number, then numbered ones; the newest segment was just started and is empty.
+    let big = "x".repeat(200_000);
+    let seg0 = format!("{}\n{}{}", event("old", false), numbered(1, "a"), numbered(2, &big));
+    let (_d, base) = journal(&[&seg0, ""]);
+    assert_eq!(last_seq(&base).unwrap(), 2);
+    let seg1 = numbered(3, "c");
+    let (_d, base) = journal(&[&seg0, &seg1]);
+    assert_eq!(last_seq(&base).unwrap(), 3);
+    let (_d, base) = journal(&[&format!("{}\n", event("old", false))]);
+    assert_eq!(last_seq(&base).unwrap(), 0, "a journal from before numbering");
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(last_seq(&dir.path().join("none.jsonl")).unwrap(), 0);
+}
+
+#[test]
+fn seq_reader_finds_the_segment_and_goes_on_across_segments_and_appends() {
+    let numbered = |seq: u64| {
+        let line = event(&format!("e{seq}"), false);
+        format!("{{\"seq\":{seq},{}\n", &line[1..])
+    };
+    let seg = |r: std::ops::RangeInclusive<u64>| r.map(numbered).collect::<String>();
+    let old = format!("{}\n", event("old", false));
+    let (_d, base) = journal(&[&format!("{old}{}", seg(1..=3)), &seg(4..=6), "", &seg(7..=9)]);
+    let seqs = |v: Vec<(u64, String)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+    let mut r = SeqReader::new(&base, 1 << 20, 4);
+    assert_eq!(seqs(r.next_batch(3, usize::MAX).unwrap()), [5, 6, 7]);
+    assert_eq!(seqs(r.next_batch(100, usize::MAX).unwrap()), [8, 9]);
+    assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
+    // A write in progress is not returned until it is complete.
+    let last = segment_path(&base, 3);
+    let mut f = OpenOptions::new().append(true).open(&last).unwrap();
+    let ten = numbered(10);
+    std::io::Write::write_all(&mut f, &ten.as_bytes()[..20]).unwrap();
+    assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
+    std::io::Write::write_all(&mut f, &ten.as_bytes()[20..]).unwrap();
+    std::fs::write(segment_path(&base, 4), numbered(11)).unwrap();
+    let got = r.next_batch(100, usize::MAX).unwrap();
+    assert_eq!(got[0].1, ten.trim_end());
+    assert_eq!(seqs(got), [10, 11]);
+    // From the start, old unnumbered lines are passed over; a byte budget ends a batch early.
+    let mut r = SeqReader::new(&base, 1 << 20, 0);
+    assert_eq!(seqs(r.next_batch(100, 1).unwrap()), [1]);
+    assert_eq!(first_stored_seq(&base, 1 << 20).unwrap(), 1);
+    let mut r = SeqReader::new(&base, 1 << 20, 100);
+    assert!(r.next_batch(100, usize::MAX).unwrap().is_empty());
+}

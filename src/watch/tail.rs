@@ -1,0 +1,162 @@
+//! `glwatch tail`: a running glwatch's records as NDJSON on stdout, exactly as journaled (with seq); what is stored,
+//! then, with follow, what comes, across receiver restarts.
+
+use super::client::{ClientError, Followed, Message, WatchClient};
+use crate::filter::Filter;
+use crate::record::Record;
+use std::io::Write;
+use time::OffsetDateTime;
+
+/// Records asked for per page while printing what is stored.
+const PAGE: usize = 10_000;
+
+/// Where printing starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Everything stored.
+    Beginning,
+    /// After this seq.
+    After(u64),
+    /// Records received at or after this time (the whole journal is read and filtered).
+    Since(OffsetDateTime),
+    /// The last N records stored (before the other filters).
+    Last(u64),
+}
+
+/// Which records are printed: the shared [`Filter`] (type, user, time, text; see [`crate::filter`]) and the kinds
+/// of record. The event parts (type, user, text) select events, so with any of them challenges and refusals are
+/// left out.
+#[derive(Debug, Clone, Default)]
+pub struct Select {
+    pub filter: Filter,
+    /// `event`, `challenge`, `rejected`; empty means every kind.
+    pub kinds: Vec<String>,
+}
+
+impl Select {
+    fn admits(&self, line: &str) -> bool {
+        if self.kinds.is_empty() && self.filter.is_empty() {
+            return true;
+        }
+        let Ok(record) = Record::from_line(line) else { return false };
+        let kind = match &record {
+            Record::Event(_) => "event",
+            Record::Challenge(_) => "challenge",
+            Record::Rejected(_) => "rejected",
+        };
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == kind) {
+            return false;
+        }
+        match &record {
+            Record::Event(e) => {
+                self.filter.admits(record.received_at(), &crate::cloudevent::EventFields::from_raw(e.event.get()))
+            }
+            _ => {
+                let event_parts = Filter { since: None, until: None, ..self.filter.clone() };
+                event_parts.is_empty() && self.filter.admits_time(record.received_at())
+            }
+        }
+    }
+}
+
+/// What `glwatch tail` was asked to do.
+pub struct TailOptions {
+    pub client: WatchClient,
+    pub start: Start,
+    pub follow: bool,
+    pub select: Select,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("stdout: {0}")]
+    Output(std::io::Error),
+}
+
+/// Prints until done (without follow) or until `stop` resolves. A closed stdout (`| head`) ends it quietly.
+pub async fn run(
+    options: TailOptions,
+    out: &mut impl Write,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), TailError> {
+    tokio::pin!(stop);
+    let mut select = options.select.clone();
+    if let Start::Since(t) = options.start {
+        select.filter.since = Some(t);
+    }
+    let after = match options.start {
+        Start::After(a) => a,
+        Start::Beginning | Start::Since(_) => 0,
+        Start::Last(n) => options.client.records(0, 0).await?.last_seq.saturating_sub(n),
+    };
+    let printed = if options.follow {
+        tokio::select! {
+            r = follow(&options.client, after, &select, out) => r,
+            () = &mut stop => Ok(()),
+        }
+    } else {
+        tokio::select! {
+            r = stored(&options.client, after, &select, out) => r,
+            () = &mut stop => Ok(()),
+        }
+    };
+    match printed {
+        Err(TailError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// What is stored after `after`, up to the last record numbered when the first page was read.
+async fn stored(client: &WatchClient, mut after: u64, select: &Select, out: &mut impl Write) -> Result<(), TailError> {
+    let mut end = None;
+    loop {
+        let page = client.records(after, PAGE).await?;
+        let end = *end.get_or_insert(page.last_seq);
+        for (seq, line) in page.records.iter().filter(|(seq, _)| *seq <= end) {
+            after = *seq;
+            if select.admits(line) {
+                writeln!(out, "{line}").map_err(TailError::Output)?;
+            }
+        }
+        out.flush().map_err(TailError::Output)?;
+        if page.records.is_empty() || after >= end {
+            return Ok(());
+        }
+    }
+}
+
+async fn follow(client: &WatchClient, after: u64, select: &Select, out: &mut impl Write) -> Result<(), TailError> {
+    let mut follower = super::client::Follower::new(client.clone(), Some(after));
+    let mut connected = true;
+    loop {
+        match follower.next().await? {
+            Followed::Message(Message::Record { line, .. }) => {
+                if !connected {
+                    eprintln!(
+                        "glwatch: reconnected to {}, resuming after seq {}",
+                        client.target(),
+                        follower.last().unwrap_or(0)
+                    );
+                    connected = true;
+                }
+                if select.admits(&line) {
+                    writeln!(out, "{line}").and_then(|()| out.flush()).map_err(TailError::Output)?;
+                }
+            }
+            Followed::Message(Message::Gap(n)) => {
+                eprintln!("glwatch: {n} records were missed and cannot be read back (the receiver keeps no journal)");
+            }
+            Followed::Disconnected { error, retry_in } => {
+                if connected {
+                    match error {
+                        Some(e) => eprintln!("glwatch: {e}; retrying every {}s at most", retry_in.as_secs().max(5)),
+                        None => eprintln!("glwatch: {} closed the stream; reconnecting", client.target()),
+                    }
+                    connected = false;
+                }
+            }
+        }
+    }
+}
