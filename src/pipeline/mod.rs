@@ -35,6 +35,11 @@ pub trait Store: Send {
     }
 }
 
+/// Told how long each request took (the served metrics), without the pipeline depending on who listens.
+pub trait RequestObserver: Send + Sync {
+    fn observe_request(&self, started: std::time::Instant);
+}
+
 /// Where committed records go next: NDJSON on stdout, the dashboard, watchers.
 pub trait Sink: Send {
     /// `line` is the record's journal line, starting with its `seq` (see [`crate::record::line_seq`]); a record
@@ -87,7 +92,7 @@ pub struct Pipeline {
     tx: mpsc::Sender<Job>,
     pub stats: Arc<PipelineStats>,
     /// Where request durations are recorded, when metrics are served.
-    metrics: Option<Arc<crate::watch::metrics::Metrics>>,
+    metrics: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
@@ -142,7 +147,7 @@ impl Pipeline {
     }
 
     /// Records the duration of every request answered through this handle in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<crate::watch::metrics::Metrics>) -> Pipeline {
+    pub fn with_metrics(mut self, metrics: Arc<dyn RequestObserver>) -> Pipeline {
         self.metrics = Some(metrics);
         self
     }

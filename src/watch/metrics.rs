@@ -139,10 +139,6 @@ impl Metrics {
         out
     }
 
-    pub fn observe_request(&self, started: Instant) {
-        self.request_duration.observe(started.elapsed().as_secs_f64());
-    }
-
     /// Reports the expiry of this certificate, as it is reloaded.
     pub fn watch_certificate(&self, status: Arc<CertStatus>) {
         *self.cert.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
@@ -305,5 +301,11 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing in:\n{text}");
         }
+    }
+}
+
+impl crate::pipeline::RequestObserver for Metrics {
+    fn observe_request(&self, started: Instant) {
+        self.request_duration.observe(started.elapsed().as_secs_f64());
     }
 }
