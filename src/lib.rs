@@ -12,4 +12,5 @@ pub mod record;
 pub mod run;
 pub mod send;
 pub mod server;
+pub mod sources;
 pub mod tui;
