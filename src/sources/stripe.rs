@@ -230,12 +230,12 @@ mod tests {
     fn authentic_event_without_id_or_type() {
         let s = secret(SECRET);
         for (body, field) in [(&br#"{"type":"x"}"#[..], "id"), (br#"{"id":"evt_1"}"#, "type")] {
-            let headers = headers(&[s.clone()], T, body);
-            let err = verify(&headers, body, &[s.clone()], at(T)).unwrap_err();
+            let headers = headers(std::slice::from_ref(&s), T, body);
+            let err = verify(&headers, body, std::slice::from_ref(&s), at(T)).unwrap_err();
             assert_eq!(err, Refusal::MissingField(field));
             assert_eq!(err.status(), 400);
         }
-        let headers = headers(&[s.clone()], T, br#"{"id":"evt_1","type":"charge.failed"}"#);
+        let headers = headers(std::slice::from_ref(&s), T, br#"{"id":"evt_1","type":"charge.failed"}"#);
         let d = verify(&headers, br#"{"id":"evt_1","type":"charge.failed"}"#, &[s], at(T)).unwrap();
         assert_eq!(d.source, "https://api.stripe.com");
     }
