@@ -9,7 +9,8 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub const DELIVERY_HEADER: &str = "x-github-delivery";
 pub const EVENT_HEADER: &str = "x-github-event";
 
-/// The event GitHub sends when a hook is created or "Redeliver"/"Ping" is pressed: it proves the endpoint works.
+/// The event GitHub sends when a hook is created (and when a ping is requested): it proves the endpoint works and
+/// carries no event, like GreenLake's verification challenge.
 pub const PING_EVENT: &str = "ping";
 
 /// Verifies a delivery against any of `secrets` (more than one during a rotation) and maps it.

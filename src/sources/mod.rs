@@ -133,7 +133,7 @@ pub struct Delivery {
     /// The scheme's delivery id (`X-GitHub-Delivery`, `webhook-id`, the Stripe event's `id`): the dedup key,
     /// together with `scheme`.
     pub id: String,
-    /// The event type (`github.push.opened`-style for GitHub, the body's `type` for the others).
+    /// The event type: `github.pull_request.opened` for GitHub, the body's `type` for the others.
     pub event_type: String,
     pub source: String,
     pub user: Option<String>,

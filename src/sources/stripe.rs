@@ -8,8 +8,8 @@ use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 
-/// The only scheme Stripe signs live events with; `v0` (test-mode legacy) and unknown keys are ignored, as
-/// Stripe's documentation says to.
+/// The only signature scheme accepted. Stripe's documentation says to ignore every other (`v0` and unknown keys)
+/// so that a forged weaker signature cannot downgrade the check.
 const SCHEME: &str = "v1";
 
 /// Verifies an event against any of `secrets` (an endpoint's secret is the text shown in the dashboard, used
