@@ -381,17 +381,10 @@ fn has_byte_from_del_up(bytes: &[u8]) -> bool {
     found || blocks.remainder().iter().any(|&b| b >= 0x7f)
 }
 
-/// Characters that valid JSON may carry raw inside a string but that a terminal or an editor acts on: DEL and the
-/// C1 controls (U+009B is a one-character CSI for some terminals), the Unicode line and paragraph separators, and
-/// the bidirectional overrides and isolates that reorder what is shown. (C0 controls, ESC among them, are always
-/// escaped in valid JSON.)
-pub fn is_unsafe_in_terminal(c: char) -> bool {
-    matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Removes insignificant whitespace from valid JSON without touching any token, so numbers, key order and string
 /// escapes stay exactly as the sender wrote them. One exception keeps every stored line safe to print: characters
-/// for which [`is_unsafe_in_terminal`] holds are written as `\uXXXX` escapes, which is the same JSON value.
+/// for which [`crate::text::is_unsafe`] holds are written as `\uXXXX` escapes, which is the same JSON value. (Valid
+/// JSON never carries a C0 control raw in a string, so this rewrites DEL, C1, separators, bidi controls and BOM.)
 pub fn minify(json: &str) -> Cow<'_, str> {
     if !needs_rewrite(json) {
         return Cow::Borrowed(json);
@@ -400,7 +393,7 @@ pub fn minify(json: &str) -> Cow<'_, str> {
     let mut strings = JsonStrings::default();
     for c in json.chars() {
         if strings.step(c) {
-            if is_unsafe_in_terminal(c) {
+            if crate::text::is_unsafe(c) {
                 // Never directly after a backslash in valid JSON, so this cannot break an escape.
                 out.push_str(&format!("\\u{:04x}", c as u32));
             } else {
@@ -440,7 +433,7 @@ impl JsonStrings {
 }
 
 /// Whether [`minify`] would change anything: compact ASCII senders (the common case) need no copy. Any byte from
-/// DEL up counts, which over-approximates [`is_unsafe_in_terminal`] cheaply: the rewrite then copies unchanged.
+/// DEL up counts, which over-approximates [`crate::text::is_unsafe`] cheaply: the rewrite then copies unchanged.
 fn needs_rewrite(json: &str) -> bool {
     has_byte_from_del_up(json.as_bytes()) || Shape::of(json.as_bytes()).whitespace
 }
@@ -466,34 +459,34 @@ pub struct EventFields {
 }
 
 impl EventFields {
-    /// Extracts the fields from an event's JSON for a screen. Never fails: a field that is absent stays empty.
-    /// Every field is [`printable`]: the sender chose this text, and it ends up on a terminal.
+    /// Extracts the fields from an event's JSON for a screen or a log line. Never fails: a field that is absent
+    /// stays empty. Every field is escaped with [`crate::text::escape`]: the sender chose this text, and it ends up
+    /// on a terminal.
     pub fn extract(event: &Value) -> EventFields {
-        let mut f = Self::extract_verbatim(event);
-        for text in [&mut f.id, &mut f.source, &mut f.ty, &mut f.summary]
-            .into_iter()
-            .chain([f.time.as_mut(), f.user.as_mut(), f.category.as_mut()].into_iter().flatten())
-        {
-            if let Cow::Owned(safe) = printable(text) {
-                *text = safe;
-            }
-        }
-        f
+        Self::extract_with(event, crate::text::escape)
     }
 
-    /// The fields exactly as the event carries them, for files (CSV quoting keeps line breaks intact, and the
-    /// export neutralises what a spreadsheet would run). Never draw these on a terminal.
-    pub fn extract_verbatim(event: &Value) -> EventFields {
-        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    /// Like [`EventFields::extract`], but line breaks and tabs are kept ([`crate::text::escape_multiline`]), for
+    /// the CSV export, whose quoted cells hold them as part of the value.
+    pub fn extract_multiline(event: &Value) -> EventFields {
+        Self::extract_with(event, crate::text::escape_multiline)
+    }
+
+    fn extract_with(event: &Value, escape: fn(&str) -> Cow<'_, str>) -> EventFields {
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(|t| escape(t).into_owned());
+        let safe = |t: String| match escape(&t) {
+            Cow::Borrowed(_) => t,
+            Cow::Owned(escaped) => escaped,
+        };
         let data = event.get("data");
         EventFields {
             id: s(event.get("id")).unwrap_or_default(),
             source: s(event.get("source")).unwrap_or_default(),
             ty: s(event.get("type")).unwrap_or_default(),
             time: s(event.get("time")),
-            user: user(event),
+            user: user(event).map(safe),
             category: data.and_then(|d| s(d.get("category"))),
-            summary: summary(event),
+            summary: safe(summary(event)),
         }
     }
 
@@ -501,28 +494,9 @@ impl EventFields {
         serde_json::from_str::<Value>(raw).map(|v| Self::extract(&v)).unwrap_or_default()
     }
 
-    pub fn from_raw_verbatim(raw: &str) -> EventFields {
-        serde_json::from_str::<Value>(raw).map(|v| Self::extract_verbatim(&v)).unwrap_or_default()
+    pub fn from_raw_multiline(raw: &str) -> EventFields {
+        serde_json::from_str::<Value>(raw).map(|v| Self::extract_multiline(&v)).unwrap_or_default()
     }
-}
-
-/// Text that is safe to draw on a terminal: control characters (C0, DEL, C1), line and paragraph separators and
-/// bidirectional overrides become visible `\u{..}` escapes, so event text can neither move the cursor, recolour
-/// the screen, retitle the window nor reorder what is shown around it. Borrowed when there is nothing to change.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || is_unsafe_in_terminal(c);
-    if !text.chars().any(unsafe_char) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// The acting user: `data.user.username`, else `data.username`, else `subject`.
@@ -703,17 +677,20 @@ mod tests {
     }
 
     #[test]
-    fn operator_fields_are_printable() {
-        assert_eq!(printable("plain text é ✓"), Cow::Borrowed("plain text é ✓"));
-        assert_eq!(printable("a\u{1b}]0;pwned\u{7}b\u{202e}c\nd"), "a\\u{1b}]0;pwned\\u{7}b\\u{202e}c\\u{a}d");
+    fn operator_fields_are_escaped_once() {
         let v: Value = serde_json::from_str(
             r#"{"id":"\u001b[31m","data":{"description":"\u001b]0;title\u0007 \u009b2J","user":{"username":"x\u202eevil"}}}"#,
         )
         .unwrap();
         let f = EventFields::extract(&v);
         for text in [&f.id, &f.summary, f.user.as_ref().unwrap()] {
-            assert!(!text.chars().any(|c| c.is_control() || is_unsafe_in_terminal(c)), "{text:?}");
+            assert!(!text.chars().any(crate::text::is_unsafe), "{text:?}");
         }
+        assert_eq!(f.id, "\\u{1b}[31m");
+        assert_eq!(f.user.as_deref(), Some("x\\u{202e}evil"));
+        let v: Value = serde_json::from_str(r#"{"data":{"description":"one\ntwo\u001b"}}"#).unwrap();
+        assert_eq!(EventFields::extract(&v).summary, "one\\u{a}two\\u{1b}");
+        assert_eq!(EventFields::extract_multiline(&v).summary, "one\ntwo\\u{1b}");
     }
 
     /// The bytewise scans the fast paths replace, kept as the definition they must match.

@@ -1,7 +1,7 @@
-//! Validated receiver settings built from the command line: secrets read and checked, timeouts as durations.
+//! Receiver settings: the options as given ([`ReceiverOptions`]) checked into a [`ReceiverConfig`], with secrets
+//! read and checked and timeouts as durations.
 
-use crate::cli::RunArgs;
-use crate::greenlake::Secret;
+use crate::greenlake::{Secret, SecretLengthError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +40,51 @@ impl Default for Limits {
     }
 }
 
+/// The receiver's settings as given (by `glwatch`'s flags), before they are checked. Timeouts are in seconds.
+#[derive(Clone)]
+pub struct ReceiverOptions {
+    pub listen: SocketAddr,
+    pub secret: Option<String>,
+    /// Read the secret from this file when `secret` is `None`; neither generates one.
+    pub secret_file: Option<PathBuf>,
+    pub secondary_secret: Option<String>,
+    /// Certificate chain and private key (PEM); `None` for the default pair in certs/.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    pub api_key: Option<String>,
+    pub allow_unsigned: bool,
+    pub allowed_rate: String,
+    pub max_body: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub handshake_timeout: f64,
+    pub header_timeout: f64,
+    pub body_timeout: f64,
+    pub idle_timeout: f64,
+    pub shutdown_timeout: f64,
+    pub dedup_window: usize,
+}
+
+/// Why [`ReceiverOptions`] were refused: one line naming the flag or file and the problem, never the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--secret: {0}")]
+    Secret(SecretLengthError),
+    #[error("--secret-file {}: cannot read: {source}", path.display())]
+    SecretFileUnreadable { path: PathBuf, source: std::io::Error },
+    #[error("--secret-file {}: {problem}", path.display())]
+    SecretFileInvalid { path: PathBuf, problem: SecretLengthError },
+    #[error("--secondary-secret: {0}")]
+    SecondarySecret(SecretLengthError),
+    #[error("--api-key: must not be empty")]
+    EmptyApiKey,
+    #[error("--max-body: must be at least 1 byte")]
+    NoBody,
+    #[error("--max-connections and --max-connections-per-ip must be at least 1")]
+    NoConnections,
+    #[error("--{flag}: must be a positive number of seconds, got {value}")]
+    Timeout { flag: &'static str, value: f64 },
+}
+
 /// Everything the receiver needs to answer requests.
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -72,55 +117,52 @@ impl ReceiverConfig {
         }
     }
 
-    /// Checks the flags. Errors are one line naming the flag or file and the problem.
-    pub fn from_args(args: &RunArgs) -> Result<ReceiverConfig, String> {
-        let (primary, secret_origin) = match (&args.secret, &args.secret_file) {
-            (Some(s), _) => (Secret::new(s.clone()).map_err(|e| format!("--secret: {e}"))?, SecretOrigin::Given),
+    /// Checks the options: reads the secret file, or generates a secret when none is given.
+    pub fn from_options(options: &ReceiverOptions) -> Result<ReceiverConfig, ConfigError> {
+        let (primary, secret_origin) = match (&options.secret, &options.secret_file) {
+            (Some(s), _) => (Secret::new(s.clone()).map_err(ConfigError::Secret)?, SecretOrigin::Given),
             (None, Some(path)) => (read_secret_file(path)?, SecretOrigin::Given),
             (None, None) => (Secret::generate(), SecretOrigin::Generated),
         };
-        let secondary = args
+        let secondary = options
             .secondary_secret
             .as_ref()
-            .map(|s| Secret::new(s.clone()).map_err(|e| format!("--secondary-secret: {e}")))
+            .map(|s| Secret::new(s.clone()).map_err(ConfigError::SecondarySecret))
             .transpose()?;
-        let api_key = match &args.api_key {
-            Some(k) if k.trim().is_empty() => return Err("--api-key: must not be empty".into()),
+        let api_key = match &options.api_key {
+            Some(k) if k.trim().is_empty() => return Err(ConfigError::EmptyApiKey),
             Some(k) => Some(Secret::new_unchecked(k.trim())),
             None => None,
         };
-        if args.max_body == 0 {
-            return Err("--max-body: must be at least 1 byte".into());
+        if options.max_body == 0 {
+            return Err(ConfigError::NoBody);
         }
-        if args.max_connections == 0 || args.max_connections_per_ip == 0 {
-            return Err("--max-connections and --max-connections-per-ip must be at least 1".into());
+        if options.max_connections == 0 || options.max_connections_per_ip == 0 {
+            return Err(ConfigError::NoConnections);
         }
-        let secs = |name: &str, v: f64| -> Result<Duration, String> {
-            Duration::try_from_secs_f64(v)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| format!("--{name}: must be a positive number of seconds, got {v}"))
+        let secs = |flag: &'static str, value: f64| -> Result<Duration, ConfigError> {
+            Duration::try_from_secs_f64(value).ok().filter(|d| !d.is_zero()).ok_or(ConfigError::Timeout { flag, value })
         };
         Ok(ReceiverConfig {
-            listen: args.listen,
+            listen: options.listen,
             primary,
             secret_origin,
             secondary,
-            cert: args.cert.clone().zip(args.key.clone()),
+            cert: options.cert.clone(),
             api_key,
-            allow_unsigned: args.allow_unsigned,
-            allowed_rate: args.allowed_rate.clone(),
+            allow_unsigned: options.allow_unsigned,
+            allowed_rate: options.allowed_rate.clone(),
             limits: Limits {
-                max_body: args.max_body,
-                max_connections: args.max_connections,
-                max_connections_per_ip: args.max_connections_per_ip,
-                handshake_timeout: secs("handshake-timeout", args.handshake_timeout)?,
-                header_timeout: secs("header-timeout", args.header_timeout)?,
-                body_timeout: secs("body-timeout", args.body_timeout)?,
-                idle_timeout: secs("idle-timeout", args.idle_timeout)?,
-                shutdown_timeout: secs("shutdown-timeout", args.shutdown_timeout)?,
+                max_body: options.max_body,
+                max_connections: options.max_connections,
+                max_connections_per_ip: options.max_connections_per_ip,
+                handshake_timeout: secs("handshake-timeout", options.handshake_timeout)?,
+                header_timeout: secs("header-timeout", options.header_timeout)?,
+                body_timeout: secs("body-timeout", options.body_timeout)?,
+                idle_timeout: secs("idle-timeout", options.idle_timeout)?,
+                shutdown_timeout: secs("shutdown-timeout", options.shutdown_timeout)?,
             },
-            dedup_window: args.dedup_window.max(1),
+            dedup_window: options.dedup_window.max(1),
         })
     }
 
@@ -137,22 +179,49 @@ impl ReceiverConfig {
     }
 }
 
-fn read_secret_file(path: &Path) -> Result<Secret, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("--secret-file {}: cannot read: {e}", path.display()))?;
-    Secret::new(text.trim()).map_err(|e| format!("--secret-file {}: {e}", path.display()))
+fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::SecretFileUnreadable { path: path.to_owned(), source })?;
+    Secret::new(text.trim()).map_err(|problem| ConfigError::SecretFileInvalid { path: path.to_owned(), problem })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<ReceiverConfig, String> {
-        let mut v = vec!["glwatch"];
-        v.extend_from_slice(args);
-        ReceiverConfig::from_args(&Cli::try_parse_from(v).unwrap().run)
+    /// `glwatch`'s defaults with `flags` (pairs of flag and value) applied.
+    fn parse(flags: &[&str]) -> Result<ReceiverConfig, String> {
+        let mut o = ReceiverOptions {
+            listen: "0.0.0.0:8443".parse().unwrap(),
+            secret: None,
+            secret_file: None,
+            secondary_secret: None,
+            cert: None,
+            api_key: None,
+            allow_unsigned: false,
+            allowed_rate: "*".into(),
+            max_body: 1024 * 1024,
+            max_connections: 4096,
+            max_connections_per_ip: 512,
+            handshake_timeout: 10.0,
+            header_timeout: 10.0,
+            body_timeout: 30.0,
+            idle_timeout: 60.0,
+            shutdown_timeout: 10.0,
+            dedup_window: 1_000_000,
+        };
+        for pair in flags.chunks(2) {
+            let v = pair[1].to_owned();
+            match pair[0] {
+                "--secret" => o.secret = Some(v),
+                "--secret-file" => o.secret_file = Some(v.into()),
+                "--secondary-secret" => o.secondary_secret = Some(v),
+                "--idle-timeout" => o.idle_timeout = v.parse().unwrap(),
+                "--max-body" => o.max_body = v.parse().unwrap(),
+                other => panic!("no such flag in this test: {other}"),
+            }
+        }
+        ReceiverConfig::from_options(&o).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,26 +1,24 @@
-//! Exporting accepted events: the filter, the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
+//! Exporting accepted events: the CSV (RFC 4180) and JSONL writers, and `glwatch export` over the
 //! journal. The dashboard's export reuses the writers ([`export_to_dir`]).
 //!
 //! Both formats hold the same selection: accepted events (not re-deliveries, challenges or refusals) that pass the
 //! filter, in journal order. CSV has one row per event with the columns of [`CSV_HEADER`]; JSONL has the journal
 //! lines unchanged.
 
-use crate::cli::ExportArgs;
-use crate::cloudevent::{short_type, EventFields};
-use crate::journal::reader::{json_reason, scan, ScanMode, Verdict};
+use crate::cloudevent::EventFields;
+use crate::journal::reader::{json_reason, scan, ScanMode, ScanStep};
 use crate::record::{EventRecord, Record};
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
 pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
     Csv,
@@ -28,38 +26,8 @@ pub enum Format {
     Jsonl,
 }
 
-/// Which events are exported. Empty parts match everything; the parts combine with AND.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    /// Event types, each matching the full type or its short form (without `com.hpe.greenlake.`), exactly.
-    /// Any one of them matches.
-    pub types: Vec<String>,
-    /// Users, matched exactly; an event without a user matches no user.
-    pub users: Vec<String>,
-    /// Received at or after (inclusive).
-    pub since: Option<OffsetDateTime>,
-    /// Received before (exclusive).
-    pub until: Option<OffsetDateTime>,
-}
-
-impl Filter {
-    /// Whether the time window admits an event received at `t`; checked before the event's fields are read.
-    pub fn admits_time(&self, t: OffsetDateTime) -> bool {
-        self.since.map_or(true, |s| t >= s) && self.until.map_or(true, |u| t < u)
-    }
-
-    pub fn admits_type(&self, ty: &str) -> bool {
-        self.types.is_empty() || self.types.iter().any(|t| t == ty || t == short_type(ty))
-    }
-
-    pub fn admits_user(&self, user: Option<&str>) -> bool {
-        self.users.is_empty() || user.is_some_and(|u| self.users.iter().any(|x| x == u))
-    }
-
-    pub fn matches(&self, received_at: OffsetDateTime, fields: &EventFields) -> bool {
-        self.admits_time(received_at) && self.admits_type(&fields.ty) && self.admits_user(fields.user.as_deref())
-    }
-}
+/// Which events are exported: the dashboard's filter, with its rules ([`crate::filter`]).
+pub use crate::filter::Filter;
 
 /// A record worth exporting: an accepted event (not a re-delivery).
 pub fn exportable(record: &Record) -> Option<&EventRecord> {
@@ -73,34 +41,10 @@ pub fn exportable(record: &Record) -> Option<&EventRecord> {
 ///
 /// Event text comes from the network, and a cell starting with `=`, `+`, `-`, `@`, tab or CR can be run as a
 /// formula when the file is opened, so such cells get a leading `'`. Cells with a comma, quote, CR or LF are
-/// quoted, quotes doubled. Other control characters (ESC, BEL, C1, bidi overrides) are written as `\u{..}` text:
-/// a CSV file is also read with `cat` and `less`, and line breaks are the only controls a cell needs.
+/// quoted, quotes doubled. The text is already escaped where it was read out of the event
+/// ([`EventFields::extract_multiline`]): a CSV file is also read with `cat` and `less`, and line breaks are the
+/// only controls a cell keeps.
 pub fn csv_cell(value: &str) -> Cow<'_, str> {
-    let value = terminal_safe(value);
-    match csv_quote(&value) {
-        Cow::Borrowed(_) => value,
-        Cow::Owned(quoted) => Cow::Owned(quoted),
-    }
-}
-
-fn terminal_safe(value: &str) -> Cow<'_, str> {
-    let unsafe_char =
-        |c: char| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || crate::cloudevent::is_unsafe_in_terminal(c);
-    if !value.chars().any(unsafe_char) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 16);
-    for c in value.chars() {
-        if unsafe_char(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn csv_quote(value: &str) -> Cow<'_, str> {
     let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quoted = value.contains([',', '"', '\r', '\n']);
     if !risky && !quoted {
@@ -180,7 +124,7 @@ fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) ->
 pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
     let mut csv = CsvWriter::new(w)?;
     for e in records.filter_map(exportable) {
-        csv.row(e, &EventFields::from_raw_verbatim(e.event.get()))?;
+        csv.row(e, &EventFields::from_raw_multiline(e.event.get()))?;
     }
     let rows = csv.rows();
     csv.into_inner().flush()?;
@@ -251,7 +195,8 @@ fn create_pair(dir: &Path, stem: &str) -> io::Result<(std::path::PathBuf, std::p
 }
 
 /// Parses `--since`/`--until`: RFC 3339 (`2024-12-20T12:34:53Z`), a date (`2024-12-20`, midnight UTC), or a
-/// duration before now (`90s`, `15m`, `1h`, `7d`).
+/// duration before now with a unit ([`crate::units::parse_span`]: `90s`, `15m`, `1.5h`, `7d`, `1h 30m`). A bare
+/// number is refused: `2024` could be a year as well as seconds.
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     parse_time_at(s, OffsetDateTime::now_utc())
 }
@@ -265,46 +210,27 @@ fn parse_time_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String>
     if let Ok(d) = time::Date::parse(s, &date_format) {
         return Ok(d.midnight().assume_utc());
     }
-    let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(unit_at);
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    match digits.parse::<i64>() {
-        Ok(n) if seconds > 0 && !digits.is_empty() => n
-            .checked_mul(seconds)
-            .and_then(|secs| now.checked_sub(time::Duration::seconds(secs)))
+    match crate::units::parse_span(s) {
+        Ok(ago) => time::Duration::try_from(ago)
+            .ok()
+            .and_then(|ago| now.checked_sub(ago))
             .ok_or_else(|| format!("{s:?} is too far in the past")),
-        _ => Err(format!(
-            "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1h, 7d)"
+        Err(crate::units::UnitError::OutOfRange(_)) => Err(format!("{s:?} is too far in the past")),
+        Err(_) => Err(format!(
+            "{s:?} is not a time: use RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20) or a duration before now (30m, 1.5h, 7d)"
         )),
     }
 }
 
-/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
-pub fn run(args: ExportArgs) -> ExitCode {
-    let filter = Filter { types: args.types, users: args.users, since: args.since, until: args.until };
-    let result = match &args.output {
-        None => export(&args.journal, args.format, &filter, io::stdout().lock()),
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format, &filter, f),
-            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
-        },
-    };
-    match result {
-        Ok(Exported { rows, warnings }) => {
-            for w in warnings {
-                eprintln!("glwatch: journal warning: {w}");
-            }
-            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => crate::run::fail(&e),
-    }
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("journal {}: not found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("journal {}: cannot be read: {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("cannot write the export: {0}")]
+    Write(io::Error),
 }
 
 /// What an export wrote, and the corrupt lines it skipped.
@@ -314,12 +240,12 @@ pub struct Exported {
 }
 
 /// Exports the journal at `journal` to `out`. Never modifies the journal; a line being written is left out.
-pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, String> {
-    let shown = journal.display();
+pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) -> Result<Exported, ExportError> {
+    let unreadable = |source| ExportError::Unreadable { path: journal.to_owned(), source };
     match crate::journal::segments(journal) {
-        Ok(list) if list.is_empty() => return Err(format!("journal {shown}: not found")),
+        Ok(list) if list.is_empty() => return Err(ExportError::NotFound { path: journal.to_owned() }),
         Ok(_) => {}
-        Err(e) => return Err(format!("journal {shown}: cannot be read: {e}")),
+        Err(e) => return Err(unreadable(e)),
     }
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut rows = 0u64;
@@ -330,21 +256,22 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
             failed = Some(e);
         }
     }
+    let matcher = filter.matcher();
     let report = scan(journal, ScanMode::ReadOnly, crate::journal::MAX_LINE, |line| {
         if failed.is_some() {
-            return Verdict::Stop;
+            return ScanStep::Stop;
         }
         let record = match Record::from_line(line.text) {
             Ok(r) => r,
-            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+            Err(e) => return ScanStep::Corrupt(json_reason(&e)),
         };
-        let Some(event) = exportable(&record) else { return Verdict::Continue };
+        let Some(event) = exportable(&record) else { return ScanStep::Continue };
         if !filter.admits_time(event.received_at) {
-            return Verdict::Continue;
+            return ScanStep::Continue;
         }
-        let fields = EventFields::from_raw_verbatim(event.event.get());
-        if !filter.matches(event.received_at, &fields) {
-            return Verdict::Continue;
+        let fields = EventFields::from_raw_multiline(event.event.get());
+        if !matcher.matches(&fields) {
+            return ScanStep::Continue;
         }
         let written = match format {
             Format::Jsonl => out.write_all(line.text.as_bytes()).and_then(|_| out.write_all(b"\n")),
@@ -353,21 +280,21 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         match written {
             Ok(()) => {
                 rows += 1;
-                Verdict::Continue
+                ScanStep::Continue
             }
             Err(e) => {
                 failed = Some(e);
-                Verdict::Stop
+                ScanStep::Stop
             }
         }
     })
-    .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+    .map_err(unreadable)?;
     let flushed = out.flush();
     match failed.map_or(flushed, Err) {
         Ok(()) => {}
         // `glwatch export | head` closing the pipe early is not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(format!("cannot write the export: {e}")),
+        Err(e) => return Err(ExportError::Write(e)),
     }
     Ok(Exported { rows, warnings: report.messages() })
 }
@@ -406,7 +333,10 @@ mod tests {
         assert_eq!(parse_time_at("15m", now).unwrap(), datetime!(2026-01-10 11:45 UTC));
         assert_eq!(parse_time_at("2h", now).unwrap(), datetime!(2026-01-10 10:00 UTC));
         assert_eq!(parse_time_at("7d", now).unwrap(), datetime!(2026-01-03 12:00 UTC));
-        for bad in ["", "h", "1w", "yesterday", "2024-13-01", "99999999999999999999d"] {
+        assert_eq!(parse_time_at("1.5h", now).unwrap(), datetime!(2026-01-10 10:30 UTC));
+        assert_eq!(parse_time_at("1h 30m", now).unwrap(), datetime!(2026-01-10 10:30 UTC));
+        assert_eq!(parse_time_at("1w", now).unwrap(), datetime!(2026-01-03 12:00 UTC));
+        for bad in ["", "h", "90", "1.5", "yesterday", "2024-13-01", "99999999999999999999d", "-5m"] {
             assert!(parse_time_at(bad, now).is_err(), "{bad}");
         }
     }
@@ -428,10 +358,11 @@ mod tests {
     fn filter_matches_full_or_short_type_user_and_window() {
         let t = datetime!(2026-01-10 12:00 UTC);
         let f = Filter {
-            types: vec!["audit-log.v1.logs.created".into()],
-            users: vec!["ann".into()],
+            types: ["audit-log.v1.logs.created".to_owned()].into(),
+            users: ["ann".to_owned()].into(),
             since: Some(t),
             until: Some(t + time::Duration::hours(1)),
+            ..Filter::default()
         };
         let fields = |ty: &str, user: Option<&str>| EventFields {
             ty: ty.into(),
@@ -439,16 +370,16 @@ mod tests {
             ..EventFields::default()
         };
         let full = "com.hpe.greenlake.audit-log.v1.logs.created";
-        assert!(f.matches(t, &fields(full, Some("ann"))));
-        assert!(f.matches(t, &fields("audit-log.v1.logs.created", Some("ann"))));
-        assert!(!f.matches(t, &fields("com.hpe.greenlake.audit-log.v1.logs.created.x", Some("ann"))));
-        assert!(!f.matches(t, &fields(full, Some("bob"))));
-        assert!(!f.matches(t, &fields(full, None)));
-        assert!(!f.matches(t - time::Duration::SECOND, &fields(full, Some("ann"))), "since is inclusive");
-        assert!(!f.matches(t + time::Duration::hours(1), &fields(full, Some("ann"))), "until is exclusive");
-        let by_full = Filter { types: vec![full.into()], ..Filter::default() };
-        assert!(by_full.matches(t, &fields(full, None)));
-        assert!(Filter::default().matches(t, &fields("", None)));
+        assert!(f.admits(t, &fields(full, Some("ann"))));
+        assert!(f.admits(t, &fields("audit-log.v1.logs.created", Some("ann"))));
+        assert!(!f.admits(t, &fields("com.hpe.greenlake.audit-log.v1.logs.created.x", Some("ann"))));
+        assert!(!f.admits(t, &fields(full, Some("bob"))));
+        assert!(!f.admits(t, &fields(full, None)));
+        assert!(!f.admits(t - time::Duration::SECOND, &fields(full, Some("ann"))), "since is inclusive");
+        assert!(!f.admits(t + time::Duration::hours(1), &fields(full, Some("ann"))), "until is exclusive");
+        let by_full = Filter { types: [full.to_owned()].into(), ..Filter::default() };
+        assert!(by_full.admits(t, &fields(full, None)));
+        assert!(Filter::default().admits(t, &fields("", None)));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! The one record model: what the receiver saw, as written to stdout (NDJSON), the journal and the dashboard.
+//!
+//! Text a client chose enters a record through the constructors here, which escape it with
+//! [`crate::text::escape`], so every output shows the same safe characters. The event itself is kept as received
+//! (minified, with raw terminal controls written as JSON `\u` escapes, the same JSON value); its fields are
+//! escaped when read out ([`crate::cloudevent::EventFields`]).
 
+use crate::text::escape;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::net::SocketAddr;
 use time::OffsetDateTime;
 
 /// Which secret proved a delivery authentic.
@@ -74,6 +79,64 @@ pub struct RejectedRecord {
     pub count: Option<u64>,
 }
 
+impl ChallengeRecord {
+    /// A challenge that was answered with `verification` after `answer_micros`.
+    pub fn answered(
+        received_at: OffsetDateTime,
+        peer: &str,
+        challenge_request: &str,
+        verification: String,
+        answer_micros: u64,
+    ) -> ChallengeRecord {
+        ChallengeRecord {
+            received_at,
+            peer: escape(peer).into_owned(),
+            challenge_request: escape(challenge_request).into_owned(),
+            answered: true,
+            reason: None,
+            verification: Some(verification),
+            answer_micros: Some(answer_micros),
+        }
+    }
+
+    /// A challenge that was refused, and why.
+    pub fn refused(received_at: OffsetDateTime, peer: &str, challenge_request: &str, reason: &str) -> ChallengeRecord {
+        ChallengeRecord {
+            received_at,
+            peer: escape(peer).into_owned(),
+            challenge_request: escape(challenge_request).into_owned(),
+            answered: false,
+            reason: Some(escape(reason).into_owned()),
+            verification: None,
+            answer_micros: None,
+        }
+    }
+}
+
+impl RejectedRecord {
+    /// One refused request. The method and path are the client's (hyper admits bytes in a path that a terminal
+    /// acts on, such as C1 controls in UTF-8), so they are escaped like every other text.
+    pub fn refused(
+        received_at: OffsetDateTime,
+        peer: &str,
+        status: u16,
+        reason: &str,
+        method: Option<&str>,
+        path: Option<&str>,
+    ) -> RejectedRecord {
+        let text = |t: &str| escape(t).into_owned();
+        RejectedRecord {
+            received_at,
+            peer: text(peer),
+            status,
+            reason: text(reason),
+            method: method.map(text),
+            path: path.map(text),
+            count: None,
+        }
+    }
+}
+
 /// Serialises with a `"kind"` tag. Parsing goes through [`Record::from_line`]: serde's tagged-enum buffering cannot
 /// carry the raw event JSON, so the tag is read first and the line parsed again as that kind.
 #[derive(Debug, Clone, Serialize)]
@@ -115,11 +178,6 @@ impl Record {
             Record::Rejected(r) => r.received_at,
         }
     }
-}
-
-/// The peer address as records spell it: `ip:port`, IPv6 in brackets.
-pub fn peer_string(peer: SocketAddr) -> String {
-    peer.to_string()
 }
 
 /// Now, in UTC, for `received_at`.
@@ -178,5 +236,27 @@ mod tests {
         );
         assert_eq!(Record::from_line(&c.to_line()).unwrap().to_line(), c.to_line());
         assert!(Record::from_line(r#"{"kind":"other"}"#).is_err());
+    }
+
+    #[test]
+    fn constructors_escape_what_the_client_chose() {
+        let at = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        let r = RejectedRecord::refused(
+            at,
+            "1.2.3.4:5",
+            405,
+            "method \u{1b} not allowed",
+            Some("G\x1bT"),
+            Some("/a\u{9b}2J\u{202e}\u{feff}"),
+        );
+        assert_eq!(r.method.as_deref(), Some("G\\u{1b}T"));
+        assert_eq!(r.path.as_deref(), Some("/a\\u{9b}2J\\u{202e}\\u{feff}"));
+        assert_eq!(r.reason, "method \\u{1b} not allowed");
+        assert_eq!(r.count, None);
+        let c = ChallengeRecord::refused(at, "[::1]:9", "\u{9b}2J\u{61c}x", "not a UUID");
+        assert_eq!(c.challenge_request, "\\u{9b}2J\\u{61c}x");
+        assert!(!c.answered && c.verification.is_none());
+        let a = ChallengeRecord::answered(at, "[::1]:9", "ok\n", "ab".into(), 7);
+        assert_eq!((a.challenge_request.as_str(), a.answered, a.answer_micros), ("ok\\u{a}", true, Some(7)));
     }
 }

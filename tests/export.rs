@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use glwatch::record::{EventRecord, Record, VerifiedBy};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,14 +71,8 @@ fn event_line(id: &str, ty: &str, user: &str, description: &str, at: &str) -> St
     if user.is_empty() {
         event["data"].as_object_mut().unwrap().remove("user");
     }
-    Record::Event(EventRecord {
-        received_at: time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap(),
-        peer: "127.0.0.1:1".into(),
-        verified_by: VerifiedBy::Primary,
-        duplicate: false,
-        event: RawValue::from_string(event.to_string()).unwrap(),
-    })
-    .to_line()
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+    event_record(event.to_string(), at, "127.0.0.1:1").to_line()
 }
 
 fn write_journal(dir: &Path, lines: &[String]) -> PathBuf {
@@ -270,4 +262,26 @@ async fn multiple_segments_are_exported_in_order_and_jsonl_keeps_lines_unchanged
         .collect();
     let jsonl = stdout_of(&export(&rx.dir, &["--format", "jsonl"]));
     assert_eq!(jsonl.lines().collect::<Vec<_>>(), journal, "JSONL is the journal's lines, byte for byte");
+}
+
+#[test]
+fn users_match_as_shown_and_relative_times_take_the_shared_grammar() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = "2026-01-10T10:00:00Z";
+    let lines =
+        vec![event_line("esc", "t", "ann\u{1b}[31m\u{feff}", "x", at), event_line("plain", "t", "ann", "x", at)];
+    write_journal(dir.path(), &lines);
+    let rows = |args: &[&str]| parse_csv(&stdout_of(&export(dir.path(), args)))[1..].to_vec();
+    // The user column shows the escapes, and --user takes the value as shown, as the dashboard's picker does.
+    let shown = "ann\\u{1b}[31m\\u{feff}";
+    assert_eq!(rows(&[])[0][3], shown);
+    assert_eq!(rows(&["--user", shown]).iter().map(|r| r[6].as_str()).collect::<Vec<_>>(), ["esc"]);
+    assert_eq!(rows(&["--user", "ann"]).iter().map(|r| r[6].as_str()).collect::<Vec<_>>(), ["plain"]);
+    for ago in ["1.5h", "1h 30m", "2d", "90s"] {
+        assert!(rows(&["--since", ago]).is_empty(), "--since {ago}");
+        assert_eq!(rows(&["--until", ago]).len(), 2, "--until {ago}");
+    }
+    let bare = export(dir.path(), &["--since", "90"]);
+    assert!(!bare.status.success(), "a bare number could be a year or seconds");
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("RFC 3339"));
 }

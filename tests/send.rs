@@ -5,7 +5,7 @@ use bytes::Bytes;
 use clap::Parser;
 use glwatch::greenlake::{answer_challenge, challenge_request, Secret, Signer, Verifier};
 use glwatch::record::VerifiedBy;
-use glwatch::send::{execute, SendArgs, State, Summary};
+use glwatch::send::{execute, SendOptions, State, Summary};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -16,7 +16,14 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-const SECRET: &str = "glwatch-demo-secret";
+mod common;
+
+// The binary's own `glwatch send` flags, so these tests parse what a user types.
+#[allow(dead_code)]
+#[path = "../src/cli/send_args.rs"]
+mod send_args;
+use common::SECRET;
+use send_args::SendArgs;
 const SECONDARY: &str = "the-next-secret";
 
 /// How the test handler behaves.
@@ -121,7 +128,7 @@ impl Server {
     }
 
     /// `glwatch send` arguments aimed at this server, trusting its certificate.
-    fn args(&self, extra: &[&str]) -> SendArgs {
+    fn args(&self, extra: &[&str]) -> SendOptions {
         let mut v = vec![
             "send".to_owned(),
             self.url(),
@@ -144,8 +151,8 @@ struct Cli {
     send: SendArgs,
 }
 
-fn parse(args: Vec<String>) -> SendArgs {
-    Cli::try_parse_from(args).unwrap().send
+fn parse(args: Vec<String>) -> SendOptions {
+    Cli::try_parse_from(args).unwrap().send.options()
 }
 
 fn response(status: u16, body: String) -> Response<Full<Bytes>> {
@@ -188,8 +195,8 @@ fn ids(body: &[u8]) -> Vec<String> {
     glwatch::cloudevent::parse_body(body).unwrap().into_iter().map(|e| e.id).collect()
 }
 
-async fn send(args: SendArgs) -> Summary {
-    execute(args).await.unwrap()
+async fn send(args: SendOptions) -> Summary {
+    execute(args, |_| ()).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,8 +450,8 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
     let handler = server.handler.clone();
     // Cancel once the stream has shown a bad signature and a duplicate, which it does within its first steps.
     let watcher = tokio::spawn(async move {
-        loop {
-            let seen = handler.deliveries.lock().unwrap().clone();
+        let shown = common::wait_until(common::WAIT, || {
+            let seen = handler.deliveries.lock().unwrap();
             let bad = seen.iter().any(|d| d.verified_by.is_none());
             let mut ids_seen = std::collections::HashSet::new();
             let dup = seen
@@ -452,11 +459,11 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
                 .filter(|d| d.verified_by.is_some())
                 .flat_map(|d| ids(&d.body))
                 .any(|id| !ids_seen.insert(id));
-            if bad && dup {
-                let _ = tx.send(());
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            bad && dup
+        })
+        .await;
+        if shown {
+            let _ = tx.send(());
         }
     });
     let report = tokio::time::timeout(
@@ -478,8 +485,6 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
     assert_eq!(report.errors, 0);
     assert!(report.acknowledged >= 6, "{report:?}");
 }
-
-mod common;
 
 /// Runs the `glwatch` binary with `args`; returns the exit status, stdout and stderr.
 fn glwatch(args: &[&str]) -> (std::process::ExitStatus, String, String) {
@@ -599,4 +604,18 @@ fn the_binary_reports_a_wrong_secret_and_a_failed_run_with_exit_status() {
     assert_eq!(summary["refused"]["401"], 3);
     assert_eq!(summary["state"], "Critical");
     assert_eq!(summary["state_reason"], "Failure in Event Deliveries");
+}
+
+#[test]
+fn rates_too_small_to_schedule_are_refused_not_a_panic() {
+    // 1e-20 events per second once overflowed the scheduler's Duration and panicked.
+    for rate in ["1e-20", "-1", "NaN"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glwatch"))
+            .args(["send", "https://127.0.0.1:9/", "--secret", "abcd", "--count", "1", &format!("--rate={rate}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--rate {rate}: {stderr}");
+        assert!(stderr.contains("--rate") && !stderr.contains("panicked"), "{stderr}");
+    }
 }

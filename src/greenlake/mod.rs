@@ -4,4 +4,4 @@ pub mod challenge;
 pub mod signature;
 
 pub use challenge::{answer_challenge, challenge_request, ChallengeGuard};
-pub use signature::{Secret, SignatureError, Signer, Verifier, SIGNATURE_HEADER};
+pub use signature::{Secret, SecretLengthError, SignatureError, Signer, Verifier, SIGNATURE_HEADER};

@@ -17,15 +17,20 @@ pub struct Secret(String);
 pub const SECRET_MIN: usize = 4;
 pub const SECRET_MAX: usize = 100;
 
+/// A secret GreenLake would refuse; the message gives its length, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a GreenLake webhook secret has {SECRET_MIN} to {SECRET_MAX} characters, this one has {length}")]
+pub struct SecretLengthError {
+    pub length: usize,
+}
+
 impl Secret {
     /// Accepts a secret GreenLake would accept (4 to 100 characters).
-    pub fn new(value: impl Into<String>) -> Result<Secret, String> {
+    pub fn new(value: impl Into<String>) -> Result<Secret, SecretLengthError> {
         let value = value.into();
-        let n = value.chars().count();
-        if !(SECRET_MIN..=SECRET_MAX).contains(&n) {
-            return Err(format!(
-                "a GreenLake webhook secret has {SECRET_MIN} to {SECRET_MAX} characters, this one has {n}"
-            ));
+        let length = value.chars().count();
+        if !(SECRET_MIN..=SECRET_MAX).contains(&length) {
+            return Err(SecretLengthError { length });
         }
         Ok(Secret(value))
     }
@@ -38,9 +43,10 @@ impl Secret {
     /// Constant-time comparison: both sides are hashed first, so neither length nor content leaks through time.
     pub fn matches(&self, candidate: &[u8]) -> bool {
         use sha2::Digest;
+        use subtle::ConstantTimeEq;
         let a = Sha256::digest(self.0.as_bytes());
         let b = Sha256::digest(candidate);
-        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        a.as_slice().ct_eq(b.as_slice()).into()
     }
 
     /// A fresh random secret: 32 characters from a 62-letter alphabet (about 190 bits), printable so it can be

@@ -49,9 +49,17 @@ pub struct Opened {
     pub notices: Vec<String>,
 }
 
+/// Why the journal could not be opened at start: one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("journal {}: cannot be read: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("journal {}: cannot be opened for writing: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
 /// Replays the journal (repairing a torn tail) and opens it for appending. `None` runs without a journal.
-/// The error is one line naming the file.
-pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Opened, String> {
+pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Opened, OpenError> {
     let Some(o) = options else {
         return Ok(Opened {
             store: None,
@@ -62,9 +70,9 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
     };
     let shown = o.path.display();
     let replayed = replay(&o.path, o.retain, o.dedup_window, o.max_line)
-        .map_err(|e| format!("journal {shown}: cannot be read: {e}"))?;
+        .map_err(|source| OpenError::Read { path: o.path.clone(), source })?;
     let writer = JournalWriter::open(&o.path, o.segment_size, o.durability)
-        .map_err(|e| format!("journal {shown}: cannot be opened for writing: {e}"))?;
+        .map_err(|source| OpenError::Write { path: o.path.clone(), source })?;
     let mut notices = Vec::new();
     for m in replayed.report.messages() {
         notices.push(format!("journal warning: {m}"));

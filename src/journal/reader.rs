@@ -33,7 +33,7 @@ pub struct LineRef<'a> {
 }
 
 /// What a line callback tells the scan.
-pub enum Verdict {
+pub enum ScanStep {
     Continue,
     Stop,
     /// The line is not a valid record, for this reason; nothing of it was used.
@@ -80,7 +80,7 @@ pub fn scan(
     base: &Path,
     mode: ScanMode,
     max_line: usize,
-    mut on_line: impl FnMut(&LineRef) -> Verdict,
+    mut on_line: impl FnMut(&LineRef) -> ScanStep,
 ) -> io::Result<ScanReport> {
     let list = segments(base)?;
     let mut report = ScanReport { segments: list.len(), ..ScanReport::default() };
@@ -109,12 +109,12 @@ pub fn scan(
                 match std::str::from_utf8(&buf[..buf.len() - 1]) {
                     Err(_) => Some("not UTF-8".to_owned()),
                     Ok(text) => match on_line(&LineRef { path, number, text }) {
-                        Verdict::Continue => {
+                        ScanStep::Continue => {
                             report.lines += 1;
                             None
                         }
-                        Verdict::Stop => return Ok(report),
-                        Verdict::Corrupt(reason) => Some(reason),
+                        ScanStep::Stop => return Ok(report),
+                        ScanStep::Corrupt(reason) => Some(reason),
                     },
                 }
             };
@@ -229,12 +229,12 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
     let mut report = scan(base, ScanMode::Repair, max_line, |line| {
         let peek: Peek = match serde_json::from_str(line.text) {
             Ok(p) => p,
-            Err(e) => return Verdict::Corrupt(json_reason(&e)),
+            Err(e) => return ScanStep::Corrupt(json_reason(&e)),
         };
         match peek.kind.as_ref() {
             "event" => {
                 let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.event else {
-                    return Verdict::Corrupt("invalid record: event without a string id and source".into());
+                    return ScanStep::Corrupt("invalid record: event without a string id and source".into());
                 };
                 if !peek.duplicate {
                     dedup.insert(&source, &id);
@@ -243,7 +243,7 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
             }
             "challenge" | "rejected" => {}
             other => {
-                return Verdict::Corrupt(format!(
+                return ScanStep::Corrupt(format!(
                     "invalid record: unknown kind {:?}",
                     crate::cloudevent::truncate(other, 40)
                 ))
@@ -258,7 +258,7 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
             }
             kept.push_back((paths.len() - 1, line.number, line.text.to_owned()));
         }
-        Verdict::Continue
+        ScanStep::Continue
     })?;
     let total = report.lines;
     let mut records = Vec::with_capacity(kept.len());
@@ -383,7 +383,7 @@ mod tests {
         let mut seen = 0;
         let report = scan(&base, ScanMode::ReadOnly, 1 << 20, |_| {
             seen += 1;
-            Verdict::Continue
+            ScanStep::Continue
         })
         .unwrap();
         assert_eq!(seen, 1);

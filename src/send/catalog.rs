@@ -55,7 +55,7 @@ impl EventType {
     /// Resolves what a user typed after `--type`: a full type name, or any part of the name after
     /// `com.hpe.greenlake.` (`audit-log`, `expiring-subscriptions`, `onboarded`). A part shared by several types
     /// (`service-provision`) selects them all; `all` selects every type.
-    pub fn parse(text: &str) -> Result<Vec<EventType>, String> {
+    pub fn parse(text: &str) -> Result<Vec<EventType>, UnknownEventType> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("all") {
             return Ok(Self::ALL.to_vec());
@@ -70,11 +70,21 @@ impl EventType {
             .filter(|t| !wanted.is_empty() && t.type_name()[PREFIX.len()..].contains(wanted))
             .collect();
         if found.is_empty() {
-            let known: Vec<&str> = Self::ALL.iter().map(|t| t.type_name()).collect();
-            return Err(format!("unknown event type {text:?}; known types: {}", known.join(", ")));
+            return Err(UnknownEventType { text: text.to_owned() });
         }
         Ok(found)
     }
+}
+
+/// What `--type` named matches no event type; the message lists the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {text:?}; known types: {}", known_types())]
+pub struct UnknownEventType {
+    pub text: String,
+}
+
+fn known_types() -> String {
+    EventType::ALL.iter().map(|t| t.type_name()).collect::<Vec<_>>().join(", ")
 }
 
 /// SplitMix64: tiny, fast and good enough for realistic-looking data; not for anything secret.
@@ -697,7 +707,7 @@ mod tests {
         assert_eq!(EventType::parse("service-provision").unwrap().len(), 2);
         assert_eq!(EventType::parse("service-registry").unwrap().len(), 2);
         assert_eq!(EventType::parse("all").unwrap().len(), 6);
-        let err = EventType::parse("nope").unwrap_err();
+        let err = EventType::parse("nope").unwrap_err().to_string();
         assert!(err.contains("unknown event type \"nope\""));
         assert!(err.contains("com.hpe.greenlake.audit-log.v1.logs.created"));
         assert!(EventType::parse("").is_err());

@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -49,19 +49,19 @@ impl fmt::Debug for Trust {
 
 impl Trust {
     /// The certificates of a PEM document.
-    pub fn from_pem(pem: &[u8]) -> anyhow::Result<Trust> {
+    pub fn from_pem(pem: &[u8]) -> Result<Trust, SetupError> {
         let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
+            .map_err(|e| SetupError::NotPem(e.to_string()))?;
         if certs.is_empty() {
-            anyhow::bail!("no certificate found in the PEM document");
+            return Err(SetupError::NoCertificate);
         }
         Ok(Trust::Certificates(certs))
     }
 
-    pub fn from_pem_file(path: &Path) -> anyhow::Result<Trust> {
-        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        Trust::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    pub fn from_pem_file(path: &Path) -> Result<Trust, SetupError> {
+        let pem = std::fs::read(path).map_err(|e| SetupError::CaUnreadable { path: path.to_owned(), error: e })?;
+        Trust::from_pem(&pem).map_err(|e| SetupError::CaFile { path: path.to_owned(), error: Box::new(e) })
     }
 }
 
@@ -70,11 +70,11 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The TLS client configuration for `trust`, offering HTTP/1.1 by ALPN.
-pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
+pub fn tls_config(trust: &Trust) -> Result<ClientConfig, SetupError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?;
+        .map_err(SetupError::TlsSetup)?;
     let mut config = match trust {
         Trust::Insecure => builder
             .dangerous()
@@ -83,7 +83,7 @@ pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
         Trust::Certificates(certs) => {
             let mut roots = RootCertStore::empty();
             for c in certs {
-                roots.add(c.clone()).map_err(|e| anyhow::anyhow!("unusable CA certificate: {e}"))?;
+                roots.add(c.clone()).map_err(SetupError::UnusableCa)?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -92,7 +92,7 @@ pub fn tls_config(trust: &Trust) -> anyhow::Result<ClientConfig> {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                anyhow::bail!("no platform root certificates found; use --ca PEM to trust the handler's certificate");
+                return Err(SetupError::NoPlatformRoots);
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -155,20 +155,20 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn parse(url: &str) -> anyhow::Result<Target> {
-        let uri: Uri = url.parse().map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+    pub fn parse(url: &str) -> Result<Target, SetupError> {
+        let uri = url.parse::<Uri>().map_err(|e| SetupError::InvalidUrl(url.to_owned(), e.to_string()))?;
         let tls = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => anyhow::bail!("the URL must start with https:// (got {url:?})"),
+            _ => return Err(SetupError::NotHttps(url.to_owned())),
         };
-        let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("the URL {url:?} has no host"))?;
+        let authority = uri.authority().ok_or_else(|| SetupError::NoHost(url.to_owned()))?;
         if authority.as_str().contains('@') {
-            anyhow::bail!("the URL must not carry credentials; use --api-key or --bearer");
+            return Err(SetupError::CredentialsInUrl);
         }
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         if host.is_empty() {
-            anyhow::bail!("the URL {url:?} has no host");
+            return Err(SetupError::NoHost(url.to_owned()));
         }
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path = uri
@@ -178,6 +178,41 @@ impl Target {
             .unwrap_or_else(|| "/".to_owned());
         Ok(Target { tls, host, port, authority: authority.as_str().to_owned(), path })
     }
+}
+
+/// Why the simulator cannot be set up against a handler: its URL, a credential or the certificates to trust.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("not a PEM certificate: {0}")]
+    NotPem(String),
+    #[error("no certificate found in the PEM document")]
+    NoCertificate,
+    #[error("cannot read {}: {error}", path.display())]
+    CaUnreadable { path: PathBuf, error: std::io::Error },
+    #[error("{}: {error}", path.display())]
+    CaFile { path: PathBuf, error: Box<SetupError> },
+    #[error("TLS setup: {0}")]
+    TlsSetup(rustls::Error),
+    #[error("unusable CA certificate: {0}")]
+    UnusableCa(rustls::Error),
+    #[error("no platform root certificates found; use --ca PEM to trust the handler's certificate")]
+    NoPlatformRoots,
+    #[error("invalid URL {0:?}: {1}")]
+    InvalidUrl(String, String),
+    #[error("the URL must start with https:// (got {0:?})")]
+    NotHttps(String),
+    #[error("the URL {0:?} has no host")]
+    NoHost(String),
+    #[error("the URL must not carry credentials; use --api-key or --bearer")]
+    CredentialsInUrl,
+    #[error("the credential contains characters not allowed in a header")]
+    BadCredential,
+    #[error("{0:?} is not a valid TLS server name")]
+    ServerName(String),
+    #[error("invalid host {0:?}")]
+    InvalidHost(String),
+    #[error("invalid path {0:?}: {1}")]
+    InvalidPath(String, String),
 }
 
 /// Why a request got no HTTP answer. The text follows GreenLake's "Webhook URL unreachable. error: ...".
@@ -224,18 +259,17 @@ pub struct Auth(Option<HeaderValue>);
 
 impl Auth {
     /// GreenLake's `APIKey` auth type: `Authorization: <key>`, no scheme.
-    pub fn api_key(key: &str) -> anyhow::Result<Auth> {
+    pub fn api_key(key: &str) -> Result<Auth, SetupError> {
         Self::value(key.to_owned())
     }
 
     /// GreenLake's `Oauth` auth type: `Authorization: Bearer <token>`.
-    pub fn bearer(token: &str) -> anyhow::Result<Auth> {
+    pub fn bearer(token: &str) -> Result<Auth, SetupError> {
         Self::value(format!("Bearer {token}"))
     }
 
-    fn value(v: String) -> anyhow::Result<Auth> {
-        let mut v = HeaderValue::try_from(v)
-            .map_err(|_| anyhow::anyhow!("the credential contains characters not allowed in a header"))?;
+    fn value(v: String) -> Result<Auth, SetupError> {
+        let mut v = HeaderValue::try_from(v).map_err(|_| SetupError::BadCredential)?;
         v.set_sensitive(true);
         Ok(Auth(Some(v)))
     }
@@ -261,18 +295,18 @@ pub struct Client {
 
 impl Client {
     /// `timeout` bounds each step separately: connecting, the TLS handshake, and a request's whole answer.
-    pub fn new(target: Target, trust: &Trust, auth: Auth, timeout: Duration) -> anyhow::Result<Client> {
+    pub fn new(target: Target, trust: &Trust, auth: Auth, timeout: Duration) -> Result<Client, SetupError> {
         let tls = if target.tls {
-            let name = ServerName::try_from(target.host.clone())
-                .map_err(|_| anyhow::anyhow!("{:?} is not a valid TLS server name", target.host))?;
+            let name =
+                ServerName::try_from(target.host.clone()).map_err(|_| SetupError::ServerName(target.host.clone()))?;
             Some((TlsConnector::from(Arc::new(tls_config(trust)?)), name))
         } else {
             None
         };
         let host_header = HeaderValue::try_from(target.authority.as_str())
-            .map_err(|_| anyhow::anyhow!("invalid host {:?}", target.authority))?;
-        let path =
-            Uri::try_from(target.path.as_str()).map_err(|e| anyhow::anyhow!("invalid path {:?}: {e}", target.path))?;
+            .map_err(|_| SetupError::InvalidHost(target.authority.clone()))?;
+        let path = Uri::try_from(target.path.as_str())
+            .map_err(|e| SetupError::InvalidPath(target.path.clone(), e.to_string()))?;
         Ok(Client { target: Arc::new(target), tls, path, host_header, auth, timeout })
     }
 

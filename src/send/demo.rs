@@ -198,6 +198,15 @@ impl Demo {
     }
 }
 
+/// Why the demo stream stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Setup(#[from] super::client::SetupError),
+    #[error("the receiver failed verification: {0}")]
+    Verification(String),
+}
+
 /// Streams demo traffic to the receiver at `url` until `cancel` completes: first the verification challenge
 /// (an error if the receiver does not pass it), then about `rate` events a second with the occasional burst,
 /// batch, badly signed delivery, duplicate and extra challenge. Prints nothing: the dashboard owns the terminal.
@@ -209,7 +218,7 @@ pub async fn demo_stream(
     trust: Trust,
     rate: f64,
     cancel: impl Future<Output = ()>,
-) -> anyhow::Result<DemoReport> {
+) -> Result<DemoReport, DemoError> {
     let client = Client::new(Target::parse(url)?, &trust, Auth::default(), Duration::from_secs(10))?;
     let mut rng = Rng::from_entropy();
     // A wrong key that no receiver holds, so the bad signature is really bad.
@@ -234,7 +243,7 @@ pub async fn demo_stream(
         _ = &mut cancel => return Ok(demo.report),
     };
     if verification.state != State::Active {
-        anyhow::bail!("the receiver failed verification: {}", verification.reason.unwrap_or_default());
+        return Err(DemoError::Verification(verification.reason.unwrap_or_default()));
     }
     let mut n = 0u64;
     loop {

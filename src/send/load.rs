@@ -4,7 +4,7 @@
 use super::catalog::Generator;
 use super::client::{Client, Connection};
 use super::payload::Payload;
-use super::stats::Tally;
+use super::stats::EventOutcomes;
 use crate::greenlake::Signer;
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -146,7 +146,7 @@ pub async fn run(
     plan: Plan,
     live: Arc<Live>,
     stop: watch::Receiver<bool>,
-) -> (Tally, Duration) {
+) -> (EventOutcomes, Duration) {
     let start = Instant::now();
     let schedule = Schedule {
         start,
@@ -162,7 +162,7 @@ pub async fn run(
     for _ in 0..workers {
         set.spawn(worker(shared.clone()));
     }
-    let mut tally = Tally::default();
+    let mut tally = EventOutcomes::default();
     while let Some(t) = set.join_next().await {
         match t {
             Ok(t) => tally.merge(&t),
@@ -173,8 +173,8 @@ pub async fn run(
     (tally, start.elapsed())
 }
 
-async fn worker(shared: Arc<Shared>) -> Tally {
-    let mut tally = Tally::default();
+async fn worker(shared: Arc<Shared>) -> EventOutcomes {
+    let mut tally = EventOutcomes::default();
     let mut conn: Option<Connection> = None;
     let mut stop = shared.stop.clone();
     loop {
@@ -215,7 +215,7 @@ async fn worker(shared: Arc<Shared>) -> Tally {
 async fn deliver(
     shared: &Shared,
     conn: &mut Option<Connection>,
-    tally: &mut Tally,
+    tally: &mut EventOutcomes,
     body: Bytes,
     signature: &str,
     events: u64,
@@ -272,7 +272,7 @@ async fn deliver(
 
 /// Counts an attempt that failed with `error`, and the body's events as failed when it was the `last`; returns
 /// `last`, i.e. whether to give up.
-fn failed_attempt(tally: &mut Tally, live: &Live, error: String, events: u64, last: bool) -> bool {
+fn failed_attempt(tally: &mut EventOutcomes, live: &Live, error: String, events: u64, last: bool) -> bool {
     tally.failed_attempts += 1;
     tally.last_error = Some(error);
     if last {

@@ -3,13 +3,38 @@
 
 use bytes::Bytes;
 use serde::de::IgnoredAny;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Largest file read; payload files are samples and captures, not archives.
 pub const MAX_FILE: u64 = 256 * 1024 * 1024;
 
 /// GreenLake truncates payloads above "typically 64Kb", so a bigger one would not arrive whole from GreenLake.
 pub const GREENLAKE_MAX_PAYLOAD: usize = 64 * 1024;
+
+/// Why a payload file cannot be sent. The cause is the error's source, so `{:#}` (as `glwatch send` prints it)
+/// reads "cannot read PATH: CAUSE".
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("cannot read {}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{} is larger than {} MiB", path.display(), MAX_FILE >> 20)]
+    TooLarge { path: PathBuf },
+    #[error("{}", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        problem: ParseError,
+    },
+}
+
+/// Why a file's bytes hold no payloads to send.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("neither one JSON document nor NDJSON: line {line}: {message}")]
+    NotJson { line: usize, message: String },
+    #[error("no payload in the file")]
+    Empty,
+}
 
 /// One request body and how many events it carries.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,13 +51,15 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-pub fn load_file(path: &Path, batch: usize) -> anyhow::Result<Loaded> {
-    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+pub fn load_file(path: &Path, batch: usize) -> Result<Loaded, PayloadError> {
+    let unreadable = |source| PayloadError::Unreadable { path: path.to_owned(), source };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.len() > MAX_FILE {
-        anyhow::bail!("{} is larger than {} MiB", path.display(), MAX_FILE >> 20);
+        return Err(PayloadError::TooLarge { path: path.to_owned() });
     }
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let mut loaded = parse(Bytes::from(bytes), batch).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    let mut loaded =
+        parse(Bytes::from(bytes), batch).map_err(|problem| PayloadError::Invalid { path: path.to_owned(), problem })?;
     for w in &mut loaded.warnings {
         *w = format!("{}: {w}", path.display());
     }
@@ -41,7 +68,7 @@ pub fn load_file(path: &Path, batch: usize) -> anyhow::Result<Loaded> {
 
 /// Splits a file's bytes: a single JSON document is one payload exactly as written (its signature covers every
 /// byte, whitespace included); otherwise each non-blank line is one payload (NDJSON).
-pub fn parse(bytes: Bytes, batch: usize) -> Result<Loaded, String> {
+pub fn parse(bytes: Bytes, batch: usize) -> Result<Loaded, ParseError> {
     let mut loaded = Loaded::default();
     let mut units: Vec<(usize, Bytes)> = Vec::new();
     if serde_json::from_slice::<IgnoredAny>(&bytes).is_ok() {
@@ -59,13 +86,13 @@ pub fn parse(bytes: Bytes, batch: usize) -> Result<Loaded, String> {
                 continue;
             }
             if let Err(e) = serde_json::from_slice::<IgnoredAny>(&slice) {
-                return Err(format!("neither one JSON document nor NDJSON: line {}: {e}", n + 1));
+                return Err(ParseError::NotJson { line: n + 1, message: e.to_string() });
             }
             units.push((n + 1, slice));
         }
     }
     if units.is_empty() {
-        return Err("no payload in the file".into());
+        return Err(ParseError::Empty);
     }
     let mut group: Vec<Bytes> = Vec::new();
     let flush = |group: &mut Vec<Bytes>, out: &mut Vec<Payload>| {
@@ -151,10 +178,10 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         assert_eq!(
-            parse(Bytes::from_static(b"{\"a\":1}\n{nope\n"), 1).unwrap_err(),
+            parse(Bytes::from_static(b"{\"a\":1}\n{nope\n"), 1).unwrap_err().to_string(),
             "neither one JSON document nor NDJSON: line 2: key must be a string at line 1 column 2"
         );
-        assert_eq!(parse(Bytes::from_static(b"\n \n"), 1).unwrap_err(), "no payload in the file");
+        assert_eq!(parse(Bytes::from_static(b"\n \n"), 1).unwrap_err().to_string(), "no payload in the file");
         let loaded = parse(Bytes::from_static(b"{\"id\":\"x\"}\n{\"a\":1}\n"), 1).unwrap();
         assert_eq!(loaded.payloads.len(), 2);
         assert_eq!(

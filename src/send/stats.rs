@@ -98,7 +98,7 @@ impl Histogram {
 
 /// What became of every event of a run. Each event ends in exactly one of acknowledged, refused or failed.
 #[derive(Debug, Clone, Default)]
-pub struct Tally {
+pub struct EventOutcomes {
     /// Events whose delivery was attempted.
     pub sent: u64,
     /// HTTP requests that carried events (a batch is one), retries excluded.
@@ -117,8 +117,8 @@ pub struct Tally {
     pub last_error: Option<String>,
 }
 
-impl Tally {
-    pub fn merge(&mut self, other: &Tally) {
+impl EventOutcomes {
+    pub fn merge(&mut self, other: &EventOutcomes) {
         self.sent += other.sent;
         self.deliveries += other.deliveries;
         self.acknowledged += other.acknowledged;
@@ -205,7 +205,7 @@ impl Summary {
     /// Builds the summary. `state` is the verification's outcome; deliveries may then degrade an Active webhook
     /// the way GreenLake does: a failed attempt gives Warning, an event dropped after its last retry Critical.
     pub fn new(
-        tally: &Tally,
+        tally: &EventOutcomes,
         elapsed: Duration,
         state: State,
         state_reason: Option<String>,
@@ -343,15 +343,15 @@ mod tests {
         assert_eq!(a.max(), all.max());
     }
 
-    fn tally() -> Tally {
-        let mut t = Tally {
+    fn tally() -> EventOutcomes {
+        let mut t = EventOutcomes {
             sent: 10,
             deliveries: 10,
             acknowledged: 7,
             failed: 1,
             retries: 4,
             failed_attempts: 4,
-            ..Tally::default()
+            ..EventOutcomes::default()
         };
         t.refused.insert(500, 2);
         for ms in [1u64, 2, 3, 4, 5, 6, 7, 8, 9, 40] {
@@ -397,7 +397,8 @@ mod tests {
 
     #[test]
     fn recovered_failures_warn_and_clean_runs_stay_active() {
-        let mut t = Tally { sent: 5, acknowledged: 5, failed_attempts: 2, retries: 2, ..Tally::default() };
+        let mut t =
+            EventOutcomes { sent: 5, acknowledged: 5, failed_attempts: 2, retries: 2, ..EventOutcomes::default() };
         let s = Summary::new(&t, Duration::from_secs(1), State::Active, None, None);
         assert_eq!(s.state, State::Warning);
         assert!(s.ok());
@@ -411,7 +412,7 @@ mod tests {
         assert!(v.get("detail").is_none());
         // A failed verification stays Critical with its own reason, and fails the run even with nothing sent.
         let s = Summary::new(
-            &Tally::default(),
+            &EventOutcomes::default(),
             Duration::ZERO,
             State::Critical,
             Some("HMAC validation failed. Please verify webhook secret.".into()),

@@ -1,11 +1,11 @@
 //! One HTTP request in, one status out: classification, the challenge answer, signature checks and commits.
 
-use crate::cloudevent::{parse_body, printable};
+use crate::cloudevent::parse_body;
 use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
-use crate::server::rejections::{RejectionLimiter, Verdict};
+use crate::server::rejections::{Disposition, RejectionLimiter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -47,10 +47,11 @@ struct Refusal {
 }
 
 impl Refusal {
-    /// Reasons can quote what the client sent; they are kept printable, since they are shown and recorded.
+    /// Reasons can quote what the client sent; they are escaped here because they are sent back (and printed by
+    /// `glwatch send`) and counted by reason, not only recorded.
     fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
         let reason = reason.into();
-        Refusal { status, reason: printable(&reason).into_owned() }
+        Refusal { status, reason: crate::text::escape(&reason).into_owned() }
     }
 }
 
@@ -80,7 +81,7 @@ impl Handler {
         for summary in closed {
             self.pipeline.note(Record::Rejected(summary)).await;
         }
-        verdict == Verdict::Show
+        verdict == Disposition::Show
     }
 
     /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its
@@ -98,15 +99,14 @@ impl Handler {
             Ok(response) => response,
             Err(refusal) => {
                 if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
-                    let record = Record::Rejected(RejectedRecord {
-                        received_at: now(),
-                        peer: peer_text.to_owned(),
-                        status: refusal.status.as_u16(),
-                        reason: refusal.reason.clone(),
-                        method: Some(truncate(method.as_str(), 32)),
-                        path: Some(truncate(head.uri.path(), 200)),
-                        count: None,
-                    });
+                    let record = Record::Rejected(RejectedRecord::refused(
+                        now(),
+                        peer_text,
+                        refusal.status.as_u16(),
+                        &refusal.reason,
+                        Some(&truncate(method.as_str(), 32)),
+                        Some(&truncate(head.uri.path(), 200)),
+                    ));
                     self.pipeline.note(record).await;
                 }
                 error_response(refusal.status, &refusal.reason)
@@ -190,20 +190,13 @@ impl Handler {
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
-        // The attacker chose this text: recorded printable, so it cannot act on the terminal that shows it.
-        let shown = printable(&truncate(&request, 200)).into_owned();
+        // The attacker chose this text: the record constructors escape it.
+        let shown = truncate(&request, 200);
         let (record, response) = match self.guard.check(&request) {
             Ok(()) => {
                 let (verification, body) = answer_challenge(&self.signer, &request);
-                let record = ChallengeRecord {
-                    received_at,
-                    peer: peer_text.to_owned(),
-                    challenge_request: shown,
-                    answered: true,
-                    reason: None,
-                    verification: Some(verification),
-                    answer_micros: Some(started.elapsed().as_micros() as u64),
-                };
+                let micros = started.elapsed().as_micros() as u64;
+                let record = ChallengeRecord::answered(received_at, peer_text, &shown, verification, micros);
                 (record, json_response(StatusCode::OK, body))
             }
             Err(reason) => {
@@ -212,15 +205,7 @@ impl Handler {
                     return Ok(error_response(StatusCode::BAD_REQUEST, reason));
                 }
                 tracing::warn!(%peer, "suspicious challenge refused: {reason}");
-                let record = ChallengeRecord {
-                    received_at,
-                    peer: peer_text.to_owned(),
-                    challenge_request: shown,
-                    answered: false,
-                    reason: Some(reason.to_owned()),
-                    verification: None,
-                    answer_micros: None,
-                };
+                let record = ChallengeRecord::refused(received_at, peer_text, &shown, reason);
                 (record, error_response(StatusCode::BAD_REQUEST, reason))
             }
         };

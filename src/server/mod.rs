@@ -8,17 +8,22 @@ pub mod tls;
 use crate::config::ReceiverConfig;
 use crate::pipeline::Pipeline;
 use handler::Handler;
-use listener::ListenerStats;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
 /// A receiver that is accepting connections.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
-    pub stats: Arc<ListenerStats>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<usize>,
+    task: tokio::task::JoinHandle<bool>,
     summaries: tokio::task::JoinHandle<()>,
     handler: Arc<Handler>,
 }
@@ -29,34 +34,26 @@ impl RunningServer {
         config: ReceiverConfig,
         tls: rustls::ServerConfig,
         pipeline: Pipeline,
-    ) -> Result<RunningServer, String> {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let local_addr = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    ) -> Result<RunningServer, StartError> {
+        let addr = config.listen;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
         let limits = config.limits.clone();
         let handler = Arc::new(Handler::new(config, pipeline));
-        let stats = Arc::new(ListenerStats::default());
         let (stop, mut stopped) = watch::channel(false);
         let summaries = tokio::spawn(write_summaries(handler.clone(), stop.subscribe()));
-        let task = tokio::spawn(listener::serve(
-            listener,
-            Arc::new(tls),
-            handler.clone(),
-            limits,
-            stats.clone(),
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
-        Ok(RunningServer { local_addr, stats, stop, task, summaries, handler })
+        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler.clone(), limits, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        Ok(RunningServer { local_addr, stop, task, summaries, handler })
     }
 
-    /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns how many
+    /// Stops accepting, waits for requests in flight (up to the shutdown deadline) and returns whether
     /// connections had to be cut.
-    pub async fn shutdown(self) -> usize {
+    pub async fn shutdown(self) -> bool {
         let _ = self.stop.send(true);
-        let cut = self.task.await.unwrap_or(1);
+        let cut = self.task.await.unwrap_or(true);
         // Requests are over: what they folded is written last, so no refusal goes uncounted.
         self.summaries.abort();
         let _ = self.summaries.await;

@@ -29,7 +29,7 @@ struct Key {
 }
 
 #[derive(Debug)]
-struct Tally {
+struct RefusalCount {
     seen: u64,
     folded: u64,
     last_at: Option<OffsetDateTime>,
@@ -37,7 +37,7 @@ struct Tally {
 
 /// Whether a refusal gets its own record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Disposition {
     /// Record it as it is.
     Show,
     /// Counted into the summary written when the window closes.
@@ -47,7 +47,7 @@ pub enum Verdict {
 #[derive(Debug)]
 struct Window {
     started: Instant,
-    tallies: HashMap<Key, Tally>,
+    tallies: HashMap<Key, RefusalCount>,
 }
 
 /// The per-window tally shared by every connection.
@@ -70,7 +70,7 @@ impl RejectionLimiter {
         reason: &str,
         at: OffsetDateTime,
         now: Instant,
-    ) -> (Verdict, Vec<RejectedRecord>) {
+    ) -> (Disposition, Vec<RejectedRecord>) {
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
         let closed = window.close_if_over(now);
         let mut key = Key { ip: Some(ip), status, reason: reason.to_owned() };
@@ -78,14 +78,14 @@ impl RejectionLimiter {
             key = Key { ip: None, status, reason: OVERFLOW_REASON.to_owned() };
         }
         let overflow = key.ip.is_none();
-        let tally = window.tallies.entry(key).or_insert(Tally { seen: 0, folded: 0, last_at: None });
+        let tally = window.tallies.entry(key).or_insert(RefusalCount { seen: 0, folded: 0, last_at: None });
         tally.seen += 1;
         let verdict = if !overflow && tally.seen <= SHOWN_PER_KEY {
-            Verdict::Show
+            Disposition::Show
         } else {
             tally.folded += 1;
             tally.last_at = Some(at);
-            Verdict::Fold
+            Disposition::Fold
         };
         (verdict, closed)
     }
@@ -113,7 +113,7 @@ impl Window {
     }
 }
 
-fn summarise(tallies: HashMap<Key, Tally>) -> Vec<RejectedRecord> {
+fn summarise(tallies: HashMap<Key, RefusalCount>) -> Vec<RejectedRecord> {
     let mut out: Vec<RejectedRecord> = tallies
         .into_iter()
         .filter(|(_, t)| t.folded > 0)
@@ -149,14 +149,14 @@ mod tests {
         for i in 0..1000 {
             let (verdict, closed) = limiter.admit(ip("192.0.2.7"), 401, "bad signature", at, t0);
             assert!(closed.is_empty());
-            if verdict == Verdict::Show {
+            if verdict == Disposition::Show {
                 shown += 1;
                 assert!(i < SHOWN_PER_KEY as usize, "only the first ones are shown");
             }
         }
         // Another peer and another reason are counted apart, so one noisy peer cannot hide another.
-        assert_eq!(limiter.admit(ip("192.0.2.8"), 401, "bad signature", at, t0).0, Verdict::Show);
-        assert_eq!(limiter.admit(ip("192.0.2.7"), 415, "missing content-type", at, t0).0, Verdict::Show);
+        assert_eq!(limiter.admit(ip("192.0.2.8"), 401, "bad signature", at, t0).0, Disposition::Show);
+        assert_eq!(limiter.admit(ip("192.0.2.7"), 415, "missing content-type", at, t0).0, Disposition::Show);
         assert_eq!(shown, SHOWN_PER_KEY);
         assert!(limiter.flush(t0 + WINDOW / 2, false).is_empty(), "the window is still open");
         let summaries = limiter.flush(t0 + WINDOW, false);
@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(s.count, Some(1000 - SHOWN_PER_KEY));
         // A new window shows the first ones again.
         let (verdict, closed) = limiter.admit(ip("192.0.2.7"), 401, "bad signature", at, t0 + WINDOW * 2);
-        assert_eq!((verdict, closed.len()), (Verdict::Show, 0));
+        assert_eq!((verdict, closed.len()), (Disposition::Show, 0));
     }
 
     #[test]
@@ -178,7 +178,7 @@ mod tests {
             limiter.admit(ip("::1"), 413, "too large", at, t0);
         }
         let (verdict, closed) = limiter.admit(ip("::1"), 413, "too large", at, t0 + WINDOW);
-        assert_eq!(verdict, Verdict::Show);
+        assert_eq!(verdict, Disposition::Show);
         assert_eq!(closed.len(), 1);
         assert_eq!((closed[0].peer.as_str(), closed[0].count), ("::1", Some(10 - SHOWN_PER_KEY)));
     }
@@ -191,7 +191,7 @@ mod tests {
         for i in 0..MAX_KEYS + 500 {
             let reason = format!("malformed: column {i}");
             let (verdict, _) = limiter.admit(ip("198.51.100.1"), 400, &reason, at, t0);
-            assert_eq!(verdict == Verdict::Show, i < MAX_KEYS, "{i}");
+            assert_eq!(verdict == Disposition::Show, i < MAX_KEYS, "{i}");
         }
         let summaries = limiter.flush(t0, true);
         assert_eq!(summaries.len(), 1);

@@ -2,6 +2,7 @@
 //! size all arrive as an [`Action`], and [`crate::tui::app::App::update`] is the only place that applies them.
 
 use crate::export::ExportFiles;
+use crate::greenlake::Secret;
 use crate::record::Record;
 use time::OffsetDateTime;
 
@@ -19,6 +20,9 @@ pub enum Action {
     Viewport {
         table_rows: u16,
         detail_rows: u16,
+        /// Lines the help overlay shows at once, and the scroll that brings its last line to the bottom.
+        help_rows: u16,
+        help_max_scroll: u16,
     },
     /// The record channel closed: the receiver has stopped.
     ReceiverClosed,
@@ -37,6 +41,11 @@ pub enum Action {
     ToggleChallenges,
     ToggleRejected,
     ToggleHelp,
+
+    HelpUp,
+    HelpDown,
+    HelpPageUp,
+    HelpPageDown,
 
     OpenTextFilter,
     FilterChar(char),
@@ -64,6 +73,8 @@ pub enum Action {
     Notice(String),
     Copy,
     Quit,
+    /// Open the popup that shows a secret generated for this run, over everything else until a key is pressed.
+    ShowSecret(Secret),
     /// Close the generated secret's popup; it is never shown again.
     DismissSecret,
 }

@@ -12,7 +12,6 @@ use crate::cloudevent::EventFields;
 use crate::record::{EventRecord, VerifiedBy};
 use crate::tui::filter::TextMatcher;
 use crate::tui::intern::{Interner, NONE};
-use crate::tui::sanitize;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -253,20 +252,16 @@ impl History {
 
     /// Adds an accepted event as the newest row.
     pub fn push(&mut self, rec: EventRecord) -> Pushed {
+        // The fields come out of the event escaped; the peer is escaped too, as a journal is only a file.
         let fields = EventFields::from_raw(rec.event.get());
-        let ty = sanitize::sanitize(&fields.ty);
-        let (ty, new_type) = self.types.acquire(&ty);
-        let user = fields.user.as_deref().map(sanitize::sanitize);
-        let (user, new_user) = self.users.acquire_opt(user.as_deref());
-        let category = fields.category.as_deref().map(sanitize::sanitize);
-        let (category, _) = self.categories.acquire_opt(category.as_deref());
-        let (peer, _) = self.peers.acquire(&sanitize::sanitize(&rec.peer));
+        let (ty, new_type) = self.types.acquire(&fields.ty);
+        let (user, new_user) = self.users.acquire_opt(fields.user.as_deref());
+        let (category, _) = self.categories.acquire_opt(fields.category.as_deref());
+        let (peer, _) = self.peers.acquire(&crate::text::escape(&rec.peer));
         let key = self.key(&fields.source, &fields.id);
         let seq = self.end();
-        let id = sanitize::sanitize(&fields.id);
-        let id = clip(&id, ID_MAX);
-        let summary = sanitize::sanitize(&fields.summary);
-        let summary = clip(&summary, SUMMARY_MAX);
+        let id = clip(&fields.id, ID_MAX);
+        let summary = clip(&fields.summary, SUMMARY_MAX);
         let (chunk, offset) = self.texts.push(seq, [id, summary]);
         // Grow by an eighth rather than double: at a million rows, doubling would leave up to a hundred bytes
         // of empty capacity per event.
@@ -317,9 +312,10 @@ impl History {
     /// about 30 bytes to speed up something rare.
     pub fn duplicate(&mut self, rec: &EventRecord) -> Option<u64> {
         let ident: Ident = serde_json::from_str(rec.event.get()).ok()?;
+        // Escaped as `push` escaped them, so the key and the id compare equal.
         let (source, id) = (ident.source?, ident.id?);
+        let (source, id) = (crate::text::escape(&source), crate::text::escape(&id));
         let key = self.key(&source, &id);
-        let id = sanitize::sanitize(&id);
         let id = clip(&id, ID_MAX);
         // A 64-bit hash collision is unlikely, but a wrong attribution would mislead: check the id too.
         let index = self.rows.iter().rposition(|r| r.key == key && self.id(r) == id)?;

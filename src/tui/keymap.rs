@@ -213,14 +213,26 @@ pub static BINDINGS: &[Binding] = &[
     Binding {
         contexts: &[Help],
         keys: &[key('j'), code(KeyCode::Down)],
-        act: Act::Fixed(|| Action::Down),
+        act: Act::Fixed(|| Action::HelpDown),
         help: "scroll the help down",
     },
     Binding {
         contexts: &[Help],
         keys: &[key('k'), code(KeyCode::Up)],
-        act: Act::Fixed(|| Action::Up),
+        act: Act::Fixed(|| Action::HelpUp),
         help: "scroll the help up",
+    },
+    Binding {
+        contexts: &[Help],
+        keys: &[code(KeyCode::PageDown)],
+        act: Act::Fixed(|| Action::HelpPageDown),
+        help: "page down",
+    },
+    Binding {
+        contexts: &[Help],
+        keys: &[code(KeyCode::PageUp)],
+        act: Act::Fixed(|| Action::HelpPageUp),
+        help: "page up",
     },
     Binding {
         contexts: &[Help],
@@ -270,7 +282,7 @@ pub fn action_for_key(ctx: KeyContext, ev: &KeyEvent) -> Option<Action> {
 /// Lines scrolled per wheel notch.
 pub const WHEEL_STEP: i32 = 3;
 
-/// The mouse wheel scrolls the table, or the picker when one is open.
+/// The mouse wheel scrolls the table, or the picker or the help when one is open.
 pub fn action_for_mouse(ctx: KeyContext, ev: &MouseEvent) -> Option<Action> {
     let down = match ev.kind {
         MouseEventKind::ScrollDown => true,
@@ -280,7 +292,8 @@ pub fn action_for_mouse(ctx: KeyContext, ev: &MouseEvent) -> Option<Action> {
     match ctx {
         KeyContext::Table | KeyContext::Detail => Some(Action::Scroll(if down { WHEEL_STEP } else { -WHEEL_STEP })),
         KeyContext::Picker => Some(if down { Action::PickerDown } else { Action::PickerUp }),
-        KeyContext::FilterInput | KeyContext::Help | KeyContext::Secret => None,
+        KeyContext::Help => Some(if down { Action::HelpDown } else { Action::HelpUp }),
+        KeyContext::FilterInput | KeyContext::Secret => None,
     }
 }
 
@@ -371,7 +384,10 @@ mod tests {
         assert_eq!(act(FilterInput, KeyCode::Char('c'), KeyModifiers::CONTROL), "Some(Quit)");
         assert_eq!(act(Picker, KeyCode::Char(' '), none), "Some(PickerToggle)");
         assert_eq!(act(Picker, KeyCode::Char('q'), none), "Some(PickerCancel)");
-        assert_eq!(act(Help, KeyCode::Char('j'), none), "Some(Down)");
+        assert_eq!(act(Help, KeyCode::Char('j'), none), "Some(HelpDown)");
+        assert_eq!(act(Help, KeyCode::Up, none), "Some(HelpUp)");
+        assert_eq!(act(Help, KeyCode::PageDown, none), "Some(HelpPageDown)");
+        assert_eq!(act(Help, KeyCode::PageUp, none), "Some(HelpPageUp)");
         assert_eq!(act(Help, KeyCode::Char('t'), none), "None");
         assert_eq!(act(Help, KeyCode::Char('?'), none), "Some(ToggleHelp)");
         assert_eq!(act(Table, KeyCode::Char('x'), none), "None");
@@ -404,10 +420,15 @@ mod tests {
         assert!(table.contains(&("Ctrl-C".into(), "quit")));
         assert!(table.contains(&("/".into(), "filter by text in type, user, summary and id")));
         assert!(help[3].1.contains(&("Space".into(), "mark or unmark a value (marked values combine)")));
+        let (title, keys) = &help[4];
+        assert_eq!(*title, "Help");
+        for k in ["j ↓", "k ↑", "PgDn", "PgUp", "? Esc q"] {
+            assert!(keys.iter().any(|(l, _)| l == k), "the help lists {k:?} for itself");
+        }
     }
 
     #[test]
-    fn wheel_scrolls_the_table() {
+    fn wheel_scrolls_the_table_and_the_help() {
         let ev = |kind| MouseEvent { kind, column: 0, row: 0, modifiers: KeyModifiers::NONE };
         assert!(matches!(action_for_mouse(Table, &ev(MouseEventKind::ScrollDown)), Some(Action::Scroll(WHEEL_STEP))));
         assert!(matches!(
@@ -415,5 +436,7 @@ mod tests {
             Some(Action::Scroll(n)) if n == -WHEEL_STEP
         ));
         assert!(action_for_mouse(Table, &ev(MouseEventKind::Moved)).is_none());
+        assert!(matches!(action_for_mouse(Help, &ev(MouseEventKind::ScrollDown)), Some(Action::HelpDown)));
+        assert!(matches!(action_for_mouse(Help, &ev(MouseEventKind::ScrollUp)), Some(Action::HelpUp)));
     }
 }

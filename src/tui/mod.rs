@@ -20,6 +20,8 @@ use crate::record::Record;
 use action::{Action, Effect};
 use anyhow::Context as _;
 use app::{App, Info};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use crossterm::event::Event;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -99,7 +101,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
     let info = Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset, banner };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
-        app.show_generated_secret(secret);
+        app.update(Action::ShowSecret(secret));
     }
     for r in history {
         app.update(Action::Record(r));
@@ -125,26 +127,9 @@ pub struct Osc52<W: Write>(pub W);
 
 impl<W: Write> Clipboard for Osc52<W> {
     fn copy(&mut self, text: &str) -> io::Result<()> {
-        write!(self.0, "\x1b]52;c;{}\x07", base64(text.as_bytes()))?;
+        write!(self.0, "\x1b]52;c;{}\x07", STANDARD.encode(text))?;
         self.0.flush()
     }
-}
-
-pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Lays out, tells the model its viewport and the time, and draws one frame.
@@ -155,9 +140,11 @@ pub fn draw_frame<B: Backend>(
     screen_dropped: u64,
 ) -> io::Result<()> {
     let size = terminal.size()?;
-    let regions = view::layout(Rect::new(0, 0, size.width, size.height), app);
+    let area = Rect::new(0, 0, size.width, size.height);
+    let regions = view::layout(area, app);
     let (table_rows, detail_rows) = view::viewport(&regions);
-    app.update(Action::Viewport { table_rows, detail_rows });
+    let (help_rows, help_max_scroll) = view::help::viewport(area);
+    app.update(Action::Viewport { table_rows, detail_rows, help_rows, help_max_scroll });
     app.update(Action::Frame { now, screen_dropped });
     terminal.draw(|f| view::draw(f, app))?;
     Ok(())

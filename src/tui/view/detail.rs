@@ -36,16 +36,10 @@ pub fn lag(d: Duration) -> String {
 }
 
 fn stamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
+    // Formatting these components of an OffsetDateTime into a String cannot fail; drawing must never panic.
+    t.format(format).unwrap_or_default()
 }
 
 fn colour(line: &str) -> Line<'_> {

@@ -148,7 +148,8 @@ pub fn local(app: &App, t: OffsetDateTime) -> OffsetDateTime {
 }
 
 pub fn hms(t: OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+    // Formatting these components of an OffsetDateTime into a String cannot fail; drawing must never panic.
+    t.format(time::macros::format_description!("[hour]:[minute]:[second]")).unwrap_or_default()
 }
 
 /// A stable colour per event type, so a type keeps its colour as rows scroll.

@@ -303,6 +303,21 @@ fn the_help_overlay_is_generated_from_the_keymap() {
     key(&mut app, '?');
     let s = render(&mut app, 80, 24);
     assert_hides(&s, "Logs go to");
+    // PgDn pages the help by its own height and stops at its end, so one PgUp leaves the end again.
+    let page = |app: &mut App, code| {
+        let ev = crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
+        let action = crate::tui::keymap::action_for_key(app.key_context(), &ev).expect("bound in the help");
+        app.update(action);
+    };
+    key(&mut app, '?');
+    for _ in 0..5 {
+        page(&mut app, crossterm::event::KeyCode::PageDown);
+    }
+    let s = render(&mut app, 80, 24);
+    assert_shows(&s, "Logs go to /var/log/glwatch.log");
+    page(&mut app, crossterm::event::KeyCode::PageUp);
+    let s = render(&mut app, 80, 24);
+    assert_hides(&s, "Logs go to");
 }
 
 #[test]
@@ -435,7 +450,7 @@ const GENERATED: &str = "Q7eN2xVb9LmK4pRt8WcY3ZaH6dJfGs1U";
 
 fn app_with_generated_secret() -> App {
     let mut app = sample_app();
-    app.show_generated_secret(crate::greenlake::Secret::new(GENERATED).unwrap());
+    app.update(Action::ShowSecret(crate::greenlake::Secret::new(GENERATED).unwrap()));
     app
 }
 

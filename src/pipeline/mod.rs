@@ -4,11 +4,19 @@
 //! Every request that produces records sends them here over a bounded channel. The committer takes whatever is
 //! queued at once, writes it all, syncs once if any of it must be durable, then answers everyone. Requests that
 //! arrive during an fsync queue up and share the next one: this is the group commit that keeps durability cheap.
+//! The duplicate window and the outputs (sinks) live in their own files.
+
+mod channel_sink;
+mod dedup;
+mod stdout_sink;
+
+pub use channel_sink::ChannelSink;
+pub use dedup::DedupWindow;
+pub use stdout_sink::StdoutSink;
 
 use crate::cloudevent::ParsedEvent;
 use crate::record::{EventRecord, Record, RejectedRecord, VerifiedBy};
-use std::collections::{HashSet, VecDeque};
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -26,124 +34,6 @@ pub trait Sink: Send {
     fn emit(&mut self, record: &Record, line: &str);
     /// Called once per committed group, so outputs are flushed without a syscall per record.
     fn flush(&mut self) {}
-}
-
-/// Prints records as NDJSON on stdout, flushed after each group so `glwatch --headless | jq` is live.
-/// Re-deliveries are not printed again: stdout has each event once.
-pub struct StdoutSink {
-    out: io::BufWriter<io::Stdout>,
-    broken: bool,
-}
-
-impl StdoutSink {
-    pub fn new() -> StdoutSink {
-        StdoutSink { out: io::BufWriter::with_capacity(64 * 1024, io::stdout()), broken: false }
-    }
-}
-
-impl Default for StdoutSink {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Sink for StdoutSink {
-    fn emit(&mut self, record: &Record, line: &str) {
-        if self.broken || matches!(record, Record::Event(e) if e.duplicate) {
-            return;
-        }
-        if let Err(e) = self.out.write_all(line.as_bytes()).and_then(|_| self.out.write_all(b"\n")) {
-            self.broken = true;
-            tracing::error!("stdout is no longer writable, records stop being printed: {e}");
-        }
-    }
-
-    fn flush(&mut self) {
-        if !self.broken {
-            if let Err(e) = self.out.flush() {
-                self.broken = true;
-                tracing::error!("stdout is no longer writable, records stop being printed: {e}");
-            }
-        }
-    }
-}
-
-/// Hands records to the dashboard without ever waiting for it: when its queue is full the record is counted
-/// as dropped from the screen (it is still in the journal and on stdout).
-pub struct ChannelSink {
-    tx: mpsc::Sender<Record>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl ChannelSink {
-    pub fn new(tx: mpsc::Sender<Record>, dropped: Arc<AtomicU64>) -> ChannelSink {
-        ChannelSink { tx, dropped }
-    }
-}
-
-impl Sink for ChannelSink {
-    fn emit(&mut self, record: &Record, _line: &str) {
-        if self.tx.try_send(record.clone()).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Remembers the last `capacity` accepted (source, id) pairs.
-pub struct DedupWindow {
-    seen: HashSet<Arc<str>>,
-    order: VecDeque<Arc<str>>,
-    capacity: usize,
-}
-
-impl DedupWindow {
-    pub fn new(capacity: usize) -> DedupWindow {
-        DedupWindow { seen: HashSet::new(), order: VecDeque::new(), capacity: capacity.max(1) }
-    }
-
-    /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
-    fn full_key(source: &str, id: &str) -> Arc<str> {
-        use std::fmt::Write as _;
-        let mut s = String::with_capacity(source.len() + id.len() + 12);
-        let _ = write!(s, "{}:", source.len());
-        s.push_str(source);
-        s.push_str(id);
-        s.into()
-    }
-
-    /// Records the pair; false when it was already there (a duplicate).
-    pub fn insert(&mut self, source: &str, id: &str) -> bool {
-        let key = Self::full_key(source, id);
-        if self.seen.contains(&key) {
-            return false;
-        }
-        if self.order.len() == self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
-        }
-        self.seen.insert(key.clone());
-        self.order.push_back(key);
-        true
-    }
-
-    /// Undoes the most recent insert of this pair (its group could not be written).
-    fn forget(&mut self, source: &str, id: &str) {
-        let key = Self::full_key(source, id);
-        if self.seen.remove(&key) {
-            if let Some(pos) = self.order.iter().rposition(|k| *k == key) {
-                self.order.remove(pos);
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
 }
 
 /// What a committed delivery amounted to.
@@ -557,19 +447,5 @@ mod tests {
         fn of(e: &EventRecord) -> String {
             crate::cloudevent::EventFields::from_raw(e.event.get()).id
         }
-    }
-
-    #[test]
-    fn dedup_window_is_bounded() {
-        let mut w = DedupWindow::new(2);
-        assert!(w.insert("s", "1"));
-        assert!(!w.insert("s", "1"));
-        assert!(w.insert("s", "2"));
-        assert!(w.insert("s", "3"));
-        assert_eq!(w.len(), 2);
-        assert!(w.insert("s", "1"), "evicted pairs are forgotten");
-        // The source length prefix keeps ("ab","c") and ("a","bc") apart.
-        assert!(w.insert("ab", "c"));
-        assert!(w.insert("a", "bc"));
     }
 }

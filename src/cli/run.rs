@@ -1,11 +1,11 @@
-//! Running the receiver as a program: start-up banner, outputs, signals and an orderly stop.
+//! Running the receiver as a program: start-up banner, outputs, signals, an orderly stop and the exit status.
 
-use crate::cli::RunArgs;
-use crate::config::{ReceiverConfig, SecretOrigin};
-use crate::greenlake::Secret;
-use crate::journal::{JournalOptions, Opened, MAX_LINE};
-use crate::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
-use crate::server::{listen_url, tls, RunningServer};
+use super::RunArgs;
+use glwatch::config::{ReceiverConfig, SecretOrigin};
+use glwatch::greenlake::Secret;
+use glwatch::journal::Opened;
+use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::{listen_url, tls, RunningServer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,8 +31,8 @@ pub struct Started {
 /// Loads the certificate (or generates the default pair in certs/) and starts serving.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key)?,
-        None => tls::load_or_generate(Path::new("certs"))?,
+        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
+        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
     };
     start_with(config, identity, pipeline).await
 }
@@ -48,7 +48,7 @@ pub async fn start_with(
     let fingerprint = identity.fingerprint();
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
-    let server = RunningServer::start(config, tls_config, pipeline).await?;
+    let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
     let url = listen_url(server.local_addr);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
@@ -166,7 +166,7 @@ where
         eprintln!("glwatch: {notice}");
         tracing::warn!("{notice}");
     }
-    let ctx = crate::tui::DashboardContext {
+    let ctx = glwatch::tui::DashboardContext {
         records,
         history: journal.history,
         listen_url: started.listen_url.clone(),
@@ -186,7 +186,7 @@ where
         // Ctrl-C reaches the dashboard as a key (the terminal is in raw mode); SIGTERM from outside ends it here,
         // and dropping it restores the terminal.
         let outcome = tokio::select! {
-            r = crate::tui::run(ctx) => r,
+            r = glwatch::tui::run(ctx) => r,
             () = wait_for_signal() => Ok(()),
         };
         drop(stop);
@@ -205,9 +205,9 @@ where
 }
 
 /// Stops the server, then waits for the committer to write what is queued.
-pub async fn finish(server: crate::server::RunningServer, committer: crate::pipeline::Committer) {
+pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committer) {
     let cut = server.shutdown().await;
-    if cut > 0 {
+    if cut {
         tracing::warn!("stopped with connections cut at the deadline");
     }
     let flushed = tokio::task::spawn_blocking(move || committer.join_within(std::time::Duration::from_secs(5)))
@@ -218,29 +218,14 @@ pub async fn finish(server: crate::server::RunningServer, committer: crate::pipe
     }
 }
 
-/// The journal settings from the command line; `None` with `--no-journal`.
-pub fn journal_options(args: &RunArgs) -> Option<JournalOptions> {
-    (!args.no_journal).then(|| JournalOptions {
-        path: args.journal.clone(),
-        durability: args.durability,
-        segment_size: args.journal_segment_size,
-        retain: args.retain,
-        dedup_window: args.dedup_window.max(1),
-        // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
-        max_line: MAX_LINE.max(args.max_body.saturating_add(64 * 1024)),
-    })
-}
-
-/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start.
+/// The receiver's settings and the opened journal, as both `run_headless` and `run_dashboard` start. The
+/// journal is replayed (its torn tail repaired) and opened for appending; the error is one line naming the flag
+/// or file.
 fn configure(args: &RunArgs) -> Result<(ReceiverConfig, Opened), String> {
-    Ok((ReceiverConfig::from_args(args)?, open_journal(args)?))
-}
-
-/// Replays and opens the journal the command line asks for: the store for [`Pipeline::start`], the last
-/// `--retain` records as history, the rebuilt duplicate window and the start-up notices. The error is one line
-/// naming the file.
-pub fn open_journal(args: &RunArgs) -> Result<Opened, String> {
-    crate::journal::open(journal_options(args).as_ref(), args.dedup_window.max(1))
+    let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
+    let journal =
+        glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
+    Ok((config, journal))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -263,6 +248,14 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A multi-threaded runtime for `f`; failing to build one is reported like any start-up error.
+pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => f(&rt),
+        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
     }
 }
 

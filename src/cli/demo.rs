@@ -4,15 +4,17 @@
 //! certificate generated into a temporary directory (never `certs/`), no journal, and by default the log file in
 //! that same directory, which is removed on quit. Only an export asked for with `e` stays behind.
 
-use crate::cli::DemoArgs;
-use crate::config::{ReceiverConfig, SecretOrigin};
-use crate::greenlake::Secret;
-use crate::journal::Opened;
-use crate::pipeline::DedupWindow;
-use crate::run::{dashboard_over_receiver, fail, Screen, EXPORT_DIR};
-use crate::send::client::Trust;
-use crate::send::demo::demo_stream;
-use crate::server::tls;
+use super::logging::init_file_logging;
+use super::run::{dashboard_over_receiver, fail, with_runtime, Screen, EXPORT_DIR};
+use super::DemoArgs;
+use glwatch::config::{ReceiverConfig, SecretOrigin};
+use glwatch::greenlake::Secret;
+use glwatch::journal::Opened;
+use glwatch::pipeline::DedupWindow;
+use glwatch::send::client::Trust;
+use glwatch::send::demo::demo_stream;
+use glwatch::server::tls;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -28,6 +30,30 @@ const RETAIN: usize = 100_000;
 /// Re-deliveries are recognised among this many recent events (the simulator re-sends recent ones).
 const DEDUP_WINDOW: usize = 100_000;
 
+/// `glwatch demo`: refuses at once without a terminal; otherwise logs to a file (in the demo's temporary
+/// directory unless `--log-file` says otherwise) while the dashboard runs. The directory, with the certificate and
+/// the default log file, is removed when the demo ends.
+pub fn start(args: DemoArgs, utc_offset: time::UtcOffset) -> ExitCode {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return fail(NEEDS_TERMINAL);
+    }
+    let dir = match tempfile::Builder::new().prefix("glwatch-demo-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(&format!("cannot create a temporary directory for the demo: {e}")),
+    };
+    let log_path = args.log_file.clone().unwrap_or_else(|| dir.path().join("glwatch.log"));
+    if let Err(e) = init_file_logging(&log_path) {
+        return fail(&format!("cannot open the log file {}: {e}", log_path.display()));
+    }
+    let code = with_runtime(|rt| rt.block_on(run(args, dir.path(), log_path, utc_offset)));
+    let shown = dir.path().display().to_string();
+    match dir.close() {
+        Ok(()) => eprintln!("glwatch: demo stopped; its temporary directory {shown} was removed"),
+        Err(e) => eprintln!("glwatch: demo stopped; its temporary directory {shown} could not be removed: {e}"),
+    }
+    code
+}
+
 /// Runs the demo until the operator quits. `dir` is the run's temporary directory (the certificate goes in
 /// it); `log_path` is where logging was pointed, shown in the help.
 pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time::UtcOffset) -> ExitCode {
@@ -37,7 +63,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
     config.dedup_window = DEDUP_WINDOW;
     let identity = match tls::load_or_generate(&dir.join("certs")) {
         Ok(i) => i,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     // The simulator trusts exactly the certificate just made, as `glwatch send --ca` would.
     let trust = Trust::Certificates(identity.chain.clone());

@@ -1,8 +1,17 @@
-//! The command line: flags with their help and `GLWATCH_*` environment twins.
+//! The command line, on the binary side only: flags with their help and `GLWATCH_*` environment twins, turned
+//! into the library's option structs, and the start-up of each command.
 
-use crate::export::Format;
-use crate::journal::Durability;
-use clap::{Args, Parser, Subcommand};
+pub mod demo;
+pub mod export;
+pub mod logging;
+pub mod run;
+pub mod send;
+pub mod send_args;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use glwatch::config::ReceiverOptions;
+use glwatch::export::Format;
+use glwatch::journal::{Durability, JournalOptions, MAX_LINE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -26,7 +35,7 @@ pub enum Command {
     /// simulated GreenLake traffic sent to it, and the dashboard on top. Keeps nothing. Needs a terminal.
     Demo(DemoArgs),
     /// Act as GreenLake: verify a webhook handler with the challenge, then deliver signed events to it.
-    Send(crate::send::SendArgs),
+    Send(send_args::SendArgs),
     /// Export the journal's accepted events as CSV (for a spreadsheet) or JSONL. Safe while glwatch is running.
     Export(ExportArgs),
 }
@@ -35,7 +44,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Simulated events per second, on average (bursts and batches come on top).
-    #[arg(long, default_value_t = 3.0, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, default_value_t = 3.0, value_name = "R", value_parser = glwatch::units::parse_rate)]
     pub rate: f64,
 
     /// Keep the logs in this file. By default they go to the demo's temporary directory, removed on quit.
@@ -43,10 +52,39 @@ pub struct DemoArgs {
     pub log_file: Option<PathBuf>,
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("{s:?}: expected a positive number of events per second, e.g. 3 or 0.5")),
+/// `--format` of `glwatch export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatFlag {
+    /// RFC 4180 with a header row, CRLF line ends, formula-like cells neutralised.
+    Csv,
+    /// The journal's records, one JSON object per line, unchanged.
+    Jsonl,
+}
+
+impl From<FormatFlag> for Format {
+    fn from(flag: FormatFlag) -> Format {
+        match flag {
+            FormatFlag::Csv => Format::Csv,
+            FormatFlag::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// `--durability` of the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityFlag {
+    /// Flushed to the disk (`fsync`) before the event is acknowledged; survives a power cut.
+    Fsync,
+    /// Handed to the operating system only: survives a crash of glwatch, not of the machine.
+    Os,
+}
+
+impl From<DurabilityFlag> for Durability {
+    fn from(flag: DurabilityFlag) -> Durability {
+        match flag {
+            DurabilityFlag::Fsync => Durability::Fsync,
+            DurabilityFlag::Os => Durability::Os,
+        }
     }
 }
 
@@ -58,8 +96,8 @@ pub struct ExportArgs {
     pub journal: PathBuf,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatFlag::Csv)]
+    pub format: FormatFlag,
 
     /// Only events of this type: the full type or its short form without `com.hpe.greenlake.`
     /// (e.g. audit-log.v1.logs.created). Repeat to allow several.
@@ -72,36 +110,16 @@ pub struct ExportArgs {
 
     /// Only events received at or after TIME: RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20, UTC) or a
     /// duration before now (30m, 1h, 7d).
-    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = glwatch::export::parse_time)]
     pub since: Option<OffsetDateTime>,
 
     /// Only events received before TIME (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = crate::export::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = glwatch::export::parse_time)]
     pub until: Option<OffsetDateTime>,
 
     /// Write to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-/// Parses a byte size: a number, optionally followed by K, M or G (powers of 1024, with or without `iB`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" | "kb" => 1 << 10,
-        "m" | "mib" | "mb" => 1 << 20,
-        "g" | "gib" | "gb" => 1 << 30,
-        _ => return Err(format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M")),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("{s:?}: expected a number of bytes, e.g. 1048576, 512K or 64M"))?;
-    match n.checked_mul(factor) {
-        Some(0) => Err("must be at least 1 byte".into()),
-        Some(v) => Ok(v),
-        None => Err(format!("{s:?}: too large")),
-    }
 }
 
 /// Flags of the receiver (`glwatch` with no subcommand).
@@ -162,23 +180,23 @@ pub struct RunArgs {
     pub max_connections_per_ip: usize,
 
     /// Time allowed for the TLS handshake, in seconds.
-    #[arg(long, env = "GLWATCH_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub handshake_timeout: f64,
 
     /// Time allowed to send a request's headers, in seconds.
-    #[arg(long, env = "GLWATCH_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub header_timeout: f64,
 
     /// Time allowed to send a request's body, in seconds.
-    #[arg(long, env = "GLWATCH_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_BODY_TIMEOUT", default_value_t = 30.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub body_timeout: f64,
 
     /// A connection with no request in flight for this long is closed, in seconds.
-    #[arg(long, env = "GLWATCH_IDLE_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_IDLE_TIMEOUT", default_value_t = 60.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub idle_timeout: f64,
 
     /// On SIGINT or SIGTERM, time given to requests in flight before exiting, in seconds.
-    #[arg(long, env = "GLWATCH_SHUTDOWN_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "GLWATCH_SHUTDOWN_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = glwatch::units::parse_seconds)]
     pub shutdown_timeout: f64,
 
     /// How many (source, id) pairs are remembered to recognise re-deliveries as duplicates.
@@ -200,16 +218,54 @@ pub struct RunArgs {
 
     /// When an event counts as written: `fsync` (on disk before it is acknowledged; concurrent deliveries share
     /// one fsync) or `os` (handed to the operating system; a power cut can lose acknowledged events).
-    #[arg(long, env = "GLWATCH_DURABILITY", value_enum, default_value_t = Durability::Fsync)]
-    pub durability: Durability,
+    #[arg(long, env = "GLWATCH_DURABILITY", value_enum, default_value_t = DurabilityFlag::Fsync)]
+    pub durability: DurabilityFlag,
 
     /// Size at which the journal starts a new segment (bytes; K, M, G suffixes allowed).
-    #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
 
     /// Where logs go while the dashboard is on screen.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH", default_value = "glwatch-data/glwatch.log")]
     pub log_file: PathBuf,
+}
+
+impl RunArgs {
+    /// The receiver's settings as given; [`glwatch::config::ReceiverConfig::from_options`] checks them.
+    pub fn receiver_options(&self) -> ReceiverOptions {
+        ReceiverOptions {
+            listen: self.listen,
+            secret: self.secret.clone(),
+            secret_file: self.secret_file.clone(),
+            secondary_secret: self.secondary_secret.clone(),
+            cert: self.cert.clone().zip(self.key.clone()),
+            api_key: self.api_key.clone(),
+            allow_unsigned: self.allow_unsigned,
+            allowed_rate: self.allowed_rate.clone(),
+            max_body: self.max_body,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            handshake_timeout: self.handshake_timeout,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            dedup_window: self.dedup_window,
+        }
+    }
+
+    /// The journal settings; `None` with `--no-journal`.
+    pub fn journal_options(&self) -> Option<JournalOptions> {
+        (!self.no_journal).then(|| JournalOptions {
+            path: self.journal.clone(),
+            durability: self.durability.into(),
+            segment_size: self.journal_segment_size,
+            retain: self.retain,
+            dedup_window: self.dedup_window.max(1),
+            // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
+            max_line: MAX_LINE.max(self.max_body.saturating_add(64 * 1024)),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -230,19 +286,9 @@ mod tests {
         assert_eq!(cli.run.allowed_rate, "*");
         assert!(!cli.run.headless && !cli.run.allow_unsigned);
         assert_eq!(cli.run.journal, PathBuf::from("glwatch-data/journal.jsonl"));
-        assert_eq!(cli.run.durability, Durability::Fsync);
+        assert_eq!(cli.run.durability, DurabilityFlag::Fsync);
         assert_eq!(cli.run.journal_segment_size, 64 * 1024 * 1024);
         assert!(!cli.run.no_journal);
-    }
-
-    #[test]
-    fn sizes_accept_binary_suffixes() {
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("512K"), Ok(512 * 1024));
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("0").is_err() && parse_size("12X").is_err() && parse_size("M").is_err());
-        assert!(parse_size("99999999999G").is_err());
     }
 
     #[test]
@@ -265,7 +311,7 @@ mod tests {
         ])
         .unwrap();
         let Some(Command::Export(e)) = cli.command else { panic!("not export") };
-        assert_eq!(e.format, Format::Jsonl);
+        assert_eq!(e.format, FormatFlag::Jsonl);
         assert_eq!(e.types, ["a", "b"]);
         assert_eq!(e.users, ["u"]);
         assert_eq!(e.since, Some(time::macros::datetime!(2024-12-20 0:00 UTC)));
@@ -293,5 +339,26 @@ mod tests {
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "--secret-file", "x"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem", "--key", "k.pem"]).is_ok());
+    }
+
+    #[test]
+    fn timeouts_take_the_shared_duration_grammar() {
+        let e = Cli::try_parse_from(["glwatch", "--idle-timeout", "0"]).unwrap_err().to_string();
+        assert!(e.contains("--idle-timeout") && e.contains("longer than zero"), "{e}");
+        let cli = Cli::try_parse_from([
+            "glwatch",
+            "--idle-timeout",
+            "2m",
+            "--body-timeout",
+            "1.5",
+            "--header-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        let c = glwatch::config::ReceiverConfig::from_options(&cli.run.receiver_options()).unwrap();
+        assert_eq!(c.limits.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(c.limits.body_timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(c.limits.header_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(c.limits.handshake_timeout, std::time::Duration::from_secs(10), "defaults still parse");
     }
 }

@@ -1,0 +1,35 @@
+//! `glwatch export` as a command: the flags turned into a filter, the export to stdout or a file, the exit status.
+
+use super::run::fail;
+use super::ExportArgs;
+use glwatch::export::{export, Exported, Filter};
+use std::io;
+use std::process::ExitCode;
+
+/// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
+pub fn run(args: ExportArgs) -> ExitCode {
+    let filter = Filter {
+        types: args.types.into_iter().collect(),
+        users: args.users.into_iter().collect(),
+        since: args.since,
+        until: args.until,
+        ..Filter::default()
+    };
+    let result = match &args.output {
+        None => export(&args.journal, args.format.into(), &filter, io::stdout().lock()).map_err(|e| e.to_string()),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => export(&args.journal, args.format.into(), &filter, f).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
+        },
+    };
+    match result {
+        Ok(Exported { rows, warnings }) => {
+            for w in warnings {
+                eprintln!("glwatch: journal warning: {w}");
+            }
+            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}

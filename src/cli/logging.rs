@@ -1,0 +1,34 @@
+//! Where logs go: stderr, or a file while the dashboard owns the screen.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::EnvFilter::new(filter)
+}
+
+/// Logs go to stderr; `GLWATCH_LOG` (or `RUST_LOG`) picks the level, `info` by default.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// While the dashboard owns the screen, logs are appended to a file: a line on stderr would tear the display.
+pub fn init_file_logging(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+    Ok(())
+}
