@@ -124,7 +124,7 @@ fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) ->
 pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
     let mut csv = CsvWriter::new(w)?;
     for e in records.filter_map(exportable) {
-        csv.row(e, &EventFields::from_raw_multiline(e.event.get()))?;
+        csv.row(e, &EventFields::of_multiline(e))?;
     }
     let rows = csv.rows();
     csv.into_inner().flush()?;
@@ -269,7 +269,7 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         if !filter.admits_time(event.received_at) {
             return ScanStep::Continue;
         }
-        let fields = EventFields::from_raw_multiline(event.event.get());
+        let fields = EventFields::of_multiline(event);
         if !matcher.matches(&fields) {
             return ScanStep::Continue;
         }
@@ -346,6 +346,8 @@ mod tests {
             r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"{ty}","data":{{"username":"{user}","description":"d"}}}}"#
         );
         Record::Event(EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: at,
             peer: "127.0.0.1:1".into(),
             verified_by: VerifiedBy::Primary,
@@ -389,6 +391,7 @@ mod tests {
             record("a", "t", "ann", t, false),
             record("a", "t", "ann", t, true),
             Record::Rejected(crate::record::RejectedRecord {
+                source_name: None,
                 received_at: t,
                 peer: "p".into(),
                 status: 401,
@@ -419,6 +422,8 @@ mod tests {
                 .unwrap();
         let event = |duplicate| {
             Record::Event(EventRecord {
+                source_name: None,
+                attributes: None,
                 received_at: datetime!(2024-12-20 12:34:55.25 UTC),
                 peer: "127.0.0.1:5000".into(),
                 verified_by: VerifiedBy::Primary,

@@ -225,6 +225,12 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
 
+    /// Serve several webhook sources (GreenLake, GitHub, Standard Webhooks, Stripe), each on its own path with
+    /// its own scheme and secrets, from this TOML file (see the README). Without it one GreenLake source, with the
+    /// secret flags above, answers on every path.
+    #[arg(long, env = "GLWATCH_SOURCES", value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+
     /// Where logs go while the dashboard is on screen.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH", default_value = "glwatch-data/glwatch.log")]
     pub log_file: PathBuf,
@@ -251,6 +257,7 @@ impl RunArgs {
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
             dedup_window: self.dedup_window,
+            sources_file: self.sources.clone(),
         }
     }
 

@@ -188,6 +188,11 @@ struct Peek<'a> {
     duplicate: bool,
     #[serde(borrow, default)]
     event: Option<PeekEvent<'a>>,
+    #[serde(borrow, default)]
+    source_name: Option<Cow<'a, str>>,
+    /// Read instead of `event` when present (see [`crate::record::Attributes`]).
+    #[serde(borrow, default)]
+    attributes: Option<PeekEvent<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -233,11 +238,11 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
         };
         match peek.kind.as_ref() {
             "event" => {
-                let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.event else {
+                let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.attributes.or(peek.event) else {
                     return ScanStep::Corrupt("invalid record: event without a string id and source".into());
                 };
                 if !peek.duplicate {
-                    dedup.insert(&source, &id);
+                    dedup.insert(&DedupWindow::source_key(peek.source_name.as_deref(), &source), &id);
                     events += 1;
                 }
             }
@@ -280,6 +285,8 @@ mod tests {
 
     fn event(id: &str, duplicate: bool) -> String {
         Record::Event(EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "127.0.0.1:1".into(),
             verified_by: VerifiedBy::Primary,

@@ -3,6 +3,7 @@
 pub mod handler;
 pub mod listener;
 pub mod rejections;
+pub mod sources;
 pub mod tls;
 
 use crate::config::ReceiverConfig;

@@ -6,6 +6,7 @@
 //! CloudEvent. The current time is always passed in, so replay checks are deterministic under test.
 
 pub mod binary;
+pub mod config;
 pub mod github;
 pub mod standard_webhooks;
 pub mod stripe;

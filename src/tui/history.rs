@@ -253,7 +253,7 @@ impl History {
     /// Adds an accepted event as the newest row.
     pub fn push(&mut self, rec: EventRecord) -> Pushed {
         // The fields come out of the event escaped; the peer is escaped too, as a journal is only a file.
-        let fields = EventFields::from_raw(rec.event.get());
+        let fields = EventFields::of(&rec);
         let (ty, new_type) = self.types.acquire(&fields.ty);
         let (user, new_user) = self.users.acquire_opt(fields.user.as_deref());
         let (category, _) = self.categories.acquire_opt(fields.category.as_deref());
@@ -401,6 +401,8 @@ pub(crate) mod tests {
             "time": "2024-12-20T12:34:53.161Z", "data": data,
         });
         EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
             peer: "127.0.0.1:5000".into(),
             verified_by: VerifiedBy::Primary,

@@ -77,6 +77,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 /// An accepted, primary-verified event record of `event` (CloudEvent JSON text), as the receiver writes it.
 pub fn event_record(event: String, received_at: time::OffsetDateTime, peer: &str) -> glwatch::record::Record {
     glwatch::record::Record::Event(glwatch::record::EventRecord {
+        source_name: None,
+        attributes: None,
         received_at,
         peer: peer.into(),
         verified_by: glwatch::record::VerifiedBy::Primary,

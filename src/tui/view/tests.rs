@@ -35,6 +35,8 @@ pub fn fixture(name: &str) -> String {
 
 pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
     Record::Event(EventRecord {
+        source_name: None,
+        attributes: None,
         received_at: at,
         peer: "203.0.113.7:51234".into(),
         verified_by: VerifiedBy::Primary,
@@ -58,6 +60,7 @@ pub fn sample_records() -> Vec<Record> {
     out.insert(
         0,
         Record::Challenge(ChallengeRecord {
+            source_name: None,
             received_at: datetime!(2024-12-20 12:30:00 UTC),
             peer: "16.0.0.1:443".into(),
             challenge_request: challenge["data"]["challengeRequest"].as_str().unwrap().into(),
@@ -68,6 +71,7 @@ pub fn sample_records() -> Vec<Record> {
         }),
     );
     out.push(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: datetime!(2024-12-20 12:35:20 UTC),
         peer: "198.51.100.9:40000".into(),
         status: 401,
@@ -77,6 +81,7 @@ pub fn sample_records() -> Vec<Record> {
         count: Some(1000),
     }));
     out.push(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: datetime!(2024-12-20 12:35:21 UTC),
         peer: "198.51.100.10:40001".into(),
         status: 400,
