@@ -224,16 +224,16 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     #[test]
     fn mistakes_name_the_file_the_line_and_the_key() {
         let cases = [
-            (GOOD.replace("secret = \"gh-secret\"", "secrett = \"x\""), "line 15: secrett: unknown field `secrett`"),
+            (GOOD.replace("secret = \"gh-secret\"", "secrett = \"x\""), "line 13: secrett: unknown field `secrett`"),
             (
                 GOOD.replace("name = \"svix\"", "name = \"github\""),
-                "line 18: name: duplicate name \"github\" (first on line 10)",
+                "line 16: name: duplicate name \"github\" (first on line 10)",
             ),
-            (GOOD.replace("path = \"/hooks\"", "path = \"/github\""), "line 19: path: duplicate path"),
+            (GOOD.replace("path = \"/hooks\"", "path = \"/github\""), "line 17: path: duplicate path"),
             (GOOD.replace("scheme = \"github\"", "scheme = \"gitlab\""), "line 12: scheme: unknown scheme \"gitlab\""),
             (GOOD.replace("secret = \"gh-secret\"", ""), "line 9: secret: source \"github\" has no secret"),
             (GOOD.replace("secret = \"greenlake-secret\"", "secret = \"abc\""), "line 6: secret:"),
-            (GOOD.replace("whsec_MfKQ", "whsec_!!"), "line 21: secret: a Standard Webhooks secret"),
+            (GOOD.replace("whsec_MfKQ", "whsec_!!"), "line 19: secret: a Standard Webhooks secret"),
             (
                 GOOD.replace("path = \"/github\"", "path = \"github\""),
                 "line 11: path: \"github\" is not a request path",
