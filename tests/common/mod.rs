@@ -386,10 +386,15 @@ impl Client {
 }
 
 pub async fn send(sender: &mut Sender, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    send_to(sender, method, "/webhook", headers, body).await
+}
+
+/// Like [`send`], to `path`.
+pub async fn send_to(sender: &mut Sender, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     // HTTP/2 needs the scheme and authority in the URI; HTTP/1.1 gets origin-form plus Host.
     let mut req = match sender {
-        Sender::H1(_) => Request::builder().method(method).uri("/webhook").header("host", "localhost"),
-        Sender::H2(_) => Request::builder().method(method).uri("https://localhost/webhook"),
+        Sender::H1(_) => Request::builder().method(method).uri(path).header("host", "localhost"),
+        Sender::H2(_) => Request::builder().method(method).uri(format!("https://localhost{path}")),
     };
     for (k, v) in headers {
         req = req.header(*k, *v);
