@@ -2,6 +2,8 @@
 //! read and checked and timeouts as durations.
 
 use crate::greenlake::{Secret, SecretLengthError};
+use crate::server::acme::{AcmeError, AcmeOptions};
+use crate::server::proxy::{Cidr, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,8 +50,12 @@ pub struct ReceiverOptions {
     /// Read the secret from this file when `secret` is `None`; neither generates one.
     pub secret_file: Option<PathBuf>,
     pub secondary_secret: Option<String>,
-    /// Certificate chain and private key (PEM); `None` for the default pair in certs/.
+    /// Certificate chain and private key (PEM); `None` for the default pair in the data directory.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Certificates from an ACME CA instead of `cert` or the generated pair.
+    pub acme: Option<AcmeOptions>,
+    /// Where the generated certificate goes (see [`crate::data_dir`]).
+    pub data_dir: PathBuf,
     pub api_key: Option<String>,
     pub allow_unsigned: bool,
     pub allowed_rate: String,
@@ -64,6 +70,10 @@ pub struct ReceiverOptions {
     pub dedup_window: usize,
     /// The `--sources` file; without it one GreenLake source answers on every path.
     pub sources_file: Option<PathBuf>,
+    /// `--trusted-proxy`: proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `--plain-http`: no TLS, for running behind a proxy that terminates it.
+    pub plain_http: bool,
 }
 
 /// Why [`ReceiverOptions`] were refused: one line naming the flag or file and the problem, never the secret.
@@ -87,6 +97,13 @@ pub enum ConfigError {
     Timeout { flag: &'static str, value: f64 },
     #[error("--sources {0}")]
     Sources(#[from] crate::sources::config::SourcesError),
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
+    #[error(
+        "--plain-http: refusing to serve unencrypted HTTP on {listen}, which is not a loopback address; name the \
+         TLS-terminating proxy in front with --trusted-proxy (then only it is served) or listen on 127.0.0.1"
+    )]
+    PlainHttpExposed { listen: SocketAddr },
 }
 
 /// Everything the receiver needs to answer requests.
@@ -97,6 +114,9 @@ pub struct ReceiverConfig {
     pub secret_origin: SecretOrigin,
     pub secondary: Option<Secret>,
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Checked ACME options (domains normalized).
+    pub acme: Option<AcmeOptions>,
+    pub data_dir: PathBuf,
     pub api_key: Option<Secret>,
     pub allow_unsigned: bool,
     pub allowed_rate: String,
@@ -104,6 +124,10 @@ pub struct ReceiverConfig {
     pub dedup_window: usize,
     /// The sources of `--sources`, each on its own path; empty for one GreenLake source on every path.
     pub sources: Vec<crate::sources::config::SourceConfig>,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the real client.
+    pub trusted_proxies: TrustedProxies,
+    /// Plain HTTP instead of HTTPS, behind a proxy that terminates TLS.
+    pub plain_http: bool,
 }
 
 impl ReceiverConfig {
@@ -115,12 +139,16 @@ impl ReceiverConfig {
             secret_origin: SecretOrigin::Given,
             secondary: None,
             cert: None,
+            acme: None,
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT),
             api_key: None,
             allow_unsigned: false,
             allowed_rate: "*".into(),
             limits: Limits::default(),
             dedup_window: 100_000,
             sources: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
+            plain_http: false,
         }
     }
 
@@ -149,6 +177,10 @@ impl ReceiverConfig {
         if options.max_connections == 0 || options.max_connections_per_ip == 0 {
             return Err(ConfigError::NoConnections);
         }
+        let trusted_proxies = TrustedProxies::new(options.trusted_proxies.clone());
+        if options.plain_http && !options.listen.ip().is_loopback() && trusted_proxies.is_empty() {
+            return Err(ConfigError::PlainHttpExposed { listen: options.listen });
+        }
         let secs = |flag: &'static str, value: f64| -> Result<Duration, ConfigError> {
             Duration::try_from_secs_f64(value).ok().filter(|d| !d.is_zero()).ok_or(ConfigError::Timeout { flag, value })
         };
@@ -158,6 +190,8 @@ impl ReceiverConfig {
             secret_origin,
             secondary,
             cert: options.cert.clone(),
+            acme: options.acme.clone().map(AcmeOptions::normalized).transpose()?,
+            data_dir: options.data_dir.clone(),
             api_key,
             allow_unsigned: options.allow_unsigned,
             allowed_rate: options.allowed_rate.clone(),
@@ -176,6 +210,8 @@ impl ReceiverConfig {
                 Some(path) => crate::sources::config::load(path)?,
                 None => Vec::new(),
             },
+            trusted_proxies,
+            plain_http: options.plain_http,
         })
     }
 
@@ -213,6 +249,8 @@ mod tests {
             secret_file: None,
             secondary_secret: None,
             cert: None,
+            acme: None,
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT),
             api_key: None,
             allow_unsigned: false,
             allowed_rate: "*".into(),
@@ -226,6 +264,8 @@ mod tests {
             shutdown_timeout: 10.0,
             dedup_window: 1_000_000,
             sources_file: None,
+            trusted_proxies: Vec::new(),
+            plain_http: false,
         };
         for pair in flags.chunks(2) {
             let v = pair[1].to_owned();
@@ -235,6 +275,9 @@ mod tests {
                 "--secondary-secret" => o.secondary_secret = Some(v),
                 "--idle-timeout" => o.idle_timeout = v.parse().unwrap(),
                 "--max-body" => o.max_body = v.parse().unwrap(),
+                "--listen" => o.listen = v.parse().unwrap(),
+                "--trusted-proxy" => o.trusted_proxies.push(v.parse().unwrap()),
+                "--plain-http" => o.plain_http = v.parse().unwrap(),
                 other => panic!("no such flag in this test: {other}"),
             }
         }
@@ -266,6 +309,18 @@ mod tests {
         let missing = dir.path().join("nope");
         let e = parse(&["--secret-file", missing.to_str().unwrap()]).unwrap_err();
         assert!(e.contains("nope") && e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_a_trusted_proxy() {
+        let e = parse(&["--plain-http", "true", "--listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(e.starts_with("--plain-http:") && !e.contains('\n'), "{e}");
+        assert!(parse(&["--plain-http", "true", "--listen", "127.0.0.1:8080"]).unwrap().plain_http);
+        assert!(parse(&["--plain-http", "true", "--listen", "[::1]:8080"]).is_ok());
+        let c = parse(&["--plain-http", "true", "--listen", "0.0.0.0:8080", "--trusted-proxy", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.0/8");
+        let c = parse(&["--trusted-proxy", "10.0.0.1", "--trusted-proxy", "fd00::/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.1/32, fd00::/8");
     }
 
     #[test]

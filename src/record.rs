@@ -37,6 +37,10 @@ pub struct EventRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub verified_by: VerifiedBy,
     /// True when (source, id) was already accepted: acknowledged so GreenLake stops retrying, never emitted on
     /// stdout a second time, but kept in the journal and shown to the dashboard so duplicates can be counted.
@@ -70,6 +74,10 @@ pub struct ChallengeRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub challenge_request: String,
     pub answered: bool,
     /// Why the challenge was refused; `null` when answered.
@@ -91,6 +99,10 @@ pub struct RejectedRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub status: u16,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +129,7 @@ impl ChallengeRecord {
         ChallengeRecord {
             received_at,
             peer: escape(peer).into_owned(),
+            via: None,
             challenge_request: escape(challenge_request).into_owned(),
             answered: true,
             reason: None,
@@ -138,6 +151,7 @@ impl ChallengeRecord {
             verification: None,
             answer_micros: Some(answer_micros),
             source_name: None,
+            via: None,
         }
     }
 
@@ -146,6 +160,7 @@ impl ChallengeRecord {
         ChallengeRecord {
             received_at,
             peer: escape(peer).into_owned(),
+            via: None,
             challenge_request: escape(challenge_request).into_owned(),
             answered: false,
             reason: Some(escape(reason).into_owned()),
@@ -162,7 +177,19 @@ impl ChallengeRecord {
     }
 }
 
+impl ChallengeRecord {
+    /// The same record, naming the trusted proxy it came through.
+    pub fn via(self, via: Option<String>) -> ChallengeRecord {
+        ChallengeRecord { via, ..self }
+    }
+}
+
 impl RejectedRecord {
+    /// The same record, naming the trusted proxy it came through.
+    pub fn via(self, via: Option<String>) -> RejectedRecord {
+        RejectedRecord { via, ..self }
+    }
+
     /// One refused request. The method and path are the client's (hyper admits bytes in a path that a terminal
     /// acts on, such as C1 controls in UTF-8), so they are escaped like every other text.
     pub fn refused(
@@ -177,6 +204,7 @@ impl RejectedRecord {
         RejectedRecord {
             received_at,
             peer: text(peer),
+            via: None,
             status,
             reason: text(reason),
             method: method.map(text),
@@ -252,6 +280,7 @@ mod tests {
             attributes: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05.5 UTC),
             peer: "127.0.0.1:5000".into(),
+            via: None,
             verified_by: VerifiedBy::Secondary,
             duplicate: false,
             event: RawValue::from_string(r#"{"id":"a","n":1.50}"#.into()).unwrap(),
@@ -270,6 +299,7 @@ mod tests {
             source_name: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "[::1]:9".into(),
+            via: None,
             challenge_request: "x".into(),
             answered: false,
             reason: Some("not a UUID".into()),
@@ -284,6 +314,7 @@ mod tests {
             source_name: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "1.2.3.4:5".into(),
+            via: None,
             status: 401,
             reason: "bad signature".into(),
             method: None,

@@ -5,9 +5,11 @@ use glwatch::config::{ConfigError, ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
 use glwatch::journal::Opened;
 use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::acme::{self, AcmeOptions};
+use glwatch::server::certs::{self, CertStatus, ServingCert};
 use glwatch::server::{listen_url, tls, RunningServer};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -15,26 +17,67 @@ use std::sync::Arc;
 /// Records queued for the screen; beyond this the receiver counts them as not shown rather than wait.
 const SCREEN_QUEUE: usize = 16 * 1024;
 /// Where the dashboard's `e` key writes its files (beside the default journal and log file).
-pub const EXPORT_DIR: &str = "glwatch-data";
+pub const EXPORT_DIR: &str = glwatch::data_dir::DEFAULT;
 
 /// What the start-up resolved: enough for the banner and the dashboard's header.
 pub struct Started {
     pub server: RunningServer,
     pub listen_url: String,
+    /// The certificate's fingerprint at start, or what is served instead of HTTPS.
     pub fingerprint: String,
+    /// The certificate being served, as it changes (reloads, renewals); `None` for plain HTTP.
+    pub cert: Option<Arc<CertStatus>>,
     pub secret_state: String,
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
+    /// The ACME task, with `--acme`: held only to keep it running, as it stops when dropped.
+    pub _acme: Option<acme::RunningAcme>,
 }
 
-/// Loads the certificate (or generates the default pair in certs/) and starts serving.
+/// Loads the certificate (or generates the default pair in the data directory, or starts ACME) and starts
+/// serving; with --plain-http no certificate is needed.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
+    if let Some(options) = config.acme.clone() {
+        return start_acme(config, options, pipeline).await;
+    }
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
-        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
+        _ if config.plain_http => None,
+        Some((cert, key)) => Some(tls::load(cert, key).map_err(|e| e.to_string())?),
+        None => {
+            let (dir, notice) = glwatch::data_dir::self_signed_certs(&config.data_dir);
+            if let Some(notice) = notice {
+                tracing::warn!("{notice}");
+            }
+            Some(tls::load_or_generate(&dir).map_err(|e| e.to_string())?)
+        }
     };
-    start_with(config, identity, pipeline).await
+    launch(config, identity, pipeline).await
+}
+
+/// Starts serving with certificates from an ACME CA. Until the first one is there (from the cache at once, or
+/// when the CA issues it) TLS clients are refused; the banner says which.
+async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipeline) -> Result<Started, String> {
+    // Started first: it also takes SIGHUP over, before the banner.
+    let acme = acme::start(options, config.listen.port()).map_err(|e| e.to_string())?;
+    let tls_config = acme.server_config().map_err(|e| e.to_string())?;
+    let (server, url, secret_state, generated_secret) = bind(config, Some(tls_config), pipeline).await?;
+    let names = acme.options.domains.join(", ");
+    // The dashboard's header shows the fingerprint; while waiting, that it is waiting.
+    let (fingerprint, state) = match &acme.cached {
+        Some(fp) => (fp.clone(), format!("served from the cache {}, SHA-256 {fp}", acme.options.cache_dir.display())),
+        None => (
+            format!("waiting for ACME ({})", acme.options.domains[0]),
+            "waiting for the first one; TLS clients are refused until it arrives and the log shows each step"
+                .to_owned(),
+        ),
+    };
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "glwatch: certificate for {names} from the ACME CA {}: {state}",
+        acme.options.directory
+    );
+    Ok(Started { server, listen_url: url, fingerprint, cert: None, secret_state, generated_secret, _acme: Some(acme) })
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -44,26 +87,82 @@ pub async fn start_with(
     identity: tls::Identity,
     pipeline: Pipeline,
 ) -> Result<Started, String> {
-    let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
+    launch(config, Some(identity), pipeline).await
+}
+
+async fn launch(
+    config: ReceiverConfig,
+    identity: Option<tls::Identity>,
+    pipeline: Pipeline,
+) -> Result<Started, String> {
+    let serving = identity.as_ref().map(ServingCert::new).transpose().map_err(|e| e.to_string())?;
+    let tls_config = match &serving {
+        Some(s) => Some(tls::server_config(s.clone()).map_err(|e| format!("TLS setup: {e}"))?),
+        None => None,
+    };
+    // Before the banner: it takes SIGHUP over, so a reload sent as soon as the banner is out cannot kill us.
+    if let (Some(identity), Some(serving)) = (&identity, &serving) {
+        certs::spawn_reloader(serving, identity);
+    }
+    let proxies = config.trusted_proxies.describe();
+    let (server, url, secret_state, generated_secret) = bind(config, tls_config, pipeline).await?;
+    let mut err = std::io::stderr().lock();
+    let (Some(identity), Some(serving)) = (identity, serving) else {
+        let only = if proxies.is_empty() { String::new() } else { format!("; serving only {proxies}") };
+        let _ = writeln!(err, "glwatch: plain HTTP, behind a proxy: TLS is the proxy's job{only}");
+        let fingerprint = "none (plain HTTP behind a proxy)".to_owned();
+        return Ok(Started {
+            server,
+            listen_url: url,
+            fingerprint,
+            cert: None,
+            secret_state,
+            generated_secret,
+            _acme: None,
+        });
+    };
     let fingerprint = identity.fingerprint();
+    let origin = if identity.generated { "generated self-signed" } else { "loaded" };
+    let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
+    drop(err);
+    let status = serving.status();
+    certs::warn_if_expiring(&identity.cert_path, &status, time::OffsetDateTime::now_utc());
+    Ok(Started {
+        server,
+        listen_url: url,
+        fingerprint,
+        cert: Some(status),
+        secret_state,
+        generated_secret,
+        _acme: None,
+    })
+}
+
+/// Binds and starts serving (HTTPS with `tls_config`, else plain HTTP), then prints the listen lines; the caller
+/// prints the certificate line after them. Returns the server, its URL, the secret state and a generated secret.
+async fn bind(
+    config: ReceiverConfig,
+    tls_config: Option<rustls::ServerConfig>,
+    pipeline: Pipeline,
+) -> Result<(RunningServer, String, String, Option<Secret>), String> {
+    let https = tls_config.is_some();
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
     let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
-    let url = listen_url(server.local_addr);
+    let url = listen_url(server.local_addr, https);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
     if server.local_addr.ip().is_unspecified() {
         let host = gethostname::gethostname();
+        let scheme = if https { "https" } else { "http" };
         let _ = writeln!(
             err,
-            "glwatch: on every interface, e.g. https://{}:{}/",
+            "glwatch: on every interface, e.g. {scheme}://{}:{}/",
             host.to_string_lossy(),
             server.local_addr.port()
         );
     }
-    let origin = if identity.generated { "generated self-signed" } else { "loaded" };
-    let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
-    Ok(Started { server, listen_url: url, fingerprint, secret_state, generated_secret })
+    Ok((server, url, secret_state, generated_secret))
 }
 
 /// Prints a generated secret on stderr, for headless runs: the operator must paste it into GreenLake's form.
@@ -110,8 +209,8 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
     };
     let screen = Screen {
         retain: args.retain,
-        log_path: Some(args.log_file.clone()),
-        export_dir: PathBuf::from(EXPORT_DIR),
+        log_path: Some(args.log_path()),
+        export_dir: glwatch::data_dir::exports(&args.data_dir),
         utc_offset,
         show_generated_secret: true,
         banner: None,
@@ -171,6 +270,7 @@ where
         history: journal.history,
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
+        cert: started.cert.clone(),
         secret_state: started.secret_state.clone(),
         retain: screen.retain,
         screen_dropped,

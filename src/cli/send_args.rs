@@ -59,7 +59,7 @@ pub struct SendArgs {
     #[arg(long, env = "GLWATCH_SEND_SCHEME", default_value = "greenlake", value_name = "SCHEME")]
     pub scheme: glwatch::sources::Scheme,
 
-    /// Trust this certificate (PEM) for the handler's TLS, e.g. certs/glwatch-cert.pem. Default: the
+    /// Trust this certificate (PEM) for the handler's TLS, e.g. glwatch-data/certs/glwatch-cert.pem. Default: the
     /// platform's root certificates.
     #[arg(long, env = "GLWATCH_CA", value_name = "PEM")]
     pub ca: Option<PathBuf>,

@@ -56,6 +56,8 @@ pub enum CommitError {
 pub struct Delivery {
     pub received_at: time::OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy the delivery came through, when `peer` is the client it reported.
+    pub via: Option<String>,
     pub verified_by: VerifiedBy,
     pub events: Vec<ParsedEvent>,
     /// The configured source that received it (`--sources`), named in its records and its dedup keys.
@@ -242,6 +244,7 @@ impl CommitLoop {
                             source_name: first.source_name.clone(),
                             received_at: first.received_at,
                             peer: first.peer.clone(),
+                            via: first.via.clone(),
                             status: 503,
                             reason: reason.clone(),
                             method: None,
@@ -289,6 +292,7 @@ impl CommitLoop {
                 attributes: delivery.attributes.clone(),
                 received_at: delivery.received_at,
                 peer: delivery.peer.clone(),
+                via: delivery.via.clone(),
                 verified_by: delivery.verified_by,
                 duplicate: !fresh,
                 event: ev.raw,
@@ -376,6 +380,7 @@ mod tests {
         Delivery {
             received_at: now(),
             peer: "127.0.0.1:1".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             events: parse_body(body.as_bytes()).unwrap(),
             source_name: None,
@@ -436,6 +441,7 @@ mod tests {
             source_name: None,
             received_at: now(),
             peer: "127.0.0.1:2".into(),
+            via: None,
             status: 400,
             reason: "malformed".into(),
             method: None,

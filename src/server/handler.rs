@@ -5,6 +5,7 @@ use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
+use crate::server::proxy::Origin;
 use crate::server::rejections::{Disposition, RejectionLimiter};
 use crate::server::sources::{Route, RouteKind};
 use crate::sources::binary;
@@ -14,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -84,12 +85,34 @@ impl Handler {
     }
 
     /// Counts a refusal; true when it should be recorded one by one. Summaries of a window it closes go first.
-    async fn admit_rejection(&self, peer: SocketAddr, status: StatusCode, reason: &str) -> bool {
-        let (verdict, closed) = self.rejections.admit(peer.ip(), status.as_u16(), reason, now(), Instant::now());
+    async fn admit_rejection(&self, ip: IpAddr, status: StatusCode, reason: &str) -> bool {
+        let (verdict, closed) = self.rejections.admit(ip, status.as_u16(), reason, now(), Instant::now());
         for summary in closed {
             self.pipeline.note(Record::Rejected(summary)).await;
         }
         verdict == Disposition::Show
+    }
+
+    /// A plain-HTTP connection closed at accept because it is not from a trusted proxy. Counted like any
+    /// refusal (so a flood folds into summaries); what is recorded is written by a task, so the accept loop never
+    /// waits for the journal, and only the few refusals a window shows start one.
+    pub fn refuse_connection(self: &Arc<Self>, peer: SocketAddr) {
+        const STATUS: u16 = 403;
+        const REASON: &str = "plain HTTP connection from an address that is not a --trusted-proxy: closed at once";
+        let (verdict, closed) = self.rejections.admit(peer.ip(), STATUS, REASON, now(), Instant::now());
+        if verdict == Disposition::Fold && closed.is_empty() {
+            return;
+        }
+        let handler = self.clone();
+        tokio::spawn(async move {
+            for summary in closed {
+                handler.pipeline.note(Record::Rejected(summary)).await;
+            }
+            if verdict == Disposition::Show {
+                let record = RejectedRecord::refused(now(), &peer.to_string(), STATUS, REASON, None, None);
+                handler.pipeline.note(Record::Rejected(record)).await;
+            }
+        });
     }
 
     /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its
@@ -97,25 +120,27 @@ impl Handler {
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr, peer_text: &str) -> Response<ResponseBody> {
         // The head stays borrowed while the body is read: nothing of it is copied for a request that succeeds.
         let (head, body) = req.into_parts();
+        let from = Requester::new(self.config.trusted_proxies.origin(peer, &head.headers), peer, peer_text);
         let method = &head.method;
         let result = match *method {
             Method::OPTIONS => return self.options(&head),
-            Method::POST => self.post(&head, body, peer, peer_text).await,
+            Method::POST => self.post(&head, body, &from).await,
             _ => Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} not allowed"))),
         };
         match result {
             Ok(response) => response,
             Err(refusal) => {
-                if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
+                if self.admit_rejection(from.ip, refusal.status, &refusal.reason).await {
                     let record = Record::Rejected(
                         RejectedRecord::refused(
                             now(),
-                            peer_text,
+                            &from.peer,
                             refusal.status.as_u16(),
                             &refusal.reason,
                             Some(&truncate(method.as_str(), 32)),
                             Some(&truncate(head.uri.path(), 200)),
                         )
+                        .via(from.via())
                         .from_source(refusal.source_name.as_deref()),
                     );
                     self.pipeline.note(record).await;
@@ -143,13 +168,12 @@ impl Handler {
         &self,
         head: &Parts,
         body: Incoming,
-        peer: SocketAddr,
-        peer_text: &str,
+        from: &Requester<'_>,
     ) -> Result<Response<ResponseBody>, Refusal> {
         let Some(route) = crate::server::sources::find(&self.routes, head.uri.path()) else {
             return Err(Refusal::new(StatusCode::NOT_FOUND, "no source at this path"));
         };
-        self.post_to(route, head, body, peer, peer_text).await.map_err(|r| r.at(route))
+        self.post_to(route, head, body, from).await.map_err(|r| r.at(route))
     }
 
     async fn post_to(
@@ -157,8 +181,7 @@ impl Handler {
         route: &Route,
         head: &Parts,
         body: Incoming,
-        peer: SocketAddr,
-        peer_text: &str,
+        from: &Requester<'_>,
     ) -> Result<Response<ResponseBody>, Refusal> {
         let binary_mode = binary::is_binary_mode(&head.headers);
         if let RouteKind::GreenLake { .. } = route.kind {
@@ -191,11 +214,13 @@ impl Handler {
                 if verified.ping {
                     let text = truncate(&crate::server::sources::ping_text(&verified), 200);
                     let micros = started.elapsed().as_micros() as u64;
-                    let record = ChallengeRecord::ping(received_at, peer_text, &text, micros).from_source(name);
+                    let record =
+                        ChallengeRecord::ping(received_at, &from.peer, &text, micros).via(from.via()).from_source(name);
                     self.pipeline.note(Record::Challenge(record)).await;
                     return Ok(json_response(StatusCode::OK, "{\"pong\":true}".into()));
                 }
-                let delivery = crate::server::sources::commit(verified, &body, received_at, peer_text, name);
+                let mut delivery = crate::server::sources::commit(verified, &body, received_at, &from.peer, name);
+                delivery.via = from.via();
                 return self.commit(delivery).await;
             }
         };
@@ -213,7 +238,7 @@ impl Handler {
         };
 
         if let Some(request) = challenge_request(events_body) {
-            return self.challenge(signer, name, request, peer, peer_text, received_at, started).await;
+            return self.challenge(signer, name, request, from, received_at, started).await;
         }
 
         let verified_by = match verifier.verify(signature, &body) {
@@ -226,7 +251,8 @@ impl Handler {
         check_data_base64(events_body, &events)?;
         let delivery = Delivery {
             received_at,
-            peer: peer_text.to_owned(),
+            peer: from.peer.to_string(),
+            via: from.via(),
             verified_by,
             events,
             source_name: name.map(str::to_owned),
@@ -258,14 +284,12 @@ impl Handler {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn challenge(
         &self,
         signer: &Signer,
         name: Option<&str>,
         request: String,
-        peer: SocketAddr,
-        peer_text: &str,
+        from: &Requester<'_>,
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
@@ -275,16 +299,17 @@ impl Handler {
             Ok(()) => {
                 let (verification, body) = answer_challenge(signer, &request);
                 let micros = started.elapsed().as_micros() as u64;
-                let record = ChallengeRecord::answered(received_at, peer_text, &shown, verification, micros);
+                let record =
+                    ChallengeRecord::answered(received_at, &from.peer, &shown, verification, micros).via(from.via());
                 (record, json_response(StatusCode::OK, body))
             }
             Err(reason) => {
                 // A flood of these is summarised like any other refusal, as a rejected record with a count.
-                if !self.admit_rejection(peer, StatusCode::BAD_REQUEST, reason).await {
+                if !self.admit_rejection(from.ip, StatusCode::BAD_REQUEST, reason).await {
                     return Ok(error_response(StatusCode::BAD_REQUEST, reason));
                 }
-                tracing::warn!(%peer, "suspicious challenge refused: {reason}");
-                let record = ChallengeRecord::refused(received_at, peer_text, &shown, reason);
+                tracing::warn!(peer = %from.peer, "suspicious challenge refused: {reason}");
+                let record = ChallengeRecord::refused(received_at, &from.peer, &shown, reason).via(from.via());
                 (record, error_response(StatusCode::BAD_REQUEST, reason))
             }
         };
@@ -374,6 +399,30 @@ impl Handler {
     }
 }
 
+/// Whom a request is recorded as coming from: the TCP peer, or the client a trusted proxy reported (then the
+/// proxy is `via`). Refusals are counted per client address, so one noisy client behind the proxy does not get
+/// the others' refusals folded away.
+struct Requester<'a> {
+    ip: IpAddr,
+    peer: std::borrow::Cow<'a, str>,
+    proxy: Option<&'a str>,
+}
+
+impl<'a> Requester<'a> {
+    fn new(origin: Origin, peer: SocketAddr, peer_text: &'a str) -> Requester<'a> {
+        match origin {
+            Origin::Direct => Requester { ip: peer.ip(), peer: peer_text.into(), proxy: None },
+            Origin::Proxied(client) => {
+                Requester { ip: client.ip, peer: client.to_string().into(), proxy: Some(peer_text) }
+            }
+        }
+    }
+
+    fn via(&self) -> Option<String> {
+        self.proxy.map(str::to_owned)
+    }
+}
+
 /// Bytes of request body held at once: [`BODY_BUDGET_IN_BODIES`] full bodies, at least one, within what a
 /// semaphore can count.
 fn body_budget(max_body: usize) -> usize {
@@ -400,7 +449,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// Structured events may carry their data as `data_base64`; it must then be base64 and come without `data`. Only
-/// events that mention the member are parsed again, so the common delivery pays nothing.
+/// bodies that mention the member are parsed again, so the common delivery pays nothing.
 fn check_data_base64(body: &[u8], events: &[crate::cloudevent::ParsedEvent]) -> Result<(), Refusal> {
     if memchr::memmem::find(body, b"data_base64").is_none() {
         return Ok(());

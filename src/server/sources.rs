@@ -78,6 +78,7 @@ pub fn commit(
     Commit {
         received_at,
         peer: peer.to_owned(),
+        via: None,
         verified_by: VerifiedBy::Primary,
         events: vec![ParsedEvent { source: delivery.source, id: delivery.id, raw }],
         source_name: name.map(str::to_owned),
