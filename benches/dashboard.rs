@@ -119,6 +119,8 @@ impl Events {
             .replace("@example.com", &format!("{tag}example.com"))
             .replace("@hpedev.io", &format!("{tag}hpedev.io"));
         Record::Event(EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: now + time::Duration::milliseconds(40),
             peer: format!("16.{}.{}.{}:443", (i / 65_536) % 8, (i / 256) % 256, i % 256),
             via: None,

@@ -68,6 +68,8 @@ pub struct ReceiverOptions {
     pub idle_timeout: f64,
     pub shutdown_timeout: f64,
     pub dedup_window: usize,
+    /// The `--sources` file; without it one GreenLake source answers on every path.
+    pub sources_file: Option<PathBuf>,
     /// `--trusted-proxy`: proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<Cidr>,
     /// `--plain-http`: no TLS, for running behind a proxy that terminates it.
@@ -93,6 +95,8 @@ pub enum ConfigError {
     NoConnections,
     #[error("--{flag}: must be a positive number of seconds, got {value}")]
     Timeout { flag: &'static str, value: f64 },
+    #[error("--sources {0}")]
+    Sources(#[from] crate::sources::config::SourcesError),
     #[error(transparent)]
     Acme(#[from] AcmeError),
     #[error(
@@ -118,6 +122,8 @@ pub struct ReceiverConfig {
     pub allowed_rate: String,
     pub limits: Limits,
     pub dedup_window: usize,
+    /// The sources of `--sources`, each on its own path; empty for one GreenLake source on every path.
+    pub sources: Vec<crate::sources::config::SourceConfig>,
     /// Proxies whose Forwarded / X-Forwarded-For headers name the real client.
     pub trusted_proxies: TrustedProxies,
     /// Plain HTTP instead of HTTPS, behind a proxy that terminates TLS.
@@ -140,6 +146,7 @@ impl ReceiverConfig {
             allowed_rate: "*".into(),
             limits: Limits::default(),
             dedup_window: 100_000,
+            sources: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             plain_http: false,
         }
@@ -150,6 +157,8 @@ impl ReceiverConfig {
         let (primary, secret_origin) = match (&options.secret, &options.secret_file) {
             (Some(s), _) => (Secret::new(s.clone()).map_err(ConfigError::Secret)?, SecretOrigin::Given),
             (None, Some(path)) => (read_secret_file(path)?, SecretOrigin::Given),
+            // The sources file carries each source's secrets; nothing generated would be used, so none is printed.
+            (None, None) if options.sources_file.is_some() => (Secret::generate(), SecretOrigin::Given),
             (None, None) => (Secret::generate(), SecretOrigin::Generated),
         };
         let secondary = options
@@ -197,6 +206,10 @@ impl ReceiverConfig {
                 shutdown_timeout: secs("shutdown-timeout", options.shutdown_timeout)?,
             },
             dedup_window: options.dedup_window.max(1),
+            sources: match &options.sources_file {
+                Some(path) => crate::sources::config::load(path)?,
+                None => Vec::new(),
+            },
             trusted_proxies,
             plain_http: options.plain_http,
         })
@@ -204,6 +217,9 @@ impl ReceiverConfig {
 
     /// How the dashboard describes the secrets in use, without showing them.
     pub fn secret_state(&self) -> String {
+        if !self.sources.is_empty() {
+            return format!("per source ({} sources)", self.sources.len());
+        }
         let primary = match self.secret_origin {
             SecretOrigin::Given => "primary",
             SecretOrigin::Generated => "generated",
@@ -247,6 +263,7 @@ mod tests {
             idle_timeout: 60.0,
             shutdown_timeout: 10.0,
             dedup_window: 1_000_000,
+            sources_file: None,
             trusted_proxies: Vec::new(),
             plain_http: false,
         };

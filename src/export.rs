@@ -124,7 +124,7 @@ fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) ->
 pub fn write_csv<'a, W: Write>(w: W, records: impl Iterator<Item = &'a Record>) -> io::Result<u64> {
     let mut csv = CsvWriter::new(w)?;
     for e in records.filter_map(exportable) {
-        csv.row(e, &EventFields::from_raw_multiline(e.event.get()))?;
+        csv.row(e, &EventFields::of_multiline(e))?;
     }
     let rows = csv.rows();
     csv.into_inner().flush()?;
@@ -278,7 +278,7 @@ pub fn export(journal: &Path, format: Format, filter: &Filter, out: impl Write) 
         if !filter.admits_time(event.received_at) {
             return ScanStep::Continue;
         }
-        let fields = EventFields::from_raw_multiline(event.event.get());
+        let fields = EventFields::of_multiline(event);
         if !matcher.matches(&fields) {
             return ScanStep::Continue;
         }

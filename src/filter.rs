@@ -6,6 +6,8 @@
 //! - **type**: the event's type equals one of the chosen types, each given in full (`com.hpe.greenlake...`) or in
 //!   its short form without `com.hpe.greenlake.` ([`crate::cloudevent::short_type`]);
 //! - **user**: the event's user equals one of the chosen users exactly; an event without a user matches no choice;
+//! - **source**: the configured source (`--sources`) that received the event is one of the chosen names; an event
+//!   received without a sources file matches no choice;
 //! - **time**: the record was received at or after `since` (inclusive) and before `until` (exclusive);
 //! - **text**: a case-insensitive substring of the event's type, user, summary or id (not its category).
 //!
@@ -25,6 +27,8 @@ pub struct Filter {
     pub types: BTreeSet<String>,
     /// Users; empty means every user.
     pub users: BTreeSet<String>,
+    /// Configured source names; empty means every source.
+    pub sources: BTreeSet<String>,
     /// Received at or after (inclusive).
     pub since: Option<OffsetDateTime>,
     /// Received before (exclusive).
@@ -36,6 +40,7 @@ impl Filter {
         self.text.is_empty()
             && self.types.is_empty()
             && self.users.is_empty()
+            && self.sources.is_empty()
             && self.since.is_none()
             && self.until.is_none()
     }
@@ -51,6 +56,10 @@ impl Filter {
 
     pub fn admits_user(&self, user: Option<&str>) -> bool {
         self.users.is_empty() || user.is_some_and(|u| self.users.contains(u))
+    }
+
+    pub fn admits_source(&self, source_name: Option<&str>) -> bool {
+        self.sources.is_empty() || source_name.is_some_and(|s| self.sources.contains(s))
     }
 
     /// Whether an event with `fields` passes the type, user and text parts. The time window is the record's, not
@@ -82,6 +91,7 @@ impl Filter {
         };
         parts.extend(set("type", &self.types, short_type));
         parts.extend(set("user", &self.users, |u| u));
+        parts.extend(set("source", &self.sources, |s| s));
         parts.join(" ")
     }
 }
@@ -98,6 +108,7 @@ impl FilterMatcher<'_> {
         let user = f.user.as_deref();
         self.filter.admits_type(&f.ty)
             && self.filter.admits_user(user)
+            && self.filter.admits_source(f.source_name.as_deref())
             && (self.text.is_empty()
                 || self.text.is_match(&f.ty)
                 || user.is_some_and(|u| self.text.is_match(u))
@@ -215,6 +226,7 @@ mod tests {
             user: user.map(Into::into),
             category: None,
             summary: summary.into(),
+            source_name: None,
         }
     }
 

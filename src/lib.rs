@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod record;
 pub mod send;
 pub mod server;
+pub mod sources;
 pub mod text;
 pub mod tui;
 pub mod units;

@@ -45,7 +45,27 @@ pub struct EventRecord {
     /// True when (source, id) was already accepted: acknowledged so GreenLake stops retrying, never emitted on
     /// stdout a second time, but kept in the journal and shown to the dashboard so duplicates can be counted.
     pub duplicate: bool,
+    /// The configured source that received it (`--sources`); absent when glwatch runs as a single GreenLake
+    /// receiver, so such records stay as they always were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// Where a scheme whose payload is not a CloudEvent keeps the id, type, source and user (headers, nested
+    /// members): read instead of the event's own top-level members. Absent for CloudEvents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Attributes>,
     pub event: Box<RawValue>,
+}
+
+/// An event's identity and who caused it, for payloads that are not CloudEvents. Kept as the sender wrote it, like
+/// `event`, and escaped when read out ([`crate::cloudevent::EventFields::of`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attributes {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// One verification challenge, answered or refused.
@@ -68,6 +88,9 @@ pub struct ChallengeRecord {
     /// Time from the end of the request body to the answer being ready, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_micros: Option<u64>,
+    /// The configured source it came to (`--sources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
 }
 
 /// A refused request: the status sent and why.
@@ -89,6 +112,9 @@ pub struct RejectedRecord {
     /// How many similar refusals this record stands for (floods are aggregated); absent means one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The configured source whose path the request named (`--sources`), when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
 }
 
 impl ChallengeRecord {
@@ -109,6 +135,23 @@ impl ChallengeRecord {
             reason: None,
             verification: Some(verification),
             answer_micros: Some(answer_micros),
+            source_name: None,
+        }
+    }
+
+    /// A liveness check of another provider (GitHub's `ping`), answered with 2xx: shown like a challenge, with
+    /// nothing to verify.
+    pub fn ping(received_at: OffsetDateTime, peer: &str, text: &str, answer_micros: u64) -> ChallengeRecord {
+        ChallengeRecord {
+            received_at,
+            peer: escape(peer).into_owned(),
+            challenge_request: escape(text).into_owned(),
+            answered: true,
+            reason: None,
+            verification: None,
+            answer_micros: Some(answer_micros),
+            source_name: None,
+            via: None,
         }
     }
 
@@ -123,7 +166,14 @@ impl ChallengeRecord {
             reason: Some(escape(reason).into_owned()),
             verification: None,
             answer_micros: None,
+            source_name: None,
         }
+    }
+
+    /// The same record, naming the configured source it came to.
+    pub fn from_source(mut self, source_name: Option<&str>) -> ChallengeRecord {
+        self.source_name = source_name.map(|n| escape(n).into_owned());
+        self
     }
 }
 
@@ -160,7 +210,14 @@ impl RejectedRecord {
             method: method.map(text),
             path: path.map(text),
             count: None,
+            source_name: None,
         }
+    }
+
+    /// The same record, naming the configured source whose path the request named.
+    pub fn from_source(mut self, source_name: Option<&str>) -> RejectedRecord {
+        self.source_name = source_name.map(|n| escape(n).into_owned());
+        self
     }
 }
 
@@ -265,6 +322,8 @@ mod tests {
     #[test]
     fn event_record_line_has_the_contract_shape() {
         let rec = Record::Event(EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05.5 UTC),
             peer: "127.0.0.1:5000".into(),
             via: None,
@@ -297,6 +356,7 @@ mod tests {
     #[test]
     fn challenge_and_rejected_lines() {
         let c = Record::Challenge(ChallengeRecord {
+            source_name: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "[::1]:9".into(),
             via: None,
@@ -311,6 +371,7 @@ mod tests {
             r#"{"kind":"challenge","received_at":"2026-01-02T03:04:05Z","peer":"[::1]:9","challenge_request":"x","answered":false,"reason":"not a UUID"}"#
         );
         let r = Record::Rejected(RejectedRecord {
+            source_name: None,
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "1.2.3.4:5".into(),
             via: None,

@@ -377,6 +377,12 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
     pub watch_token_file: Option<PathBuf>,
 
+    /// Serve several webhook sources (GreenLake, GitHub, Standard Webhooks, Stripe), each on its own path with
+    /// its own scheme and secrets, from this TOML file (see the README). Without it one GreenLake source, with the
+    /// secret flags above, answers on every path.
+    #[arg(long, env = "GLWATCH_SOURCES", value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+
     /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
@@ -438,6 +444,7 @@ impl RunArgs {
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
             dedup_window: self.dedup_window,
+            sources_file: self.sources.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             plain_http: self.plain_http,
         }

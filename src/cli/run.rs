@@ -1,7 +1,7 @@
 //! Running the receiver as a program: start-up banner, outputs, signals, an orderly stop and the exit status.
 
 use super::RunArgs;
-use glwatch::config::{ReceiverConfig, SecretOrigin};
+use glwatch::config::{ConfigError, ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
 use glwatch::journal::Opened;
 use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
@@ -260,7 +260,7 @@ fn print_generated_secret(secret: &Secret) {
 pub async fn run_headless(args: RunArgs) -> ExitCode {
     let (config, watch_options, journal) = match configure(&args) {
         Ok(all) => all,
-        Err(e) => return fail(&e),
+        Err(e) => return e.report(),
     };
     let watch = Watch::new(journal.last_seq);
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
@@ -300,7 +300,7 @@ pub async fn run_headless(args: RunArgs) -> ExitCode {
 pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCode {
     let (config, watch_options, journal) = match configure(&args) {
         Ok(all) => all,
-        Err(e) => return fail(&e),
+        Err(e) => return e.report(),
     };
     let screen = Screen {
         retain: args.retain,
@@ -447,12 +447,34 @@ pub async fn finish(server: RunningServer, committer: glwatch::pipeline::Committ
 /// The receiver's settings, the watch endpoint's and the opened journal, as both `run_headless` and
 /// `run_dashboard` start. The journal is replayed (its torn tail repaired) and opened for appending; the error is
 /// one line naming the flag or file.
-fn configure(args: &RunArgs) -> Result<(ReceiverConfig, WatchOptions, Opened), String> {
-    let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| e.to_string())?;
-    let watch = watch_options(args)?;
-    let journal =
-        glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1)).map_err(|e| e.to_string())?;
+fn configure(args: &RunArgs) -> Result<(ReceiverConfig, WatchOptions, Opened), Failure> {
+    let config = ReceiverConfig::from_options(&args.receiver_options()).map_err(|e| match e {
+        // A mistake in the sources file is a usage error, like a bad flag: exit status 2.
+        ConfigError::Sources(e) => Failure::Usage(e.to_string()),
+        e => Failure::Other(e.to_string()),
+    })?;
+    let watch = watch_options(args).map_err(Failure::Other)?;
+    let journal = glwatch::journal::open(args.journal_options().as_ref(), args.dedup_window.max(1))
+        .map_err(|e| Failure::Other(e.to_string()))?;
     Ok((config, watch, journal))
+}
+
+/// Why the receiver could not be configured; a usage error exits with 2.
+enum Failure {
+    Usage(String),
+    Other(String),
+}
+
+impl Failure {
+    fn report(self) -> ExitCode {
+        match self {
+            Failure::Usage(message) => {
+                eprintln!("glwatch: error: {message}");
+                ExitCode::from(2)
+            }
+            Failure::Other(message) => fail(&message),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

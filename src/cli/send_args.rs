@@ -53,6 +53,12 @@ pub struct SendArgs {
     #[arg(long, value_enum, default_value_t = SignWithFlag::Primary)]
     pub sign_with: SignWithFlag,
 
+    /// How to sign deliveries: greenlake (Hpe-Webhook-Signature, after the challenge), github
+    /// (X-Hub-Signature-256), standard-webhooks (webhook-signature; --secret is whsec_...) or stripe
+    /// (Stripe-Signature). The other schemes send no challenge and one event per request.
+    #[arg(long, env = "GLWATCH_SEND_SCHEME", default_value = "greenlake", value_name = "SCHEME")]
+    pub scheme: glwatch::sources::Scheme,
+
     /// Trust this certificate (PEM) for the handler's TLS, e.g. glwatch-data/certs/glwatch-cert.pem. Default: the
     /// platform's root certificates.
     #[arg(long, env = "GLWATCH_CA", value_name = "PEM")]
@@ -141,6 +147,7 @@ impl SendArgs {
             secret: self.secret,
             secondary_secret: self.secondary_secret,
             sign_with: self.sign_with.into(),
+            scheme: self.scheme,
             ca: self.ca,
             insecure: self.insecure,
             challenge_only: self.challenge_only,

@@ -21,6 +21,8 @@ pub struct EventFields {
     pub user: Option<String>,
     pub category: Option<String>,
     pub summary: String,
+    /// The configured source that received the event (`--sources`); `None` without a sources file.
+    pub source_name: Option<String>,
 }
 
 impl EventFields {
@@ -52,6 +54,7 @@ impl EventFields {
             user: user(event).map(safe),
             category: data.and_then(|d| s(d.get("category"))),
             summary: safe(summary(event)),
+            source_name: None,
         }
     }
 
@@ -61,6 +64,29 @@ impl EventFields {
 
     pub fn from_raw_multiline(raw: &str) -> EventFields {
         serde_json::from_str::<Value>(raw).map(|v| Self::extract_multiline(&v)).unwrap_or_default()
+    }
+
+    /// The fields of a recorded event: its source's name and, for a scheme whose payload is not a CloudEvent, the
+    /// id, type, source and user the scheme keeps elsewhere (see [`crate::record::Attributes`]).
+    pub fn of(record: &crate::record::EventRecord) -> EventFields {
+        Self::from_raw(record.event.get()).with_record(record, crate::text::escape)
+    }
+
+    /// [`EventFields::of`] with line breaks kept, for the CSV export.
+    pub fn of_multiline(record: &crate::record::EventRecord) -> EventFields {
+        Self::from_raw_multiline(record.event.get()).with_record(record, crate::text::escape_multiline)
+    }
+
+    fn with_record(mut self, record: &crate::record::EventRecord, escape: fn(&str) -> Cow<'_, str>) -> EventFields {
+        let text = |t: &str| escape(t).into_owned();
+        self.source_name = record.source_name.as_deref().map(text);
+        if let Some(a) = &record.attributes {
+            self.id = text(&a.id);
+            self.ty = text(&a.ty);
+            self.source = text(&a.source);
+            self.user = a.user.as_deref().map(text);
+        }
+        self
     }
 }
 

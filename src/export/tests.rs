@@ -45,6 +45,8 @@ fn record(id: &str, ty: &str, user: &str, at: OffsetDateTime, duplicate: bool) -
         r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"{ty}","data":{{"username":"{user}","description":"d"}}}}"#
     );
     Record::Event(EventRecord {
+        source_name: None,
+        attributes: None,
         received_at: at,
         peer: "127.0.0.1:1".into(),
         via: None,
@@ -89,6 +91,7 @@ fn writers_skip_duplicates_and_other_records() {
         record("a", "t", "ann", t, false),
         record("a", "t", "ann", t, true),
         Record::Rejected(crate::record::RejectedRecord {
+            source_name: None,
             received_at: t,
             peer: "p".into(),
             via: None,
@@ -119,6 +122,8 @@ fn export_to_dir_writes_both_files_and_never_overwrites() {
         .unwrap();
     let event = |duplicate| {
         Record::Event(EventRecord {
+            source_name: None,
+            attributes: None,
             received_at: datetime!(2024-12-20 12:34:55.25 UTC),
             peer: "127.0.0.1:5000".into(),
             via: None,

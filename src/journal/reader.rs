@@ -188,6 +188,11 @@ struct Peek<'a> {
     duplicate: bool,
     #[serde(borrow, default)]
     event: Option<PeekEvent<'a>>,
+    #[serde(borrow, default)]
+    source_name: Option<Cow<'a, str>>,
+    /// Read instead of `event` when present (see [`crate::record::Attributes`]).
+    #[serde(borrow, default)]
+    attributes: Option<PeekEvent<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -417,11 +422,11 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
         };
         match peek.kind.as_ref() {
             "event" => {
-                let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.event else {
+                let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.attributes.or(peek.event) else {
                     return ScanStep::Corrupt("invalid record: event without a string id and source".into());
                 };
                 if !peek.duplicate {
-                    dedup.insert(&source, &id);
+                    dedup.insert(&DedupWindow::source_key(peek.source_name.as_deref(), &source), &id);
                     events += 1;
                 }
             }

@@ -25,6 +25,17 @@ impl DedupWindow {
         s.into()
     }
 
+    /// The source part of the key for an event received by the configured source `source_name`: two sources
+    /// never share ids (a GitHub delivery id and a Stripe event id are unrelated), so the name comes first,
+    /// length-prefixed like the source itself. Without a sources file the key is the CloudEvent source as always,
+    /// so journals written before keep recognising their re-deliveries.
+    pub fn source_key<'a>(source_name: Option<&str>, source: &'a str) -> std::borrow::Cow<'a, str> {
+        match source_name {
+            None => source.into(),
+            Some(name) => format!("{}:{name}{source}", name.len()).into(),
+        }
+    }
+
     /// Records the pair; false when it was already there (a duplicate).
     pub fn insert(&mut self, source: &str, id: &str) -> bool {
         let key = Self::full_key(source, id);
@@ -76,5 +87,9 @@ mod tests {
         // The source length prefix keeps ("ab","c") and ("a","bc") apart.
         assert!(w.insert("ab", "c"));
         assert!(w.insert("a", "bc"));
+        // Two configured sources with the same event id do not collide.
+        assert!(w.insert(&DedupWindow::source_key(Some("github"), "s"), "1"));
+        assert!(w.insert(&DedupWindow::source_key(Some("stripe"), "s"), "1"));
+        assert!(!w.insert(&DedupWindow::source_key(Some("stripe"), "s"), "1"));
     }
 }

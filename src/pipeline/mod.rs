@@ -17,7 +17,7 @@ pub use dedup::DedupWindow;
 pub use stdout_sink::StdoutSink;
 
 use crate::cloudevent::ParsedEvent;
-use crate::record::{EventRecord, Record, RejectedRecord, VerifiedBy};
+use crate::record::{Attributes, EventRecord, Record, RejectedRecord, VerifiedBy};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -73,6 +73,10 @@ pub struct Delivery {
     pub via: Option<String>,
     pub verified_by: VerifiedBy,
     pub events: Vec<ParsedEvent>,
+    /// The configured source that received it (`--sources`), named in its records and its dedup keys.
+    pub source_name: Option<String>,
+    /// The identity of a single event whose payload is not a CloudEvent (see [`crate::record::Attributes`]).
+    pub attributes: Option<Attributes>,
 }
 
 enum Job {
@@ -270,6 +274,7 @@ impl CommitLoop {
                     }
                     if let Some(Record::Event(first)) = p.records.first() {
                         let rejected = Record::Rejected(RejectedRecord {
+                            source_name: first.source_name.clone(),
                             received_at: first.received_at,
                             peer: first.peer.clone(),
                             via: first.via.clone(),
@@ -305,15 +310,19 @@ impl CommitLoop {
         let mut committed = Committed { accepted: 0, duplicates: 0 };
         let mut new_keys = Vec::new();
         let mut records = Vec::with_capacity(delivery.events.len());
+        let source_name = delivery.source_name.as_deref().map(|n| crate::text::escape(n).into_owned());
         for ev in delivery.events {
-            let fresh = self.dedup.insert(&ev.source, &ev.id);
+            let source = DedupWindow::source_key(delivery.source_name.as_deref(), &ev.source).into_owned();
+            let fresh = self.dedup.insert(&source, &ev.id);
             if fresh {
                 committed.accepted += 1;
-                new_keys.push((ev.source, ev.id));
+                new_keys.push((source, ev.id));
             } else {
                 committed.duplicates += 1;
             }
             records.push(Record::Event(EventRecord {
+                source_name: source_name.clone(),
+                attributes: delivery.attributes.clone(),
                 received_at: delivery.received_at,
                 peer: delivery.peer.clone(),
                 via: delivery.via.clone(),
@@ -402,6 +411,8 @@ mod tests {
             via: None,
             verified_by: VerifiedBy::Primary,
             events: parse_body(body.as_bytes()).unwrap(),
+            source_name: None,
+            attributes: None,
         }
     }
 
@@ -459,6 +470,7 @@ mod tests {
             next_seq: 1,
         };
         let note = Record::Rejected(RejectedRecord {
+            source_name: None,
             received_at: now(),
             peer: "127.0.0.1:2".into(),
             via: None,

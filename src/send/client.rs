@@ -10,7 +10,7 @@ use super::server_cert::HandlerCertVerifier;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::crypto::CryptoProvider;
@@ -324,13 +324,27 @@ impl Client {
         body: Bytes,
         signature: Option<&str>,
     ) -> Result<Answer, ClientError> {
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(self.path.clone())
-            .header(HOST, self.host_header.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(sig) = signature {
-            req = req.header(HeaderName::from_static(crate::greenlake::SIGNATURE_HEADER), sig);
+        let mut headers = HeaderMap::new();
+        if let Some(sig) = signature.and_then(|s| HeaderValue::from_str(s).ok()) {
+            headers.insert(HeaderName::from_static(crate::greenlake::SIGNATURE_HEADER), sig);
+        }
+        self.post_with(conn, body, &headers).await
+    }
+
+    /// POSTs `body` as JSON with `extra` headers (another scheme's signature), and reads the answer.
+    pub async fn post_with(
+        &self,
+        conn: &mut Connection,
+        body: Bytes,
+        extra: &HeaderMap,
+    ) -> Result<Answer, ClientError> {
+        let mut req =
+            Request::builder().method(Method::POST).uri(self.path.clone()).header(HOST, self.host_header.clone());
+        if !extra.contains_key(CONTENT_TYPE) {
+            req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in extra {
+            req = req.header(name, value);
         }
         if let Some(auth) = &self.auth.0 {
             req = req.header(AUTHORIZATION, auth.clone());

@@ -4,8 +4,8 @@
 use super::catalog::Generator;
 use super::client::{Client, Connection};
 use super::payload::Payload;
+use super::signing::Signing;
 use super::stats::EventOutcomes;
-use crate::greenlake::Signer;
 use bytes::Bytes;
 use hyper::StatusCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,7 +131,7 @@ impl Schedule {
 
 struct Shared {
     client: Client,
-    signer: Signer,
+    signing: Signing,
     plan: Plan,
     schedule: Mutex<Schedule>,
     live: Arc<Live>,
@@ -142,7 +142,7 @@ struct Shared {
 /// the time it took.
 pub async fn run(
     client: Client,
-    signer: Signer,
+    signing: Signing,
     plan: Plan,
     live: Arc<Live>,
     stop: watch::Receiver<bool>,
@@ -157,7 +157,7 @@ pub async fn run(
         next_payload: 0,
     };
     let workers = plan.concurrency.max(1);
-    let shared = Arc::new(Shared { client, signer, plan, schedule: Mutex::new(schedule), live, stop });
+    let shared = Arc::new(Shared { client, signing, plan, schedule: Mutex::new(schedule), live, stop });
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
         set.spawn(worker(shared.clone()));
@@ -202,7 +202,7 @@ async fn worker(shared: Arc<Shared>) -> EventOutcomes {
             (Source::Payloads(p), Unit::Payload(i)) => (p[i].body.clone(), p[i].events),
             _ => unreachable!("a unit always comes from its own source"),
         };
-        let signature = shared.signer.header(&body);
+        let signature = shared.signing.headers(&body);
         tally.sent += events;
         tally.deliveries += 1;
         shared.live.sent.fetch_add(events, Ordering::Relaxed);
@@ -217,7 +217,7 @@ async fn deliver(
     conn: &mut Option<Connection>,
     tally: &mut EventOutcomes,
     body: Bytes,
-    signature: &str,
+    signature: &http::HeaderMap,
     events: u64,
 ) {
     let retry = shared.plan.retry;
@@ -244,7 +244,7 @@ async fn deliver(
         }
         let c = conn.as_mut().expect("connected above");
         let started = std::time::Instant::now();
-        match shared.client.post(c, body.clone(), Some(signature)).await {
+        match shared.client.post_with(c, body.clone(), signature).await {
             Ok(answer) => {
                 tally.latency.record(started.elapsed());
                 if answer.status.is_success() {

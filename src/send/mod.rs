@@ -8,6 +8,7 @@ pub mod load;
 pub mod payload;
 pub mod progress;
 pub mod server_cert;
+pub mod signing;
 pub mod stats;
 pub mod verify;
 
@@ -52,6 +53,8 @@ pub struct SendOptions {
     pub secondary_secret: Option<Secret>,
     /// Which secret signs deliveries (the challenge is always answered with the primary).
     pub sign_with: SignWith,
+    /// How deliveries are signed: GreenLake's scheme, or another provider's (no challenge is sent for those).
+    pub scheme: crate::sources::Scheme,
     /// Trust this certificate (PEM) for the handler's TLS instead of the platform's roots.
     pub ca: Option<PathBuf>,
     /// Do not verify the handler's TLS certificate at all.
@@ -93,6 +96,10 @@ pub enum SendError {
     Payload(#[from] payload::PayloadError),
     #[error(transparent)]
     EventType(#[from] catalog::UnknownEventType),
+    #[error("--secret for --scheme {0}: {1}")]
+    SchemeSecret(crate::sources::Scheme, crate::sources::SecretError),
+    #[error("--scheme {0} signs one JSON object per request: use --batch 1")]
+    SchemeBatch(crate::sources::Scheme),
 }
 
 /// Does the whole run and returns its summary without printing it. When deliveries start (after the challenge),
@@ -106,6 +113,11 @@ pub async fn execute<G>(
         SignWith::Primary => args.secret.clone(),
         SignWith::Secondary => args.secondary_secret.clone().ok_or(SendError::NoSecondarySecret)?,
     };
+    let greenlake = args.scheme == crate::sources::Scheme::GreenLake;
+    if !greenlake && args.batch > 1 {
+        return Err(SendError::SchemeBatch(args.scheme));
+    }
+    let signing = signing::Signing::new(args.scheme, &signing).map_err(|e| SendError::SchemeSecret(args.scheme, e))?;
     let trust = if args.insecure {
         eprintln!("warning: --insecure: the handler's TLS certificate is not verified");
         Trust::Insecure
@@ -144,7 +156,8 @@ pub async fn execute<G>(
     };
 
     let (mut state, mut reason, mut detail, mut challenge_ms) = (State::Active, None, None, None);
-    if !args.no_challenge {
+    // Only GreenLake has a verification challenge.
+    if !args.no_challenge && greenlake {
         let v = verify::verify(&client, &Signer::new(&args.secret), &retry).await;
         (state, reason, detail) = (v.state, v.reason, v.detail);
         challenge_ms = v.latency.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
@@ -174,7 +187,7 @@ pub async fn execute<G>(
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
     let progress = (!args.quiet).then(|| tokio::spawn(progress::show(live.clone(), done_rx)));
-    let (tally, elapsed) = load::run(client, Signer::new(&signing), plan, live, stop).await;
+    let (tally, elapsed) = load::run(client, signing, plan, live, stop).await;
     let _ = done_tx.send(true);
     if let Some(p) = progress {
         let _ = p.await;

@@ -2,11 +2,13 @@
 
 use crate::cloudevent::parse_body;
 use crate::config::ReceiverConfig;
-use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
+use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::proxy::Origin;
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
 use crate::server::rejections::{Disposition, RejectionLimiter};
+use crate::server::sources::{Route, RouteKind};
+use crate::sources::binary;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -31,8 +33,8 @@ const CONTENT_TYPES: [&str; 3] =
 
 /// Shared by every connection: the immutable settings and the pipeline.
 pub struct Handler {
-    verifier: Verifier,
-    signer: Signer,
+    /// The configured sources, or the one GreenLake source on every path.
+    routes: Vec<Route>,
     guard: ChallengeGuard,
     config: ReceiverConfig,
     pipeline: Pipeline,
@@ -45,6 +47,8 @@ pub struct Handler {
 struct Refusal {
     status: StatusCode,
     reason: String,
+    /// The configured source whose path the request named.
+    source_name: Option<String>,
 }
 
 impl Refusal {
@@ -52,15 +56,19 @@ impl Refusal {
     /// `glwatch send`) and counted by reason, not only recorded.
     fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
         let reason = reason.into();
-        Refusal { status, reason: crate::text::escape(&reason).into_owned() }
+        Refusal { status, reason: crate::text::escape(&reason).into_owned(), source_name: None }
+    }
+
+    fn at(mut self, route: &Route) -> Refusal {
+        self.source_name.clone_from(&route.name);
+        self
     }
 }
 
 impl Handler {
     pub fn new(config: ReceiverConfig, pipeline: Pipeline) -> Handler {
         Handler {
-            verifier: Verifier::new(&config.primary, config.secondary.as_ref()),
-            signer: Signer::new(&config.primary),
+            routes: crate::server::sources::routes(&config),
             guard: ChallengeGuard,
             pipeline,
             rejections: RejectionLimiter::new(Instant::now()),
@@ -139,7 +147,8 @@ impl Handler {
                             Some(&truncate(method.as_str(), 32)),
                             Some(&truncate(head.uri.path(), 200)),
                         )
-                        .via(from.via()),
+                        .via(from.via())
+                        .from_source(refusal.source_name.as_deref()),
                     );
                     self.pipeline.note(record).await;
                 }
@@ -168,8 +177,27 @@ impl Handler {
         body: Incoming,
         from: &Requester<'_>,
     ) -> Result<Response<ResponseBody>, Refusal> {
-        self.check_api_key(&head.headers)?;
-        check_content_type(&head.headers)?;
+        let Some(route) = crate::server::sources::find(&self.routes, head.uri.path()) else {
+            return Err(Refusal::new(StatusCode::NOT_FOUND, "no source at this path"));
+        };
+        self.post_to(route, head, body, from).await.map_err(|r| r.at(route))
+    }
+
+    async fn post_to(
+        &self,
+        route: &Route,
+        head: &Parts,
+        body: Incoming,
+        from: &Requester<'_>,
+    ) -> Result<Response<ResponseBody>, Refusal> {
+        let binary_mode = binary::is_binary_mode(&head.headers);
+        if let RouteKind::GreenLake { .. } = route.kind {
+            // The other providers cannot send GreenLake's Authorization header, nor are bound to its content types.
+            self.check_api_key(&head.headers)?;
+            if !binary_mode {
+                check_content_type(&head.headers)?;
+            }
+        }
         let limit = self.config.limits.max_body;
         let declared =
             head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -181,18 +209,66 @@ impl Handler {
         let (body, _budget) = self.read_body(body, limit).await?;
         let received_at = now();
         let started = Instant::now();
+        let name = route.name.as_deref();
+        let (verifier, signer) = match &route.kind {
+            RouteKind::GreenLake { verifier, signer } => (verifier, signer),
+            RouteKind::Hmac { scheme, secrets } => {
+                let verified = crate::sources::verify(*scheme, &head.headers, &body, secrets, received_at)
+                    .unwrap_or(Err(crate::sources::Refusal::MalformedHeader("scheme")))
+                    .map_err(|r| {
+                        Refusal::new(StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED), r.reason())
+                    })?;
+                if verified.ping {
+                    let text = truncate(&crate::server::sources::ping_text(&verified), 200);
+                    let micros = started.elapsed().as_micros() as u64;
+                    let record =
+                        ChallengeRecord::ping(received_at, &from.peer, &text, micros).via(from.via()).from_source(name);
+                    self.pipeline.note(Record::Challenge(record)).await;
+                    return Ok(json_response(StatusCode::OK, "{\"pong\":true}".into()));
+                }
+                let mut delivery = crate::server::sources::commit(verified, &body, received_at, &from.peer, name);
+                delivery.via = from.via();
+                return self.commit(delivery).await;
+            }
+        };
 
-        if let Some(request) = challenge_request(&body) {
-            return self.challenge(request, from, received_at, started).await;
+        // CloudEvents binary mode: the attributes are headers and the body is the data; the event is recorded in
+        // its structured form, while the signature stays over the body as sent.
+        let structured;
+        let events_body: &[u8] = if binary_mode {
+            let event = binary::structured_from_binary(&head.headers, &body)
+                .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("binary mode: {e}")))?;
+            structured = Bytes::from(event.to_string());
+            &structured
+        } else {
+            &body
+        };
+
+        if let Some(request) = challenge_request(events_body) {
+            return self.challenge(signer, name, request, from, received_at, started).await;
         }
 
-        let verified_by = match self.verifier.verify(signature, &body) {
+        let verified_by = match verifier.verify(signature, &body) {
             Ok(by) => by,
             Err(crate::greenlake::SignatureError::Missing) if self.config.allow_unsigned => VerifiedBy::Unsigned,
             Err(e) => return Err(Refusal::new(StatusCode::UNAUTHORIZED, e.to_string())),
         };
-        let events = parse_body(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
-        let delivery = Delivery { received_at, peer: from.peer.to_string(), via: from.via(), verified_by, events };
+        let events =
+            parse_body(events_body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
+        check_data_base64(events_body, &events)?;
+        let delivery = Delivery {
+            received_at,
+            peer: from.peer.to_string(),
+            via: from.via(),
+            verified_by,
+            events,
+            source_name: name.map(str::to_owned),
+            attributes: None,
+        };
+        self.commit(delivery).await
+    }
+
+    async fn commit(&self, delivery: Delivery) -> Result<Response<ResponseBody>, Refusal> {
         // Bounded: a journal stuck on a dead disk must not hold requests forever. A late write after this
         // answer only means GreenLake's retry is recognised as a duplicate; nothing acknowledged is lost.
         let committed = tokio::time::timeout(COMMIT_TIMEOUT, self.pipeline.commit(delivery))
@@ -217,6 +293,8 @@ impl Handler {
 
     async fn challenge(
         &self,
+        signer: &Signer,
+        name: Option<&str>,
         request: String,
         from: &Requester<'_>,
         received_at: time::OffsetDateTime,
@@ -226,7 +304,7 @@ impl Handler {
         let shown = truncate(&request, 200);
         let (record, response) = match self.guard.check(&request) {
             Ok(()) => {
-                let (verification, body) = answer_challenge(&self.signer, &request);
+                let (verification, body) = answer_challenge(signer, &request);
                 let micros = started.elapsed().as_micros() as u64;
                 let record =
                     ChallengeRecord::answered(received_at, &from.peer, &shown, verification, micros).via(from.via());
@@ -242,7 +320,7 @@ impl Handler {
                 (record, error_response(StatusCode::BAD_REQUEST, reason))
             }
         };
-        self.pipeline.note(Record::Challenge(record)).await;
+        self.pipeline.note(Record::Challenge(record.from_source(name))).await;
         Ok(response)
     }
 
@@ -375,6 +453,21 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
             format!("unsupported content-type {:?} (expected application/json)", truncate(essence, 100)),
         ))
     }
+}
+
+/// Structured events may carry their data as `data_base64`; it must then be base64 and come without `data`. Only
+/// bodies that mention the member are parsed again, so the common delivery pays nothing.
+fn check_data_base64(body: &[u8], events: &[crate::cloudevent::ParsedEvent]) -> Result<(), Refusal> {
+    if memchr::memmem::find(body, b"data_base64").is_none() {
+        return Ok(());
+    }
+    for event in events {
+        let value: serde_json::Value = serde_json::from_str(event.raw.get())
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
+        binary::check_structured_data(&value)
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
+    }
+    Ok(())
 }
 
 fn too_large(limit: usize) -> Refusal {

@@ -7,6 +7,7 @@ pub mod listener;
 // `proxy` lives at the crate root so `config` can parse `--trusted-proxy` without depending on the server.
 pub use crate::proxy;
 pub mod rejections;
+pub mod sources;
 pub mod tls;
 pub mod x509;
 

@@ -118,6 +118,7 @@ fn summarise(tallies: HashMap<Key, RefusalCount>) -> Vec<RejectedRecord> {
         .into_iter()
         .filter(|(_, t)| t.folded > 0)
         .map(|(key, t)| RejectedRecord {
+            source_name: None,
             received_at: t.last_at.unwrap_or_else(crate::record::now),
             // The address alone: the record stands for many connections, hence many ports.
             peer: key.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "*".to_owned()),

@@ -253,7 +253,7 @@ impl History {
     /// Adds an accepted event as the newest row.
     pub fn push(&mut self, rec: EventRecord) -> Pushed {
         // The fields come out of the event escaped; the peer is escaped too, as a journal is only a file.
-        let fields = EventFields::from_raw(rec.event.get());
+        let fields = EventFields::of(&rec);
         let (ty, new_type) = self.types.acquire(&fields.ty);
         let (user, new_user) = self.users.acquire_opt(fields.user.as_deref());
         let (category, _) = self.categories.acquire_opt(fields.category.as_deref());

@@ -264,6 +264,8 @@ mod tests {
         let mut sink = MetricsSink(m.clone());
         let event = |duplicate| {
             Record::Event(EventRecord {
+                source_name: None,
+                attributes: None,
                 received_at: crate::record::now(),
                 peer: "p".into(),
                 via: None,
@@ -275,6 +277,7 @@ mod tests {
         sink.emit(&event(false), "");
         sink.emit(&event(true), "");
         let rejected = Record::Rejected(RejectedRecord {
+            source_name: None,
             received_at: crate::record::now(),
             peer: "p".into(),
             via: None,

@@ -77,6 +77,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 /// An accepted, primary-verified event record of `event` (CloudEvent JSON text), as the receiver writes it.
 pub fn event_record(event: String, received_at: time::OffsetDateTime, peer: &str) -> glwatch::record::Record {
     glwatch::record::Record::Event(glwatch::record::EventRecord {
+        source_name: None,
+        attributes: None,
         received_at,
         peer: peer.into(),
         via: None,
@@ -386,10 +388,15 @@ impl Client {
 }
 
 pub async fn send(sender: &mut Sender, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    send_to(sender, method, "/webhook", headers, body).await
+}
+
+/// Like [`send`], to `path`.
+pub async fn send_to(sender: &mut Sender, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     // HTTP/2 needs the scheme and authority in the URI; HTTP/1.1 gets origin-form plus Host.
     let mut req = match sender {
-        Sender::H1(_) => Request::builder().method(method).uri("/webhook").header("host", "localhost"),
-        Sender::H2(_) => Request::builder().method(method).uri("https://localhost/webhook"),
+        Sender::H1(_) => Request::builder().method(method).uri(path).header("host", "localhost"),
+        Sender::H2(_) => Request::builder().method(method).uri(format!("https://localhost{path}")),
     };
     for (k, v) in headers {
         req = req.header(*k, *v);

@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 
 fn event(id: &str, duplicate: bool) -> String {
     Record::Event(EventRecord {
+        source_name: None,
+        attributes: None,
         received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
         peer: "127.0.0.1:1".into(),
         via: None,

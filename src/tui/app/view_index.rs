@@ -177,6 +177,8 @@ impl App {
         self.rows_in(0..self.view_len())
             .map(|(_, r)| {
                 Record::Event(EventRecord {
+                    source_name: None,
+                    attributes: None,
                     received_at: r.received_at,
                     peer: self.history.peers.name(r.peer).to_owned(),
                     // The table keeps the client only; `glwatch export` reads the journal, which has the proxy.

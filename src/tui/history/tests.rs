@@ -13,6 +13,8 @@ pub fn event(id: &str, ty: &str, user: Option<&str>, description: &str) -> Event
         "time": "2024-12-20T12:34:53.161Z", "data": data,
     });
     EventRecord {
+        source_name: None,
+        attributes: None,
         received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
         peer: "127.0.0.1:5000".into(),
         via: None,

@@ -38,6 +38,8 @@ pub fn fixture(name: &str) -> String {
 
 pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
     Record::Event(EventRecord {
+        source_name: None,
+        attributes: None,
         received_at: at,
         peer: "203.0.113.7:51234".into(),
         via: None,
@@ -62,6 +64,7 @@ pub fn sample_records() -> Vec<Record> {
     out.insert(
         0,
         Record::Challenge(ChallengeRecord {
+            source_name: None,
             received_at: datetime!(2024-12-20 12:30:00 UTC),
             peer: "16.0.0.1:443".into(),
             via: None,
@@ -73,6 +76,7 @@ pub fn sample_records() -> Vec<Record> {
         }),
     );
     out.push(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: datetime!(2024-12-20 12:35:20 UTC),
         peer: "198.51.100.9:40000".into(),
         via: None,
@@ -83,6 +87,7 @@ pub fn sample_records() -> Vec<Record> {
         count: Some(1000),
     }));
     out.push(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: datetime!(2024-12-20 12:35:21 UTC),
         peer: "198.51.100.10:40001".into(),
         via: None,

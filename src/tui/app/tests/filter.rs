@@ -46,6 +46,7 @@ fn expected_ids(app: &App, text: &str) -> Vec<String> {
                 user: h.user_name(r).map(Into::into),
                 category: None,
                 summary: h.summary(r).into(),
+                source_name: None,
             })
         })
         .map(|(_, r)| h.id(r).to_string())

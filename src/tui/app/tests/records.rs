@@ -23,6 +23,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
     let mut app = App::new(info(), 10);
     let t = time::macros::datetime!(2024-12-20 12:00:00 UTC);
     app.update(Action::Record(Record::Challenge(ChallengeRecord {
+        source_name: None,
         received_at: t,
         peer: "1.2.3.4:5".into(),
         via: None,
@@ -36,6 +37,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
     assert_eq!(app.view_len(), 0, "challenges are not events");
     for i in 0..1000u64 {
         app.update(Action::Record(Record::Rejected(RejectedRecord {
+            source_name: None,
             received_at: t + time::Duration::milliseconds(i as i64),
             peer: format!("9.9.9.9:{}", 1000 + i),
             via: None,
@@ -47,6 +49,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
         })));
     }
     app.update(Action::Record(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: t,
         peer: "8.8.8.8:1".into(),
         via: None,
@@ -66,6 +69,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
 /// A refusal of a malformed request from `peer`.
 fn malformed(at: OffsetDateTime, peer: String) -> Action {
     Action::Record(Record::Rejected(RejectedRecord {
+        source_name: None,
         received_at: at,
         peer,
         via: None,
