@@ -296,6 +296,7 @@ where
         utc_offset: screen.utc_offset,
         generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
         banner: screen.banner,
+        attached: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

@@ -26,6 +26,7 @@ pub fn info() -> Info {
         export_dir: PathBuf::from("/tmp/exports"),
         utc_offset: UtcOffset::UTC,
         banner: None,
+        attached: None,
     }
 }
 
