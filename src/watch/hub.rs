@@ -67,11 +67,6 @@ impl Hub {
         inner.slots.retain(|tx| tx.try_send(item.clone()).is_ok());
     }
 
-    /// Drops queues whose readers are gone, so the count of subscribers is current.
-    pub fn prune(&self) {
-        self.lock().slots.retain(|tx| !tx.is_closed());
-    }
-
     pub fn metrics(&self) -> &Arc<super::metrics::Metrics> {
         &self.metrics
     }
