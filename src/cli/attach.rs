@@ -25,6 +25,7 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
         history: Vec::new(),
         listen_url: String::new(),
         fingerprint: String::new(),
+        cert: None,
         secret_state: String::new(),
         retain: args.retain,
         screen_dropped: Arc::new(AtomicU64::new(0)),

@@ -104,6 +104,7 @@ mod tests {
         let r = Record::Rejected(RejectedRecord {
             received_at: at,
             peer: "p".into(),
+            via: None,
             status: 400,
             reason: "r".into(),
             method: None,

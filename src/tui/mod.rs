@@ -57,6 +57,8 @@ pub struct DashboardContext {
     pub listen_url: String,
     /// Certificate SHA-256 fingerprint, hex with colons.
     pub fingerprint: String,
+    /// The certificate being served, read live for the header (it can be reloaded); `None` for plain HTTP.
+    pub cert: Option<Arc<crate::server::certs::CertStatus>>,
     /// e.g. `primary`, `primary+secondary`, `generated`.
     pub secret_state: String,
     /// Events kept for the table (`--retain`).
@@ -94,6 +96,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         history,
         listen_url,
         fingerprint,
+        cert,
         secret_state,
         retain,
         screen_dropped,
@@ -104,7 +107,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         banner,
         attached,
     } = ctx;
-    let info = Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset, banner, attached };
+    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
         app.update(Action::ShowSecret(secret));

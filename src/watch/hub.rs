@@ -95,6 +95,7 @@ mod tests {
         let record = Record::Rejected(crate::record::RejectedRecord {
             received_at: crate::record::now(),
             peer: "p".into(),
+            via: None,
             status: 400,
             reason: "r".into(),
             method: None,

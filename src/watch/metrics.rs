@@ -266,6 +266,7 @@ mod tests {
             Record::Event(EventRecord {
                 received_at: crate::record::now(),
                 peer: "p".into(),
+                via: None,
                 verified_by: VerifiedBy::Primary,
                 duplicate,
                 event: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
@@ -276,6 +277,7 @@ mod tests {
         let rejected = Record::Rejected(RejectedRecord {
             received_at: crate::record::now(),
             peer: "p".into(),
+            via: None,
             status: 401,
             reason: "r".into(),
             method: None,

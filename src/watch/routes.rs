@@ -105,6 +105,7 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
             let record = Record::Rejected(RejectedRecord {
                 received_at: now(),
                 peer: peer.to_string(),
+                via: None,
                 status: 401,
                 reason: format!("watch endpoint: {why}"),
                 method: Some(crate::cloudevent::truncate(request.method().as_str(), 32).to_owned()),
