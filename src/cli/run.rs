@@ -199,7 +199,9 @@ fn print_generated_secret(secret: &Secret) {
 }
 
 /// `glwatch --headless`, and plain `glwatch` without a terminal: NDJSON records on stdout.
-pub async fn run_headless(args: RunArgs) -> ExitCode {
+pub async fn run_headless(mut args: RunArgs) -> ExitCode {
+    // Nothing shows history here: the journal is read for the duplicate window alone.
+    args.retain = 0;
     let (config, watch_options, journal) = match configure(&args) {
         Ok(all) => all,
         Err(e) => return fail(&e),
