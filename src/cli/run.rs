@@ -33,10 +33,9 @@ pub struct Started {
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
-    /// The receiver's TLS configuration, reused by the watch endpoint over HTTPS; `None` with --plain-http.
+    /// The receiver's TLS configuration (with its reloading certificate), reused by the watch endpoint over
+    /// HTTPS; `None` with --plain-http.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// When the served certificate expires (Unix time), if it could be read.
-    pub certificate_expiry: Option<i64>,
 }
 
 /// Loads the certificate (or generates the default pair in certs/) and starts serving; with --plain-http no
@@ -102,8 +101,7 @@ async fn launch(
             cert: None,
             secret_state,
             generated_secret,
-            tls: None,
-            certificate_expiry: None,
+            tls: shared_tls,
         });
     };
     let fingerprint = identity.fingerprint();
@@ -112,7 +110,6 @@ async fn launch(
     drop(err);
     let status = serving.status();
     certs::warn_if_expiring(&identity.cert_path, &status, time::OffsetDateTime::now_utc());
-    let certificate_expiry = status.not_after().map(|t| t.unix_timestamp());
     Ok(Started {
         server,
         listen_url: url,
@@ -121,7 +118,6 @@ async fn launch(
         secret_state,
         generated_secret,
         tls: shared_tls,
-        certificate_expiry,
     })
 }
 
@@ -170,13 +166,16 @@ async fn serve_watch(
     pipeline: Pipeline,
     started: &Started,
 ) -> Result<glwatch::watch::WatchServer, String> {
-    if let Some(t) = started.certificate_expiry {
-        watch.metrics.set_certificate_expiry(t);
+    if let Some(status) = &started.cert {
+        watch.metrics.watch_certificate(status.clone());
     }
     let tls = match (&started.tls, options.listen) {
-        (Some(tls), _) => Some(tls.clone()),
-        (None, Some(_)) => return Err("--watch-listen serves HTTPS with the receiver's certificate, so it cannot be used with --plain-http; reach the watch socket over SSH instead".into()),
-        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(
+                "--watch-listen serves HTTPS with the receiver's certificate, which --plain-http has none of".into()
+            )
+        }
+        (tls, _) => tls.clone(),
     };
     let served = watch.serve(options, journal, pipeline, tls).await.map_err(|e| e.to_string())?;
     let mut err = std::io::stderr().lock();

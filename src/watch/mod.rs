@@ -58,8 +58,8 @@ impl Watch {
         store.map(|s| Box::new(MeteredStore::new(s, self.metrics.clone(), bytes)) as Box<dyn Store>)
     }
 
-    /// Starts serving. `tls` is the receiver's own configuration, reused for remote watchers (required with
-    /// `listen`).
+    /// Starts serving. `tls` is the receiver's own configuration, reused for remote watchers (who are not served
+    /// without it).
     pub async fn serve(
         &self,
         options: &WatchOptions,
