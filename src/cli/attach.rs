@@ -13,7 +13,14 @@ const QUEUE: usize = 16 * 1024;
 /// Runs the attached dashboard until the operator quits. The receiver is never told anything: quitting only
 /// closes this side's connections.
 pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
-    let client = match watch_client(args.target.as_deref(), &args.token, &args.token_file, &args.ca, args.insecure) {
+    let client = match watch_client(
+        args.target.as_deref(),
+        &args.data_dir,
+        &args.token,
+        &args.token_file,
+        &args.ca,
+        args.insecure,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };

@@ -1,6 +1,6 @@
 //! `glwatch tail`: the command line turned into tail options, run until done or interrupted.
 
-use super::run::{fail, read_token, wait_for_signal, EXPORT_DIR, WATCH_SOCKET};
+use super::run::{fail, read_token, wait_for_signal, WATCH_SOCKET};
 use super::TailArgs;
 use glwatch::watch::client::{Target, WatchClient};
 use glwatch::watch::tail::{Select, Start, TailOptions};
@@ -11,12 +11,13 @@ use std::process::ExitCode;
 /// default; a token and trust for an https:// one. The error is one line naming the flag.
 pub fn watch_client(
     target: Option<&str>,
+    data_dir: &std::path::Path,
     token: &Option<String>,
     token_file: &Option<PathBuf>,
     ca: &Option<PathBuf>,
     insecure: bool,
 ) -> Result<WatchClient, String> {
-    let target = target.map(str::to_owned).unwrap_or_else(|| format!("unix:{EXPORT_DIR}/{WATCH_SOCKET}"));
+    let target = target.map(str::to_owned).unwrap_or_else(|| format!("unix:{}", data_dir.join(WATCH_SOCKET).display()));
     let target = Target::parse(&target).map_err(|e| e.to_string())?;
     let token = read_token("--token-file", token, token_file)?;
     let trust = match (ca, insecure) {
@@ -29,7 +30,14 @@ pub fn watch_client(
 
 /// `glwatch tail`: a running glwatch's records on stdout.
 pub async fn run(args: TailArgs) -> ExitCode {
-    let client = match watch_client(args.target.as_deref(), &args.token, &args.token_file, &args.ca, args.insecure) {
+    let client = match watch_client(
+        args.target.as_deref(),
+        &args.data_dir,
+        &args.token,
+        &args.token_file,
+        &args.ca,
+        args.insecure,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
