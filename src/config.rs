@@ -1,9 +1,9 @@
 //! Receiver settings: the options as given ([`ReceiverOptions`]) checked into a [`ReceiverConfig`], with secrets
 //! read and checked and timeouts as durations.
 
+use crate::acme::{AcmeError, AcmeOptions};
 use crate::greenlake::{Secret, SecretLengthError};
-use crate::server::acme::{AcmeError, AcmeOptions};
-use crate::server::proxy::{Cidr, TrustedProxies};
+use crate::proxy::{Cidr, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

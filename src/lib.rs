@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod cloudevent;
 pub mod config;
 pub mod data_dir;
@@ -10,6 +11,7 @@ pub mod filter;
 pub mod greenlake;
 pub mod journal;
 pub mod pipeline;
+pub mod proxy;
 pub mod record;
 pub mod send;
 pub mod server;

@@ -285,7 +285,7 @@ pub struct RunArgs {
     /// TLS-terminating proxy's: the client address is taken from their Forwarded or X-Forwarded-For header and
     /// records show the proxy as `via`. Repeat for several (comma-separated in the environment).
     #[arg(long = "trusted-proxy", env = "GLWATCH_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
-    pub trusted_proxies: Vec<glwatch::server::proxy::Cidr>,
+    pub trusted_proxies: Vec<glwatch::proxy::Cidr>,
 
     /// Serve plain HTTP/1.1 and h2c instead of HTTPS, for running behind a TLS-terminating proxy. Only on a
     /// loopback address, unless --trusted-proxy is given: then only those addresses are served.

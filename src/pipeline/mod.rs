@@ -5,6 +5,8 @@
 //! queued at once, writes it all, syncs once if any of it must be durable, then answers everyone. Requests that
 //! arrive during an fsync queue up and share the next one: this is the group commit that keeps durability cheap.
 //! The duplicate window and the outputs (sinks) live in their own files.
+//!
+//! Over 400 lines: the commit loop and the tests that drive it through an in-memory store stay side by side.
 
 mod channel_sink;
 mod dedup;

@@ -1,6 +1,8 @@
 //! The accept loop: connection caps, the TLS handshake under a deadline (or plain HTTP behind a proxy), HTTP/1.1
 //! and HTTP/2 with timeouts, connections without requests closed, and a graceful stop that lets requests in
 //! flight finish.
+//!
+//! Over 400 lines: the accept loop, its caps and the graceful stop share one connection life cycle.
 
 use super::handler::Handler;
 use super::proxy::TrustedProxies;

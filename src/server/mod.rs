@@ -4,7 +4,8 @@ pub mod acme;
 pub mod certs;
 pub mod handler;
 pub mod listener;
-pub mod proxy;
+// `proxy` lives at the crate root so `config` can parse `--trusted-proxy` without depending on the server.
+pub use crate::proxy;
 pub mod rejections;
 pub mod tls;
 pub mod x509;

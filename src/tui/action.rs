@@ -6,6 +6,16 @@ use crate::greenlake::Secret;
 use crate::record::Record;
 use time::OffsetDateTime;
 
+/// Why an export started from the dashboard failed; the status line shows the text.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportFailed {
+    #[error("{0}")]
+    Write(std::io::Error),
+    /// The blocking task writing the files did not finish (it panicked or the runtime stopped).
+    #[error("{0}")]
+    Stopped(tokio::task::JoinError),
+}
+
 #[derive(Debug)]
 pub enum Action {
     /// A record as it was committed.
@@ -72,7 +82,7 @@ pub enum Action {
 
     Export,
     /// The outcome of an export the main loop carried out.
-    Exported(Result<ExportFiles, String>),
+    Exported(Result<ExportFiles, ExportFailed>),
     /// A message for the status line from work the main loop did (an export starting, a copy that failed).
     Notice(String),
     Copy,

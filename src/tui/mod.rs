@@ -18,8 +18,7 @@ pub mod view;
 
 use crate::export;
 use crate::record::Record;
-use action::{Action, Effect};
-use anyhow::Context as _;
+use action::{Action, Effect, ExportFailed};
 use app::{App, Info};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -81,6 +80,21 @@ pub struct DashboardContext {
     pub attached: Option<String>,
 }
 
+/// Why the dashboard stopped on an error: what it was doing, and the terminal's error.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("setting up the terminal: {0}")]
+    Setup(io::Error),
+    #[error("opening the terminal: {0}")]
+    Open(io::Error),
+    #[error("clearing the terminal: {0}")]
+    Clear(io::Error),
+    #[error("reading terminal input: {0}")]
+    Input(io::Error),
+    #[error("drawing the dashboard: {0}")]
+    Draw(io::Error),
+}
+
 /// The local UTC offset, or UTC when it cannot be known. Call it before the async runtime starts its threads:
 /// reading the local offset is refused once a process has several threads, because of how the C library handles
 /// the time zone.
@@ -90,7 +104,7 @@ pub fn local_offset() -> UtcOffset {
 
 /// Runs the dashboard until the operator quits (q or Ctrl-C). The terminal is restored on quit, on error and on
 /// panic.
-pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
+pub async fn run(ctx: DashboardContext) -> Result<(), DashboardError> {
     let DashboardContext {
         mut records,
         history,
@@ -115,10 +129,10 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
     for r in history {
         app.update(Action::History(r));
     }
-    let _guard = TerminalGuard::enter().context("setting up the terminal")?;
+    let _guard = TerminalGuard::enter().map_err(DashboardError::Setup)?;
     let mut terminal =
-        Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout())).context("opening the terminal")?;
-    terminal.clear().context("clearing the terminal")?;
+        Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout())).map_err(DashboardError::Open)?;
+    terminal.clear().map_err(DashboardError::Clear)?;
     let input = crossterm::event::EventStream::new();
     let mut clipboard = Osc52(io::stdout());
     run_loop(&mut terminal, &mut app, input, &mut records, &screen_dropped, &mut clipboard).await
@@ -201,7 +215,7 @@ pub async fn run_loop<B, I, C>(
     records: &mut mpsc::Receiver<Feed>,
     screen_dropped: &AtomicU64,
     clipboard: &mut C,
-) -> anyhow::Result<()>
+) -> Result<(), DashboardError>
 where
     B: Backend,
     I: Stream<Item = io::Result<Event>> + Unpin,
@@ -223,7 +237,7 @@ where
                 let _active = ActiveHere::enter();
                 let ev = match ev {
                     None => return Ok(()),
-                    Some(ev) => ev.context("reading terminal input")?,
+                    Some(ev) => ev.map_err(DashboardError::Input)?,
                 };
                 if matches!(ev, Event::Resize(..)) {
                     dirty = true;
@@ -253,8 +267,7 @@ where
                 let dropped = screen_dropped.load(Ordering::Relaxed);
                 let stale = last_draw.map_or(true, |t| t.elapsed() >= IDLE_REDRAW);
                 if dirty || stale || dropped != app.screen_dropped() {
-                    draw_frame(terminal, app, OffsetDateTime::now_utc(), dropped)
-                        .context("drawing the dashboard")?;
+                    draw_frame(terminal, app, OffsetDateTime::now_utc(), dropped).map_err(DashboardError::Draw)?;
                     dirty = false;
                     last_draw = Some(Instant::now());
                 }
@@ -287,7 +300,7 @@ where
 
 /// Copies the listed events (cheap next to writing them) and writes the files on a blocking thread, so a large
 /// export does not freeze the screen.
-fn start_export(app: &mut App, done: mpsc::UnboundedSender<Result<export::ExportFiles, String>>) {
+fn start_export(app: &mut App, done: mpsc::UnboundedSender<Result<export::ExportFiles, ExportFailed>>) {
     let records = app.export_records();
     let dir = app.info.export_dir.clone();
     app.update(Action::Notice(format!("exporting {} events to {}…", records.len(), dir.display())));
@@ -295,8 +308,8 @@ fn start_export(app: &mut App, done: mpsc::UnboundedSender<Result<export::Export
     tokio::spawn(async move {
         let job = tokio::task::spawn_blocking(move || export::export_to_dir(&dir, now, &records));
         let result = match job.await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Ok(r) => r.map_err(ExportFailed::Write),
+            Err(e) => Err(ExportFailed::Stopped(e)),
         };
         let _ = done.send(result);
     });

@@ -10,82 +10,21 @@ mod cache;
 use cache::{Observed, SecureDirCache};
 use futures_util::StreamExt;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, DnsName, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_acme::{is_tls_alpn_challenge, AcmeConfig, AcmeState, EventError, EventOk, ResolvesServerCertAcme};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-pub const LETS_ENCRYPT: &str = rustls_acme::acme::LETS_ENCRYPT_PRODUCTION_DIRECTORY;
-pub const LETS_ENCRYPT_STAGING: &str = rustls_acme::acme::LETS_ENCRYPT_STAGING_DIRECTORY;
 /// The ALPN protocol of TLS-ALPN-01 validation connections (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = rustls_acme::acme::ACME_TLS_ALPN_NAME;
 /// Certificates shorter-lived than this are renewed at half their lifetime rather than with a third left.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 24 * 3600);
 
-/// What `--acme` and its companion flags ask for.
-#[derive(Debug, Clone)]
-pub struct AcmeOptions {
-    pub domains: Vec<String>,
-    pub email: Option<String>,
-    /// The CA's ACME directory URL.
-    pub directory: String,
-    /// A PEM file of extra roots to trust for the CA's own HTTPS (a private CA such as step-ca or Pebble).
-    pub ca: Option<PathBuf>,
-    /// Where the account key and the certificates are kept.
-    pub cache_dir: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AcmeError {
-    #[error("--acme {0:?}: not a domain name a CA can certify (expected e.g. events.example.com; no IP addresses, no wildcards)")]
-    BadDomain(String),
-    #[error("--acme-email {0:?}: not an email address")]
-    BadEmail(String),
-    #[error("--acme-directory {0:?}: expected an https:// URL")]
-    BadDirectory(String),
-    #[error("--acme-ca {path}: {problem}")]
-    BadCa { path: String, problem: String },
-    #[error("TLS setup: {0}")]
-    Tls(#[from] rustls::Error),
-}
-
-impl AcmeOptions {
-    /// Lower-cases and checks the domains (duplicates dropped, order kept), the email and the directory URL.
-    pub fn normalized(mut self) -> Result<AcmeOptions, AcmeError> {
-        let mut domains: Vec<String> = Vec::with_capacity(self.domains.len());
-        for raw in &self.domains {
-            let d = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-            let is_ip = d.parse::<std::net::IpAddr>().is_ok();
-            if is_ip || d.contains('*') || !d.contains('.') || DnsName::try_from(d.as_str()).is_err() {
-                return Err(AcmeError::BadDomain(raw.clone()));
-            }
-            if !domains.contains(&d) {
-                domains.push(d);
-            }
-        }
-        if domains.is_empty() {
-            return Err(AcmeError::BadDomain(String::new()));
-        }
-        self.domains = domains;
-        if let Some(email) = &self.email {
-            let e = email.trim();
-            let ok = e.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
-                && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err(AcmeError::BadEmail(email.clone()));
-            }
-            self.email = Some(e.to_owned());
-        }
-        if !self.directory.starts_with("https://") {
-            return Err(AcmeError::BadDirectory(self.directory));
-        }
-        Ok(self)
-    }
-}
+pub use crate::acme::{AcmeError, AcmeOptions, LETS_ENCRYPT, LETS_ENCRYPT_STAGING};
 
 /// ACME running beside the receiver: its resolver serves the certificate, its task orders and renews. Dropping it
 /// stops the task.
@@ -476,55 +415,4 @@ impl log::Log for LogBridge {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn options(domains: &[&str]) -> AcmeOptions {
-        AcmeOptions {
-            domains: domains.iter().map(|d| d.to_string()).collect(),
-            email: None,
-            directory: LETS_ENCRYPT.into(),
-            ca: None,
-            cache_dir: PathBuf::from("acme"),
-        }
-    }
-
-    #[test]
-    fn domains_are_checked_and_normalized() {
-        let o = options(&["Events.Example.com.", "events.example.com", "b.example.org"]).normalized().unwrap();
-        assert_eq!(o.domains, ["events.example.com", "b.example.org"]);
-        for bad in ["127.0.0.1", "*.example.com", "localhost", "bad name.example.com", ""] {
-            let e = options(&[bad]).normalized().unwrap_err().to_string();
-            assert!(e.starts_with("--acme ") && !e.contains('\n'), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn email_and_directory_are_checked() {
-        let mut o = options(&["a.example.com"]);
-        o.email = Some("ops@example.com".into());
-        assert!(o.clone().normalized().is_ok());
-        o.email = Some("ops".into());
-        assert!(o.clone().normalized().unwrap_err().to_string().starts_with("--acme-email"));
-        o.email = None;
-        o.directory = "http://ca.example.com/dir".into();
-        assert!(o.normalized().unwrap_err().to_string().starts_with("--acme-directory"));
-    }
-
-    #[test]
-    fn short_lived_certificates_renew_at_half_others_with_a_third_left() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let day = Duration::from_secs(86_400);
-        assert_eq!(early_renewal(t0, t0 + 6 * day), Some(t0 + 3 * day));
-        assert_eq!(renewal_due(t0, t0 + 6 * day), t0 + 3 * day);
-        assert_eq!(early_renewal(t0, t0 + 90 * day), None);
-        assert_eq!(renewal_due(t0, t0 + 90 * day), t0 + 60 * day);
-        assert_eq!(early_renewal(t0, t0 + 10 * day), None);
-    }
-
-    #[test]
-    fn a_missing_extra_ca_is_one_line_naming_the_file() {
-        let e = roots(Some(Path::new("/nonexistent/ca.pem"))).unwrap_err().to_string();
-        assert!(e.starts_with("--acme-ca /nonexistent/ca.pem:") && !e.contains('\n'), "{e}");
-    }
-}
+mod tests;

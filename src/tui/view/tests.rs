@@ -1,4 +1,6 @@
 //! Render tests: the dashboard drawn on ratatui's `TestBackend`, checked for what the operator would read.
+//!
+//! Over 400 lines: one render harness and its scenarios; splitting would scatter the shared screen helpers.
 
 use crate::record::{ChallengeRecord, EventRecord, Record, RejectedRecord, VerifiedBy};
 use crate::tui::action::Action;

@@ -16,11 +16,22 @@ pub struct Cidr {
     prefix: u8,
 }
 
-impl FromStr for Cidr {
-    type Err = String;
+/// Why a `--trusted-proxy` value is not a network; the text names the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    #[error("{0:?}: expected an IP address or a network like 10.0.0.0/8 or fd00::/8")]
+    NotANetwork(String),
+    #[error("{input:?}: a prefix length of at most {max}")]
+    PrefixTooLong { input: String, max: u8 },
+    #[error("{input:?}: has host bits set; did you mean {network}/{prefix}?")]
+    HostBits { input: String, network: IpAddr, prefix: u8 },
+}
 
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let bad = || format!("{s:?}: expected an IP address or a network like 10.0.0.0/8 or fd00::/8");
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
+        let bad = || CidrError::NotANetwork(s.to_owned());
         let (addr, prefix) = match s.trim().split_once('/') {
             Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
             None => (s.trim(), None),
@@ -29,11 +40,11 @@ impl FromStr for Cidr {
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = prefix.unwrap_or(max);
         if prefix > max {
-            return Err(format!("{s:?}: a prefix length of at most {max}"));
+            return Err(CidrError::PrefixTooLong { input: s.to_owned(), max });
         }
         let cidr = Cidr { network, prefix };
         if cidr.mask(network) != network {
-            return Err(format!("{s:?}: has host bits set; did you mean {}/{prefix}?", cidr.mask(network)));
+            return Err(CidrError::HostBits { input: s.to_owned(), network: cidr.mask(network), prefix });
         }
         Ok(cidr)
     }
