@@ -87,6 +87,7 @@ fn info() -> Info {
         export_dir: std::env::temp_dir(),
         utc_offset: time::UtcOffset::UTC,
         banner: None,
+        attached: None,
     }
 }
 

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         if let Err(e) = init_file_logging(&log_path) {
             return fail(&format!("cannot open the log file {}: {e}", log_path.display()));
         }
-    } else if !matches!(cli.command, Some(Command::Demo(_))) {
+    } else if !matches!(cli.command, Some(Command::Demo(_) | Command::Attach(_))) {
         // The demo sets up its own logging once it knows it has a terminal.
         init_logging();
     }
@@ -31,6 +31,11 @@ fn main() -> ExitCode {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => cli::export::run(args),
         Some(Command::Demo(args)) => cli::demo::start(args, utc_offset),
+        // Logs would scribble over the dashboard; an attached one has nothing to log that it does not show.
+        Some(Command::Attach(_)) if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) => {
+            fail("attach needs a terminal; for records on stdout use `glwatch tail -f`")
+        }
+        Some(Command::Attach(args)) => with_runtime(|rt| rt.block_on(cli::attach::run(args, utc_offset))),
         Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(cli::send::run(args)) {
             Ok(code) => code,

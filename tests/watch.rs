@@ -118,7 +118,9 @@ async fn tail_prints_the_journal_then_follows_and_two_followers_resume_across_a_
     wait_socket(dir.path());
 
     let (code, printed, err) = tail_once(dir.path(), &[]);
-    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("glwatch: history begins at seq 1 ("), "{err}");
     assert_eq!(printed, journal_lines(dir.path()), "tail prints exactly the journal's lines");
     assert_eq!(printed.iter().map(|l| seq(l)).collect::<Vec<_>>(), [1, 2, 3]);
 

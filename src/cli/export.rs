@@ -28,6 +28,9 @@ pub fn run(args: ExportArgs) -> ExitCode {
             for w in warnings {
                 eprintln!("glwatch: journal warning: {w}");
             }
+            if let Ok(Some((first, when))) = glwatch::journal::history_begins(&journal, glwatch::journal::MAX_LINE) {
+                eprintln!("glwatch: {}", glwatch::watch::attach::history_note(first, when));
+            }
             eprintln!("glwatch: exported {rows} events from {}", journal.display());
             ExitCode::SUCCESS
         }

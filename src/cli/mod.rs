@@ -1,6 +1,7 @@
 //! The command line, on the binary side only: flags with their help and `GLWATCH_*` environment twins, turned
 //! into the library's option structs, and the start-up of each command.
 
+pub mod attach;
 pub mod demo;
 pub mod export;
 pub mod logging;
@@ -42,6 +43,46 @@ pub enum Command {
     Export(ExportArgs),
     /// Print a running glwatch's records as NDJSON, exactly as journaled (with seq); -f keeps following.
     Tail(TailArgs),
+    /// The dashboard over a running glwatch (its watch socket, or its --watch-listen with a token): history, then
+    /// live records, reconnecting when it restarts. Quitting leaves the receiver running. Needs a terminal.
+    Attach(AttachArgs),
+}
+
+/// Flags of `glwatch attach`.
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock), or
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    #[arg(env = "GLWATCH_ATTACH_TARGET", value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// The data directory whose glwatch.sock is the default target.
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
+    /// Records loaded as history when attaching, and events kept on screen; older ones fall off.
+    #[arg(long, env = "GLWATCH_RETAIN", default_value_t = 100_000)]
+    pub retain: usize,
+
+    /// Where `e` writes its CSV and JSONL files.
+    #[arg(long, env = "GLWATCH_EXPORT_DIR", value_name = "DIR", default_value = ".")]
+    pub export_dir: PathBuf,
+
+    /// The watch token of an https:// target.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    pub token: Option<String>,
+
+    /// Read the watch token from this file.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
+    #[arg(long, env = "GLWATCH_ATTACH_CA", value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any certificate from an https:// target (testing only).
+    #[arg(long, env = "GLWATCH_ATTACH_INSECURE")]
+    pub insecure: bool,
 }
 
 /// Flags of `glwatch tail`.
@@ -355,6 +396,15 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
 
+    /// Delete whole journal segments whose newest record is older than this (e.g. 30d, 12h). The segment being
+    /// written is never deleted, nor records a route has yet to deliver.
+    #[arg(long, env = "GLWATCH_JOURNAL_KEEP", value_name = "DURATION", value_parser = glwatch::units::parse_span)]
+    pub journal_keep: Option<std::time::Duration>,
+
+    /// Delete the oldest journal segments while the journal is larger than this (bytes; K, M, G suffixes).
+    #[arg(long, env = "GLWATCH_JOURNAL_MAX_SIZE", value_name = "BYTES", value_parser = glwatch::units::parse_size)]
+    pub journal_max_size: Option<u64>,
+
     /// The local watch socket (`glwatch tail`, dashboards, metrics without a token), created mode 0600.
     /// Default: DIR/glwatch.sock of --data-dir.
     #[arg(long, env = "GLWATCH_WATCH_SOCKET", value_name = "PATH")]
@@ -460,6 +510,11 @@ impl RunArgs {
             dedup_window: self.dedup_window.max(1),
             // Records are one event each, so a line is bounded by the body limit plus the record's own fields.
             max_line: MAX_LINE.max(self.max_body.saturating_add(64 * 1024)),
+            retention: glwatch::journal::Retention {
+                keep: self.journal_keep,
+                max_size: self.journal_max_size,
+                routes_dir: Some(self.data_dir.join("routes")),
+            },
         })
     }
 }

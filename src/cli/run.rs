@@ -257,7 +257,9 @@ fn print_generated_secret(secret: &Secret) {
 }
 
 /// `glwatch --headless`, and plain `glwatch` without a terminal: NDJSON records on stdout.
-pub async fn run_headless(args: RunArgs) -> ExitCode {
+pub async fn run_headless(mut args: RunArgs) -> ExitCode {
+    // Nothing shows history here: the journal is read for the duplicate window alone.
+    args.retain = 0;
     let (config, watch_options, journal) = match configure(&args) {
         Ok(all) => all,
         Err(e) => return e.report(),
@@ -402,6 +404,7 @@ where
         utc_offset: screen.utc_offset,
         generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
         banner: screen.banner,
+        attached: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

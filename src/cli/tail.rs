@@ -4,30 +4,42 @@ use super::run::{fail, read_token, wait_for_signal, WATCH_SOCKET};
 use super::TailArgs;
 use glwatch::watch::client::{Target, WatchClient};
 use glwatch::watch::tail::{Select, Start, TailOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `glwatch tail`: a running glwatch's records on stdout.
-pub async fn run(args: TailArgs) -> ExitCode {
-    let target = args.target.clone().unwrap_or_else(|| format!("unix:{}", args.data_dir.join(WATCH_SOCKET).display()));
-    let target = match Target::parse(&target) {
-        Ok(t) => t,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let token = match read_token("--token-file", &args.token, &args.token_file) {
-        Ok(t) => t,
-        Err(e) => return fail(&e),
-    };
-    let trust = match (&args.ca, args.insecure) {
-        (Some(ca), _) => match glwatch::send::client::Trust::from_pem_file(ca) {
-            Ok(t) => t,
-            Err(e) => return fail(&format!("--ca: {e:#}")),
-        },
+/// The client for a watch target as `tail` and `attach` take it: the local socket in the data directory by
+/// default; a token and trust for an https:// one. The error is one line naming the flag.
+pub fn watch_client(
+    target: Option<&str>,
+    data_dir: &std::path::Path,
+    token: &Option<String>,
+    token_file: &Option<PathBuf>,
+    ca: &Option<PathBuf>,
+    insecure: bool,
+) -> Result<WatchClient, String> {
+    let target = target.map(str::to_owned).unwrap_or_else(|| format!("unix:{}", data_dir.join(WATCH_SOCKET).display()));
+    let target = Target::parse(&target).map_err(|e| e.to_string())?;
+    let token = read_token("--token-file", token, token_file)?;
+    let trust = match (ca, insecure) {
+        (Some(ca), _) => glwatch::send::client::Trust::from_pem_file(ca).map_err(|e| format!("--ca: {e:#}"))?,
         (None, true) => glwatch::send::client::Trust::Insecure,
         (None, false) => glwatch::send::client::Trust::Platform,
     };
-    let client = match WatchClient::new(target, &trust, token.as_deref()) {
+    WatchClient::new(target, &trust, token.as_deref()).map_err(|e| e.to_string())
+}
+
+/// `glwatch tail`: a running glwatch's records on stdout.
+pub async fn run(args: TailArgs) -> ExitCode {
+    let client = match watch_client(
+        args.target.as_deref(),
+        &args.data_dir,
+        &args.token,
+        &args.token_file,
+        &args.ca,
+        args.insecure,
+    ) {
         Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&e),
     };
     let start = match (args.after, args.since, args.last) {
         (Some(a), _, _) => Start::After(a),

@@ -7,9 +7,11 @@
 //! than six digits sort by value, not by name.
 
 pub mod reader;
+pub mod retention;
 pub mod writer;
 
-pub use reader::{first_stored_seq, replay, scan, Replay, ScanMode, ScanReport, SeqReader};
+pub use reader::{first_stored_seq, history_begins, replay, scan, Replay, ScanMode, ScanReport, SeqReader};
+pub use retention::Retention;
 pub use writer::{Durability, JournalWriter};
 
 use crate::pipeline::{DedupWindow, Store};
@@ -34,6 +36,8 @@ pub struct JournalOptions {
     pub retain: usize,
     pub dedup_window: usize,
     pub max_line: usize,
+    /// Which old segments are deleted, at start and after each roll.
+    pub retention: Retention,
 }
 
 /// The journal opened at start: the store for the pipeline and what replay recovered.
@@ -72,11 +76,19 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
         });
     };
     let shown = o.path.display();
-    let replayed = replay(&o.path, o.retain, o.dedup_window, o.max_line)
-        .map_err(|source| OpenError::Read { path: o.path.clone(), source })?;
-    let writer = JournalWriter::open(&o.path, o.segment_size, o.durability)
-        .map_err(|source| OpenError::Write { path: o.path.clone(), source })?;
+    let read_err = |source| OpenError::Read { path: o.path.clone(), source };
     let mut notices = Vec::new();
+    let removed = retention::enforce(&o.path, &o.retention, o.max_line, time::OffsetDateTime::now_utc())
+        .map_err(|source| OpenError::Write { path: o.path.clone(), source })?;
+    if removed.segments > 0 {
+        notices.push(format!("journal retention: {} old segments deleted ({} bytes)", removed.segments, removed.bytes));
+    }
+    let all = segments(&o.path).map_err(read_err)?.len();
+    let from = reader::window_start(&o.path, o.retain, o.dedup_window).map_err(read_err)?;
+    let replayed = reader::replay_from(&o.path, from, o.retain, o.dedup_window, o.max_line).map_err(read_err)?;
+    let writer = JournalWriter::open(&o.path, o.segment_size, o.durability)
+        .map_err(|source| OpenError::Write { path: o.path.clone(), source })?
+        .with_retention(o.retention.clone(), o.max_line);
     for m in replayed.report.messages() {
         notices.push(format!("journal warning: {m}"));
     }
@@ -86,9 +98,11 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
                 .into(),
         );
     }
-    let segments = match replayed.report.segments {
-        0 | 1 => String::new(),
-        n => format!(" from {n} segments"),
+    // Only the newest segments are read: enough for the dashboard's history and the duplicate window.
+    let segments = match (replayed.report.segments, all) {
+        (read, all) if read < all => format!(" from the newest {read} of {all} segments"),
+        (0 | 1, _) => String::new(),
+        (n, _) => format!(" from {n} segments"),
     };
     notices
         .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));

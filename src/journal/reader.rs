@@ -80,9 +80,20 @@ pub fn scan(
     base: &Path,
     mode: ScanMode,
     max_line: usize,
+    on_line: impl FnMut(&LineRef) -> ScanStep,
+) -> io::Result<ScanReport> {
+    scan_from(base, 0, mode, max_line, on_line)
+}
+
+/// [`scan`] from segment number `from` on; older segments are not opened.
+pub fn scan_from(
+    base: &Path,
+    from: u64,
+    mode: ScanMode,
+    max_line: usize,
     mut on_line: impl FnMut(&LineRef) -> ScanStep,
 ) -> io::Result<ScanReport> {
-    let list = segments(base)?;
+    let list: Vec<(u64, PathBuf)> = segments(base)?.into_iter().filter(|(i, _)| *i >= from).collect();
     let mut report = ScanReport { segments: list.len(), ..ScanReport::default() };
     let mut buf = Vec::with_capacity(64 * 1024);
     for (n, (_, path)) in list.iter().enumerate() {
@@ -378,6 +389,43 @@ impl SeqReader {
 }
 
 /// The number of a segment's first line (0 when it has none); `None` for an empty or missing segment.
+pub(crate) fn read_first_seq(path: &Path) -> io::Result<Option<u64>> {
+    first_seq(path)
+}
+
+/// The last complete line of a segment (without its newline), read from the end in bounded chunks; `None` when
+/// it has none or it is longer than `max_line`.
+pub(crate) fn last_line_of(path: &Path, max_line: usize) -> io::Result<Option<String>> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let end = super::writer::complete_len(&mut file, len)?;
+    if end == 0 {
+        return Ok(None);
+    }
+    let body_end = end - 1;
+    let mut start = body_end;
+    let mut buf = vec![0u8; CHUNK as usize];
+    while start > 0 {
+        let from = start.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = memchr::memrchr(b'\n', chunk) {
+            start = from + i as u64 + 1;
+            break;
+        }
+        start = from;
+        if body_end - start > max_line as u64 {
+            return Ok(None);
+        }
+    }
+    let mut line = vec![0u8; (body_end - start) as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut line)?;
+    Ok(String::from_utf8(line).ok())
+}
+
 fn first_seq(path: &Path) -> io::Result<Option<u64>> {
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -392,6 +440,13 @@ fn first_seq(path: &Path) -> io::Result<Option<u64>> {
 /// The number of the oldest numbered record stored, 0 when there is none.
 pub fn first_stored_seq(base: &Path, max_line: usize) -> io::Result<u64> {
     Ok(SeqReader::new(base, max_line, 0).next_batch(1, 1)?.first().map_or(0, |(seq, _)| *seq))
+}
+
+/// Where stored history begins: the oldest numbered record's seq and when it was received; `None` when nothing
+/// numbered is stored.
+pub fn history_begins(base: &Path, max_line: usize) -> io::Result<Option<(u64, Option<time::OffsetDateTime>)>> {
+    let first = SeqReader::new(base, max_line, 0).next_batch(1, 1)?;
+    Ok(first.first().map(|(seq, line)| (*seq, Record::from_line(line).ok().map(|r| r.received_at()))))
 }
 
 /// The journal as read at start.
@@ -411,11 +466,53 @@ pub struct Replay {
 /// duplicate window of `dedup_capacity`. Only the kind, the duplicate flag and the event's source and id are parsed
 /// for every line; full records are built for the retained lines alone.
 pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize) -> io::Result<Replay> {
+    replay_from(base, 0, retain, dedup_capacity, max_line)
+}
+
+/// The oldest segment that has to be read for the last `retain` records and `dedup_capacity` accepted events:
+/// segments are counted newest first (lines, and lines of accepted events, found without parsing) until both are
+/// covered, so the work at start follows those two numbers rather than the size of the journal.
+pub fn window_start(base: &Path, retain: usize, dedup_capacity: usize) -> io::Result<u64> {
+    let list = segments(base)?;
+    let (mut records, mut events) = (0usize, 0usize);
+    let event = memchr::memmem::Finder::new(b"\"kind\":\"event\"");
+    let duplicate = memchr::memmem::Finder::new(b"\"duplicate\":true");
+    let mut buf = Vec::new();
+    for (index, path) in list.iter().rev() {
+        buf.clear();
+        match File::open(path) {
+            Ok(mut f) => f.read_to_end(&mut buf).map(|_| ())?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+        for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            records += 1;
+            // Only the record's own fields come before the event, so these finds cannot match the payload's text.
+            let head = &line[..line.len().min(256)];
+            if event.find(head).is_some() && duplicate.find(head).is_none() {
+                events += 1;
+            }
+        }
+        if records >= retain && events >= dedup_capacity {
+            return Ok(*index);
+        }
+    }
+    Ok(list.first().map_or(0, |(i, _)| *i))
+}
+
+/// [`replay`] from segment number `from` on.
+pub fn replay_from(
+    base: &Path,
+    from: u64,
+    retain: usize,
+    dedup_capacity: usize,
+    max_line: usize,
+) -> io::Result<Replay> {
     let mut dedup = DedupWindow::new(dedup_capacity);
     let mut kept: VecDeque<(usize, u64, String)> = VecDeque::with_capacity(retain.min(64 * 1024));
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut events = 0u64;
-    let mut report = scan(base, ScanMode::Repair, max_line, |line| {
+    let mut report = scan_from(base, from, ScanMode::Repair, max_line, |line| {
         let peek: Peek = match serde_json::from_str(line.text) {
             Ok(p) => p,
             Err(e) => return ScanStep::Corrupt(json_reason(&e)),

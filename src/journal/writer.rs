@@ -35,6 +35,9 @@ pub struct JournalWriter {
     dir_unsynced: bool,
     /// The number of the last record found at open; the pipeline numbers on from it.
     last_seq: u64,
+    /// Old segments deleted after each roll.
+    retention: super::Retention,
+    max_line: usize,
     #[cfg(test)]
     fail_after: Option<usize>,
 }
@@ -69,9 +72,18 @@ impl JournalWriter {
             durability,
             dir_unsynced,
             last_seq,
+            retention: super::Retention::default(),
+            max_line: super::MAX_LINE,
             #[cfg(test)]
             fail_after: None,
         })
+    }
+
+    /// Deletes old segments as `retention` allows after each roll.
+    pub fn with_retention(mut self, retention: super::Retention, max_line: usize) -> JournalWriter {
+        self.retention = retention;
+        self.max_line = max_line;
+        self
     }
 
     /// The segment being appended to.
@@ -91,6 +103,13 @@ impl JournalWriter {
         self.len = len;
         self.group_start = len;
         self.dir_unsynced = true;
+        if self.retention.is_enabled() {
+            // Only whole segments older than the one just finished go; a failure here costs disk, not records.
+            let now = time::OffsetDateTime::now_utc();
+            if let Err(e) = super::retention::enforce(&self.base, &self.retention, self.max_line, now) {
+                tracing::warn!("journal retention: {e}");
+            }
+        }
         Ok(())
     }
 

@@ -18,8 +18,12 @@ pub enum ExportFailed {
 
 #[derive(Debug)]
 pub enum Action {
-    /// A record from the receiver or the journal replay.
+    /// A record as it was committed.
     Record(Record),
+    /// A record stored before the dashboard opened (the journal's or the attached endpoint's history).
+    History(Record),
+    /// The connection to the attached endpoint changed.
+    Link(crate::tui::feed::LinkState),
     /// Once per frame, before drawing: the wall clock for the rate sparkline, and the receiver's count of records
     /// it could not queue to the screen.
     Frame {

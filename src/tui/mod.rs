@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod feed;
 pub mod filter;
 pub mod history;
 pub mod intern;
@@ -22,6 +23,7 @@ use app::{App, Info};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use crossterm::event::Event;
+pub use feed::{Feed, LinkState};
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::layout::Rect;
@@ -45,9 +47,9 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 
 /// Everything the dashboard needs from the rest of the program.
 pub struct DashboardContext {
-    /// Live records from the receiver (bounded channel; the receiver uses `try_send` and never waits on the
-    /// screen).
-    pub records: mpsc::Receiver<Record>,
+    /// Records and, when attached, history and the link's state (bounded channel; the receiver uses `try_send`
+    /// and never waits on the screen, an attached endpoint's reader waits on it instead).
+    pub records: mpsc::Receiver<Feed>,
     /// Records replayed from the journal at start (may be empty).
     pub history: Vec<Record>,
     /// e.g. `https://127.0.0.1:8443/`.
@@ -73,6 +75,9 @@ pub struct DashboardContext {
     pub generated_secret: Option<crate::greenlake::Secret>,
     /// A line for the header, e.g. that this is the demo and keeps nothing.
     pub banner: Option<String>,
+    /// The endpoint this dashboard is attached to (`glwatch attach`), shown in the header instead of the
+    /// receiver's address.
+    pub attached: Option<String>,
 }
 
 /// Why the dashboard stopped on an error: what it was doing, and the terminal's error.
@@ -114,14 +119,15 @@ pub async fn run(ctx: DashboardContext) -> Result<(), DashboardError> {
         utc_offset,
         generated_secret,
         banner,
+        attached,
     } = ctx;
-    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner };
+    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
         app.update(Action::ShowSecret(secret));
     }
     for r in history {
-        app.update(Action::Record(r));
+        app.update(Action::History(r));
     }
     let _guard = TerminalGuard::enter().map_err(DashboardError::Setup)?;
     let mut terminal =
@@ -175,13 +181,23 @@ fn action_for_event(app: &App, ev: &Event) -> Option<Action> {
     }
 }
 
-/// Applies every record already queued, up to a batch. Returns whether any was applied.
-fn drain(app: &mut App, records: &mut mpsc::Receiver<Record>) -> bool {
+/// Applies one item of the channel.
+fn apply(app: &mut App, item: Feed) {
+    app.update(match item {
+        Feed::Record(r) => Action::Record(r),
+        Feed::History(r) => Action::History(r),
+        Feed::Link(state) => Action::Link(state),
+        Feed::Notice(text) => Action::Notice(text),
+    });
+}
+
+/// Applies every item already queued, up to a batch. Returns whether any was applied.
+fn drain(app: &mut App, records: &mut mpsc::Receiver<Feed>) -> bool {
     let mut any = false;
     for _ in 0..DRAIN_BATCH {
         match records.try_recv() {
-            Ok(r) => {
-                app.update(Action::Record(r));
+            Ok(item) => {
+                apply(app, item);
                 any = true;
             }
             Err(_) => break,
@@ -196,7 +212,7 @@ pub async fn run_loop<B, I, C>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     mut input: I,
-    records: &mut mpsc::Receiver<Record>,
+    records: &mut mpsc::Receiver<Feed>,
     screen_dropped: &AtomicU64,
     clipboard: &mut C,
 ) -> Result<(), DashboardError>
@@ -268,8 +284,8 @@ where
                 let _active = ActiveHere::enter();
                 dirty = true;
                 match rec {
-                    Some(r) => {
-                        app.update(Action::Record(r));
+                    Some(item) => {
+                        apply(app, item);
                         drain(app, records);
                     }
                     None => {

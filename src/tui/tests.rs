@@ -68,7 +68,7 @@ async fn the_loop_drains_records_applies_keys_copies_exports_and_quits() {
 
     let driver = async {
         for r in sample_records() {
-            rec_tx.send(r).await.unwrap();
+            rec_tx.send(r.into()).await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         dropped.store(7, Ordering::Relaxed);
@@ -127,7 +127,7 @@ async fn the_loop_drains_records_applies_keys_copies_exports_and_quits() {
 async fn the_loop_keeps_running_when_the_receiver_stops_and_ends_with_its_input() {
     let mut app = App::new(info(), 10);
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    let (rec_tx, mut rec_rx) = mpsc::channel::<Record>(4);
+    let (rec_tx, mut rec_rx) = mpsc::channel::<crate::tui::Feed>(4);
     let (keys, input) = input_channel();
     let dropped = AtomicU64::new(0);
     let driver = async {
@@ -190,7 +190,7 @@ async fn a_burst_of_records_costs_one_draw_per_frame() {
     let driver = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         for _ in 0..10_000 {
-            rec_tx.try_send(template.clone()).unwrap();
+            rec_tx.try_send(template.clone().into()).unwrap();
         }
         // 100 ms of virtual time is three frames.
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,6 +1,7 @@
 //! The watch endpoint: committed records live (SSE) and stored ones by seq, metrics and health, served on a local
 //! socket and optionally over HTTPS; and the client side that `glwatch tail` (and the dashboard's attach) use.
 
+pub mod attach;
 pub mod client;
 pub mod hub;
 pub mod metrics;

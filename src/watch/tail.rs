@@ -86,10 +86,17 @@ pub async fn run(
     if let Start::Since(t) = options.start {
         select.filter.since = Some(t);
     }
+    // Said when it can be learned; a follower started before its receiver waits for it below instead.
+    let head = options.client.records(0, 0).await;
+    if let Ok(h) = &head {
+        if let Ok(Some(note)) = super::attach::begins(&options.client, h.first_seq, h.last_seq).await {
+            eprintln!("glwatch: {note}");
+        }
+    }
     let after = match options.start {
         Start::After(a) => a,
         Start::Beginning | Start::Since(_) => 0,
-        Start::Last(n) => options.client.records(0, 0).await?.last_seq.saturating_sub(n),
+        Start::Last(n) => head?.last_seq.saturating_sub(n),
     };
     let printed = if options.follow {
         tokio::select! {

@@ -44,6 +44,8 @@ pub struct Info {
     pub utc_offset: UtcOffset,
     /// A line for the header, e.g. that this is the demo and keeps nothing.
     pub banner: Option<String>,
+    /// The endpoint this dashboard is attached to, instead of running a receiver.
+    pub attached: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,8 @@ pub struct App {
     help: HelpScroll,
     status: Option<String>,
     receiver_closed: bool,
+    /// How the attached dashboard is connected; `None` over a receiver in this process.
+    link: Option<crate::tui::feed::LinkState>,
     /// The generated secret while its popup is open; taken (and dropped) when it closes, so it cannot come back.
     secret_popup: Option<Secret>,
 }
@@ -133,6 +137,7 @@ impl App {
             help: HelpScroll::default(),
             status: None,
             receiver_closed: false,
+            link: None,
             secret_popup: None,
         }
     }
@@ -144,7 +149,9 @@ impl App {
             return None;
         }
         match action {
-            Action::Record(r) => self.ingest(r),
+            Action::Record(r) => self.ingest(r, true),
+            Action::History(r) => self.ingest(r, false),
+            Action::Link(state) => self.link = Some(state),
             Action::Frame { now, screen_dropped } => {
                 self.now = now;
                 self.screen_dropped = screen_dropped;
@@ -276,21 +283,24 @@ impl App {
         None
     }
 
-    fn ingest(&mut self, record: Record) {
+    /// `live`: the record arrived while the dashboard was open, so it counts in the rate.
+    fn ingest(&mut self, record: Record, live: bool) {
         match record {
             Record::Event(e) if e.duplicate => {
                 self.duplicates += 1;
                 self.history.duplicate(&e);
             }
-            Record::Event(e) => self.ingest_event(e),
+            Record::Event(e) => self.ingest_event(e, live),
             Record::Challenge(c) => self.challenges.add(c),
             Record::Rejected(r) => self.rejections.add(r),
         }
     }
 
-    fn ingest_event(&mut self, e: EventRecord) {
+    fn ingest_event(&mut self, e: EventRecord, live: bool) {
         self.events_total += 1;
-        self.rate.count(e.received_at);
+        if live {
+            self.rate.count(e.received_at);
+        }
         let pushed = self.history.push(e);
         self.index_pushed(&pushed);
         if self.follow {
@@ -380,6 +390,11 @@ impl App {
 
     pub fn receiver_closed(&self) -> bool {
         self.receiver_closed
+    }
+
+    /// How the attached dashboard is connected.
+    pub fn link(&self) -> Option<&crate::tui::feed::LinkState> {
+        self.link.as_ref()
     }
 
     pub fn status(&self) -> Option<&str> {

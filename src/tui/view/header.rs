@@ -4,6 +4,8 @@
 use super::{alert, dim, title_style};
 use crate::server::certs::{day, CertStatus, Urgency};
 use crate::tui::app::App;
+use crate::tui::feed::LinkState;
+use crate::tui::sanitize::sanitize;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -86,6 +88,17 @@ fn follow_span(app: &App) -> Span<'static> {
     }
 }
 
+/// The attached dashboard's connection: green when records flow, yellow while it waits, red when it gave up.
+fn link_span(state: Option<&LinkState>) -> Span<'static> {
+    let state = state.cloned().unwrap_or(LinkState::Connecting);
+    let color = match state {
+        LinkState::Connected => Color::Green,
+        LinkState::Failed(_) => Color::Red,
+        _ => Color::Yellow,
+    };
+    Span::styled(format!("● {}", sanitize(&state.label())), Style::new().fg(color).add_modifier(Modifier::BOLD))
+}
+
 fn shown(app: &App) -> String {
     format!("{} of {} events shown", app.view_len(), app.history().len())
 }
@@ -95,11 +108,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let info = &app.info;
-    let mut first = vec![
-        Span::styled(" glwatch ", Style::new().fg(Color::Black).bg(Color::Cyan)),
-        Span::raw(" "),
-        Span::styled(info.listen_url.clone(), title_style()),
-    ];
+    let mut first = vec![Span::styled(" glwatch ", Style::new().fg(Color::Black).bg(Color::Cyan)), Span::raw(" ")];
+    match &info.attached {
+        Some(target) => {
+            first.push(Span::styled("attached to ", dim()));
+            first.push(Span::styled(target.clone(), title_style()));
+            first.push(Span::raw("  "));
+            first.push(link_span(app.link()));
+        }
+        None => first.push(Span::styled(info.listen_url.clone(), title_style())),
+    }
     if app.receiver_closed() {
         first.push(Span::styled("  receiver stopped", alert()));
     }
@@ -113,13 +131,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(Line::from(first)), area);
         return;
     }
-    first.push(Span::styled("  cert ", dim()));
-    match &info.cert {
-        Some(cert) => first.extend(cert_spans(cert, time::OffsetDateTime::now_utc())),
-        None => first.push(Span::raw(short_fingerprint(&info.fingerprint))),
+    if info.attached.is_none() {
+        first.push(Span::styled("  cert ", dim()));
+        match &info.cert {
+            Some(cert) => first.extend(cert_spans(cert, time::OffsetDateTime::now_utc())),
+            None => first.push(Span::raw(short_fingerprint(&info.fingerprint))),
+        }
+        first.push(Span::styled("  secret ", dim()));
+        first.push(Span::raw(info.secret_state.clone()));
     }
-    first.push(Span::styled("  secret ", dim()));
-    first.push(Span::raw(info.secret_state.clone()));
     if let Some(banner) = &info.banner {
         first.push(Span::raw("  "));
         first.push(Span::styled(banner.clone(), Style::new().fg(Color::Black).bg(Color::Yellow)));

@@ -24,6 +24,7 @@ pub(crate) fn info() -> Info {
         export_dir: PathBuf::from("/tmp"),
         utc_offset: UtcOffset::UTC,
         banner: None,
+        attached: None,
     }
 }
 

@@ -1,0 +1,55 @@
+//! `glwatch attach`: the dashboard over a running glwatch's watch endpoint instead of a receiver in this process.
+
+use super::run::{fail, wait_for_signal};
+use super::tail::watch_client;
+use super::AttachArgs;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Records queued between the endpoint's reader and the dashboard; the reader waits when it is full.
+const QUEUE: usize = 16 * 1024;
+
+/// Runs the attached dashboard until the operator quits. The receiver is never told anything: quitting only
+/// closes this side's connections.
+pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
+    let client = match watch_client(
+        args.target.as_deref(),
+        &args.data_dir,
+        &args.token,
+        &args.token_file,
+        &args.ca,
+        args.insecure,
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let target = client.target().to_string();
+    let (tx, records) = tokio::sync::mpsc::channel(QUEUE);
+    let reader = tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx));
+    let ctx = glwatch::tui::DashboardContext {
+        records,
+        history: Vec::new(),
+        listen_url: String::new(),
+        fingerprint: String::new(),
+        cert: None,
+        secret_state: String::new(),
+        retain: args.retain,
+        screen_dropped: Arc::new(AtomicU64::new(0)),
+        log_path: None,
+        export_dir: args.export_dir,
+        utc_offset,
+        generated_secret: None,
+        banner: None,
+        attached: Some(target),
+    };
+    let outcome = tokio::select! {
+        r = glwatch::tui::run(ctx) => r,
+        () = wait_for_signal() => Ok(()),
+    };
+    reader.abort();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("dashboard: {e:#}")),
+    }
+}

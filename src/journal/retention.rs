@@ -1,0 +1,148 @@
+//! Journal retention: whole old segments are deleted once they are older than `--journal-keep` or the journal is
+//! larger than `--journal-max-size`, never the segment being written and never records a route has yet to deliver.
+
+use super::reader::{last_line_of, read_first_seq};
+use super::segments;
+use crate::record::Record;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// What the journal keeps; with neither limit everything is kept.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    /// Segments whose newest record is older than this are deleted.
+    pub keep: Option<Duration>,
+    /// Oldest segments are deleted while the journal is larger than this.
+    pub max_size: Option<u64>,
+    /// Where routes keep their cursors (`*.cursor`, the last seq delivered): records after the smallest are kept.
+    pub routes_dir: Option<PathBuf>,
+}
+
+impl Retention {
+    pub fn is_enabled(&self) -> bool {
+        self.keep.is_some() || self.max_size.is_some()
+    }
+}
+
+/// What one pass deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub segments: usize,
+    pub bytes: u64,
+}
+
+/// The smallest seq a route still needs (its cursor + 1); `None` without routes. A cursor file holds the last
+/// seq delivered as a number (surrounding text, e.g. JSON, is ignored); one that cannot be read keeps everything.
+pub fn route_floor(dir: &Path) -> Option<u64> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut floor: Option<u64> = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("cursor") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let digits: String =
+            text.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+        let needed = digits.parse::<u64>().map(|c| c + 1).unwrap_or(0);
+        floor = Some(floor.map_or(needed, |f| f.min(needed)));
+    }
+    floor
+}
+
+/// Deletes what the limits allow, oldest segment first, stopping at the first one that must stay so the stored
+/// history never has a hole. The newest segment (the one being written) is never deleted.
+pub fn enforce(base: &Path, retention: &Retention, max_line: usize, now: OffsetDateTime) -> io::Result<Removed> {
+    let mut removed = Removed::default();
+    if !retention.is_enabled() {
+        return Ok(removed);
+    }
+    let list = segments(base)?;
+    let Some(((_, _), older)) = list.split_last() else { return Ok(removed) };
+    let sizes: Vec<u64> = list.iter().map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).collect();
+    let mut total: u64 = sizes.iter().sum();
+    let floor = retention.routes_dir.as_deref().and_then(route_floor);
+    for (n, (_, path)) in older.iter().enumerate() {
+        // A route still needs this segment when its records reach the route's floor: the next segment's first
+        // seq bounds them.
+        if let Some(floor) = floor {
+            let next_first = read_first_seq(&list[n + 1].1)?.unwrap_or(0);
+            if next_first == 0 || next_first > floor {
+                break;
+            }
+        }
+        let too_big = retention.max_size.is_some_and(|max| total > max);
+        let too_old = retention.keep.is_some_and(|keep| {
+            let newest = last_line_of(path, max_line).ok().flatten().and_then(|l| Record::from_line(&l).ok());
+            newest.is_some_and(|r| now - r.received_at() > keep)
+        });
+        if !(too_big || too_old) {
+            break;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        }
+        tracing::info!("journal retention: deleted {} ({} bytes)", path.display(), sizes[n]);
+        total -= sizes[n];
+        removed.segments += 1;
+        removed.bytes += sizes[n];
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::segment_path;
+    use crate::record::RejectedRecord;
+
+    fn line(seq: u64, at: OffsetDateTime) -> String {
+        let r = Record::Rejected(RejectedRecord {
+            received_at: at,
+            peer: "p".into(),
+            via: None,
+            status: 400,
+            reason: "r".into(),
+            method: None,
+            path: None,
+            count: None,
+        });
+        r.to_line_seq(seq) + "\n"
+    }
+
+    #[test]
+    fn deletes_old_and_oversized_segments_but_never_the_newest_or_what_a_route_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("journal.jsonl");
+        let now = OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        for (i, age) in [10, 9, 1, 0].iter().enumerate() {
+            let s = i as u64 * 2 + 1;
+            std::fs::write(segment_path(&base, i as u64), line(s, now - day * *age) + &line(s + 1, now - day * *age))
+                .unwrap();
+        }
+        let keep = Retention { keep: Some(Duration::from_secs(5 * 86400)), ..Default::default() };
+        let routes = dir.path().join("routes");
+        std::fs::create_dir(&routes).unwrap();
+        std::fs::write(routes.join("a.cursor"), "2\n").unwrap();
+        let with_routes = Retention { routes_dir: Some(routes.clone()), ..keep.clone() };
+        assert_eq!(enforce(&base, &with_routes, 1 << 20, now).unwrap().segments, 1, "the route needs seq 3 on");
+        std::fs::write(routes.join("a.cursor"), "{\"seq\":8}").unwrap();
+        assert_eq!(enforce(&base, &with_routes, 1 << 20, now).unwrap().segments, 1);
+        let left: Vec<u64> = segments(&base).unwrap().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(left, [2, 3]);
+        let size = std::fs::metadata(segment_path(&base, 3)).unwrap().len();
+        let small = Retention { max_size: Some(size), ..Default::default() };
+        assert_eq!(enforce(&base, &small, 1 << 20, now).unwrap().segments, 1);
+        assert_eq!(
+            enforce(&base, &Retention { max_size: Some(0), ..Default::default() }, 1 << 20, now).unwrap(),
+            Removed::default(),
+            "the newest stays"
+        );
+        assert_eq!(segments(&base).unwrap().len(), 1);
+    }
+}
