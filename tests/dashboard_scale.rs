@@ -1,12 +1,12 @@
 //! The dashboard at scale: what a retained event costs in memory. The times (ingest, frames, filters, live ingest
 //! while drawing) with a million events are a benchmark, not a test: `cargo bench --bench dashboard`.
 
-use glwatch::record::{EventRecord, Record, VerifiedBy};
+use glwatch::record::Record;
 use glwatch::tui::action::Action;
 use glwatch::tui::app::{App, Info};
-use serde_json::value::RawValue;
 use std::sync::atomic::Ordering;
 
+mod common;
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::{BLOCKS, BLOCK_OVERHEAD, BYTES};
@@ -38,13 +38,8 @@ fn event(i: usize) -> Record {
         ty = TYPES[i % TYPES.len()],
         what = if i % 2 == 0 { "in" } else { "out" },
     );
-    Record::Event(EventRecord {
-        received_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_698_093 + (i / 100) as i64),
-        peer: format!("10.0.{}.{}:443", (i / 256) % 4, i % 256),
-        verified_by: VerifiedBy::Primary,
-        duplicate: false,
-        event: RawValue::from_string(json).unwrap(),
-    })
+    let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_698_093 + (i / 100) as i64);
+    common::event_record(json, at, &format!("10.0.{}.{}:443", (i / 256) % 4, i % 256))
 }
 
 fn json_len(r: &Record) -> usize {

@@ -4,10 +4,9 @@
 mod common;
 
 use common::tmux::{table_rows, Tmux};
-use common::WAIT;
+use common::{wait_until_blocking, WAIT};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[test]
 fn demo_without_a_terminal_fails_at_once_with_one_clear_line() {
@@ -21,13 +20,9 @@ fn demo_without_a_terminal_fails_at_once_with_one_clear_line() {
         .spawn()
         .unwrap();
     // Bounded: a demo that wrongly started would never exit on its own.
-    let deadline = Instant::now() + WAIT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("glwatch demo without a terminal did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !wait_until_blocking(WAIT, || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
+        panic!("glwatch demo without a terminal did not exit");
     }
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());

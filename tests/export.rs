@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use glwatch::record::{EventRecord, Record, VerifiedBy};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,14 +71,8 @@ fn event_line(id: &str, ty: &str, user: &str, description: &str, at: &str) -> St
     if user.is_empty() {
         event["data"].as_object_mut().unwrap().remove("user");
     }
-    Record::Event(EventRecord {
-        received_at: time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap(),
-        peer: "127.0.0.1:1".into(),
-        verified_by: VerifiedBy::Primary,
-        duplicate: false,
-        event: RawValue::from_string(event.to_string()).unwrap(),
-    })
-    .to_line()
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+    event_record(event.to_string(), at, "127.0.0.1:1").to_line()
 }
 
 fn write_journal(dir: &Path, lines: &[String]) -> PathBuf {

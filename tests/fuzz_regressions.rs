@@ -1,68 +1,50 @@
 //! Inputs the fuzzers once broke, kept under tests/fixtures/fuzz/ as `<target>-<what>.*` and replayed with the same
 //! checks the fuzz target makes, so a fixed bug stays fixed without running the fuzzer.
 
-use glwatch::cloudevent::{parse_body, EventFields};
-use glwatch::greenlake::{challenge_request, ChallengeGuard};
-use glwatch::record::Record;
-use glwatch::text::is_unsafe;
+use glwatch::cloudevent::parse_body;
 use std::path::Path;
 
-fn printable(text: &str) -> bool {
-    !text.chars().any(is_unsafe)
-}
+// The very checks the fuzz targets make, not a copy of them.
+#[path = "../fuzz/checks.rs"]
+mod checks;
 
-/// The checks of fuzz/fuzz_targets/cloudevent.rs.
-fn check_cloudevent(data: &[u8]) {
-    let Ok(events) = parse_body(data) else {
-        return;
-    };
-    for event in events {
-        let raw = event.raw.get();
-        let value: serde_json::Value = serde_json::from_str(raw).expect("an accepted event reads back as a tree");
-        assert!(printable(raw));
-        let fields = EventFields::extract(&value);
-        assert_eq!(fields.id, glwatch::text::escape(&event.id));
-    }
-}
-
-/// The checks of fuzz/fuzz_targets/classify.rs that need no secret.
-fn check_classify(data: &[u8]) {
-    let Some((&n, rest)) = data.split_first() else {
-        return;
-    };
-    let body = &rest[(n as usize % 100).min(rest.len())..];
-    if let Some(request) = challenge_request(body) {
-        if ChallengeGuard.check(&request).is_ok() {
-            assert!(parse_body(request.as_bytes()).is_err());
+/// Runs every file in `dir` through the checks its target makes, the target named by the file name's first
+/// `-`-separated part or by `target`. Returns how many it replayed.
+fn replay(dir: &Path, target: Option<&str>) -> usize {
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let check: fn(&[u8]) = match target.or_else(|| name.split('-').next()) {
+            Some("cloudevent") => checks::cloudevent,
+            Some("classify") => checks::classify,
+            Some("record_line") => checks::record_line,
+            _ => panic!("{name}: name it <target>-<what>"),
+        };
+        // A failing input names itself: the assertion alone would not say which file it came from.
+        if let Err(e) = std::panic::catch_unwind(|| check(&data)) {
+            panic!("{} fails its fuzz target's checks: {e:?}", path.display());
         }
+        replayed += 1;
     }
-}
-
-/// The checks of fuzz/fuzz_targets/record_line.rs.
-fn check_record_line(data: &[u8]) {
-    if let Some(record) = std::str::from_utf8(data).ok().and_then(|l| Record::from_line(l).ok()) {
-        let written = record.to_line();
-        assert_eq!(Record::from_line(&written).unwrap().to_line(), written);
-    }
+    replayed
 }
 
 #[test]
 fn every_input_a_fuzzer_once_broke_now_passes_its_checks() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
-    let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let data = std::fs::read(&path).unwrap();
-        match name.split('-').next() {
-            Some("cloudevent") => check_cloudevent(&data),
-            Some("classify") => check_classify(&data),
-            Some("record_line") => check_record_line(&data),
-            _ => panic!("{name}: name it <target>-<what>"),
-        }
-        replayed += 1;
-    }
+    let replayed = replay(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz"), None);
     assert!(replayed >= 1);
+}
+
+/// The seed corpus is small: replaying it keeps the checks and the seeds in step (a seed the checks refuse would
+/// make every fuzzing run start from a crash).
+#[test]
+fn every_seed_passes_its_targets_checks() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for target in ["classify", "cloudevent", "record_line"] {
+        assert!(replay(&seeds.join(target), Some(target)) >= 1, "no seeds for {target}");
+    }
 }
 
 #[test]

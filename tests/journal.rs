@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 fn journal_path(dir: &Path) -> PathBuf {
     dir.join("glwatch-data/journal.jsonl")
@@ -49,16 +48,13 @@ fn accepted_ids(base: &Path) -> HashMap<String, usize> {
 /// The journal's start-up lines, which follow the listen and certificate lines; the replay summary (or the
 /// no-journal notice) comes last. Polls the stderr reader until it arrives, bounded by [`WAIT`].
 fn journal_notices(rx: &Receiver) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
-    while Instant::now() < deadline {
+    let came = wait_until_blocking(WAIT, || {
         seen.extend(rx.stderr_now());
-        if seen.iter().any(|l| l.contains("records replayed") || l.contains("no journal")) {
-            return seen;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("the journal's start-up lines never came: {seen:#?}")
+        seen.iter().any(|l| l.contains("records replayed") || l.contains("no journal"))
+    });
+    assert!(came, "the journal's start-up lines never came: {seen:#?}");
+    seen
 }
 
 fn notice<'a>(notices: &'a [String], needle: &str) -> &'a str {
@@ -66,20 +62,6 @@ fn notice<'a>(notices: &'a [String], needle: &str) -> &'a str {
         .iter()
         .find(|l| l.contains(needle))
         .unwrap_or_else(|| panic!("no start-up line containing {needle:?} in {notices:#?}"))
-}
-
-/// Waits (bounded) until stderr shows a line containing `needle`.
-fn wait_stderr(rx: &Receiver, needle: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        seen.extend(rx.stderr_now());
-        if let Some(l) = seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("stderr never showed {needle:?}: {seen:#?}")
 }
 
 async fn expect_reply(rx: &Receiver, body: &[u8], status: u16, json: &str) {
@@ -329,7 +311,7 @@ async fn full_disk_refuses_with_503_and_accepts_the_retry_once_there_is_room() {
     assert!(reply.body.contains("journal unavailable") && reply.body.contains("No space left"), "{}", reply.body);
     let shown = rx.next_record();
     assert_eq!((shown["kind"].as_str(), shown["status"].as_u64()), (Some("rejected"), Some(503)), "{shown}");
-    wait_stderr(&rx, "journal write failed");
+    rx.wait_stderr("journal write failed");
 
     disk.make_room();
     expect_reply(&rx, &body, 200, r#"{"accepted":1,"duplicates":0}"#).await;

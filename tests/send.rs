@@ -16,13 +16,14 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod common;
+
 // The binary's own `glwatch send` flags, so these tests parse what a user types.
 #[allow(dead_code)]
 #[path = "../src/cli/send_args.rs"]
 mod send_args;
+use common::SECRET;
 use send_args::SendArgs;
-
-const SECRET: &str = "glwatch-demo-secret";
 const SECONDARY: &str = "the-next-secret";
 
 /// How the test handler behaves.
@@ -449,8 +450,8 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
     let handler = server.handler.clone();
     // Cancel once the stream has shown a bad signature and a duplicate, which it does within its first steps.
     let watcher = tokio::spawn(async move {
-        loop {
-            let seen = handler.deliveries.lock().unwrap().clone();
+        let shown = common::wait_until(common::WAIT, || {
+            let seen = handler.deliveries.lock().unwrap();
             let bad = seen.iter().any(|d| d.verified_by.is_none());
             let mut ids_seen = std::collections::HashSet::new();
             let dup = seen
@@ -458,11 +459,11 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
                 .filter(|d| d.verified_by.is_some())
                 .flat_map(|d| ids(&d.body))
                 .any(|id| !ids_seen.insert(id));
-            if bad && dup {
-                let _ = tx.send(());
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            bad && dup
+        })
+        .await;
+        if shown {
+            let _ = tx.send(());
         }
     });
     let report = tokio::time::timeout(
@@ -484,8 +485,6 @@ async fn demo_stream_verifies_then_streams_until_cancelled() {
     assert_eq!(report.errors, 0);
     assert!(report.acknowledged >= 6, "{report:?}");
 }
-
-mod common;
 
 /// Runs the `glwatch` binary with `args`; returns the exit status, stdout and stderr.
 fn glwatch(args: &[&str]) -> (std::process::ExitStatus, String, String) {

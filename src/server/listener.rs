@@ -6,15 +6,18 @@ use crate::config::Limits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 /// Counts open connections per IP so one address cannot take every slot.
@@ -64,7 +67,9 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
-    let graceful = GracefulShutdown::new();
+    // Every connection task holds a receiver: the stop is sent on it, and the sender sees them all gone when the
+    // last connection has ended.
+    let (stop, stopping) = watch::channel(false);
     let builder = Arc::new(http_builder(&limits));
     tokio::pin!(shutdown);
     loop {
@@ -94,7 +99,7 @@ pub async fn serve(
             handler: handler.clone(),
             builder: builder.clone(),
             limits: limits.clone(),
-            watcher: graceful.watcher(),
+            stop: stopping.clone(),
         };
         tokio::spawn(async move {
             conn.run(stream, peer).await;
@@ -102,7 +107,9 @@ pub async fn serve(
         });
     }
     drop(listener);
-    match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+    drop(stopping);
+    let _ = stop.send(true);
+    match tokio::time::timeout(limits.shutdown_timeout, stop.closed()).await {
         Ok(()) => false,
         Err(_) => {
             tracing::warn!("connections still open at the shutdown deadline were cut");
@@ -139,12 +146,31 @@ struct Connection {
     handler: Arc<Handler>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
-    watcher: hyper_util::server::graceful::Watcher,
+    stop: watch::Receiver<bool>,
+}
+
+/// Where a connection is in a stop. hyper's HTTP/1 `graceful_shutdown` closes a connection at once when it is
+/// between requests, even if part of the next request head is already in its buffer (or still in the socket),
+/// and the client then sees a reset for a request it sent before the stop. So the stop is only passed on to
+/// hyper once the connection is known to be between requests, or once a request is in the handler (then hyper
+/// finishes it and closes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// No stop yet.
+    Serving,
+    /// Stop seen: hyper is told once the connection is between requests or a request is in the handler, or at
+    /// this instant (a header timeout on), when a request head that started arriving has still not come whole.
+    Waiting(tokio::time::Instant),
+    /// hyper has been told; it closes the connection when the current response is out.
+    Told,
 }
 
 impl Connection {
     async fn run(self, stream: TcpStream, peer: SocketAddr) {
-        let tls = match tokio::time::timeout(self.limits.handshake_timeout, self.acceptor.accept(stream)).await {
+        let stream = Arc::new(stream);
+        let socket = Socket(stream.clone());
+        let accept = self.acceptor.accept(SharedTcp(stream));
+        let tls = match tokio::time::timeout(self.limits.handshake_timeout, accept).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -156,7 +182,10 @@ impl Connection {
             }
         };
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(tls);
+        // HTTP/2 needs none of the care below: hyper's GOAWAY still serves every stream the client opened before
+        // it, and PING or SETTINGS frames are not the start of a request.
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(Watched { inner: tls, activity: activity.clone() });
         let handler = self.handler.clone();
         let requests = activity.clone();
         // Formatted once: every record of this connection's requests names the same peer.
@@ -171,17 +200,35 @@ impl Connection {
                 Ok::<_, std::convert::Infallible>(response)
             }
         });
-        let conn = self.watcher.watch(self.builder.serve_connection(io, service).into_owned());
+        let conn = self.builder.serve_connection(io, service).into_owned();
         tokio::pin!(conn);
         let idle = self.limits.idle_timeout;
+        let mut stop = self.stop;
+        let mut phase = Stop::Serving;
         loop {
             let remaining = activity.idle_for().map_or(idle, |d| idle.saturating_sub(d));
+            let wait_until = match phase {
+                Stop::Waiting(until) => until,
+                _ => tokio::time::Instant::now() + idle,
+            };
+            // Biased: the connection is polled first, so whatever the client sent is read before a stop is judged.
             tokio::select! {
+                biased;
                 result = &mut conn => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, "connection ended: {e}");
                     }
                     return;
+                }
+                // A closed channel means the accept loop is gone: a stop too.
+                _ = stop.wait_for(|s| *s), if phase == Stop::Serving => {
+                    phase = Stop::Waiting(tokio::time::Instant::now() + self.limits.header_timeout);
+                }
+                _ = activity.changed.notified(), if matches!(phase, Stop::Waiting(_)) => {}
+                _ = tokio::time::sleep_until(wait_until), if matches!(phase, Stop::Waiting(_)) => {
+                    tracing::debug!(%peer, "request head incomplete at the header timeout; closing");
+                    phase = Stop::Told;
+                    conn.as_mut().graceful_shutdown();
                 }
                 _ = tokio::time::sleep(remaining) => {
                     if activity.idle_for().is_some_and(|d| d >= idle) {
@@ -190,7 +237,54 @@ impl Connection {
                     }
                 }
             }
+            if matches!(phase, Stop::Waiting(_)) && (h2 || activity.ready_to_stop(&socket)) {
+                phase = Stop::Told;
+                conn.as_mut().graceful_shutdown();
+            }
         }
+    }
+}
+
+/// The TLS stream as hyper reads it, noting each read that may start a request (see [`Activity::arrived`]).
+struct Watched<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.arrived();
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -201,6 +295,10 @@ struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicU64,
+    /// Bytes were read while no request was in the handler: a request head is (or may be) on its way.
+    arriving: AtomicBool,
+    /// Woken when a request reaches the handler or starts arriving, for a stop that waits on either.
+    changed: Notify,
 }
 
 /// Marks a request in flight until dropped (also when a reset stream drops the request's future).
@@ -215,13 +313,39 @@ impl Drop for Busy {
 
 impl Activity {
     fn new() -> Activity {
-        Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicU64::new(0) }
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            arriving: AtomicBool::new(false),
+            changed: Notify::new(),
+        }
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.arriving.store(false, Ordering::Relaxed);
         self.touch();
+        self.changed.notify_one();
         Busy(self.clone())
+    }
+
+    /// hyper read bytes. With no request in the handler they are the start of the next one (or the rest of a
+    /// body the handler left unread, which the header timeout bounds in a stop).
+    fn arrived(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 && !self.arriving.swap(true, Ordering::Relaxed) {
+            // Tests wait for this line to know the server holds part of a request before they stop it.
+            tracing::debug!("request arriving");
+            self.changed.notify_one();
+        }
+    }
+
+    /// Whether hyper may be told to stop without cutting a request the client already started: either one is in
+    /// the handler (hyper answers it, then closes), or nothing of the next one has been sent: none read, and none
+    /// waiting in the socket for the runtime to hand to hyper.
+    fn ready_to_stop(&self, socket: &Socket) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
+            || (!self.arriving.load(Ordering::Relaxed) && !socket.has_unread_bytes())
     }
 
     fn touch(&self) {
@@ -235,5 +359,77 @@ impl Activity {
         }
         let now = self.start.elapsed().as_millis() as u64;
         Some(Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed))))
+    }
+}
+
+/// The connection's socket, looked at when a stop comes: bytes the client sent just before it may still be in the
+/// socket, not yet handed to hyper because the runtime has not polled for them.
+struct Socket(Arc<TcpStream>);
+
+impl Socket {
+    /// Whether the client has sent bytes nobody has read yet. The runtime's own readiness may not know of them
+    /// yet, so this asks the kernel (a non-blocking peek). On error it says no: hyper's own judgement stands.
+    fn has_unread_bytes(&self) -> bool {
+        let mut byte = [std::mem::MaybeUninit::uninit(); 1];
+        matches!(socket2::SockRef::from(&*self.0).peek(&mut byte), Ok(n) if n > 0)
+    }
+}
+
+/// The TCP stream shared between the TLS layer (which reads and writes it) and [`Socket`] (which only peeks), so
+/// the stop logic can look at the socket without unsafe access to a descriptor hyper owns.
+struct SharedTcp(Arc<TcpStream>);
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.0.poll_read_ready(cx))?;
+            // `try_read` clears the readiness on WouldBlock, so the next poll waits for new bytes.
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
     }
 }

@@ -18,10 +18,53 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// A client TLS stream for tests that write HTTP by hand.
+pub type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
 pub const SECRET: &str = "glwatch-demo-secret";
-/// Bound on every wait in tests: long enough for a loaded CI machine, short enough to fail rather than hang.
-pub const WAIT: Duration = Duration::from_secs(20);
+/// Bound on every wait in tests: only a real hang takes this long, even on a loaded 2-core CI machine; it is there
+/// to fail rather than hang, never to measure speed.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// How often a bounded wait looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// One look of a bounded wait: `Some(true)` once `condition` holds, `Some(false)` once `deadline` has passed.
+fn look(deadline: std::time::Instant, condition: &mut impl FnMut() -> bool) -> Option<bool> {
+    if condition() {
+        Some(true)
+    } else if std::time::Instant::now() >= deadline {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Polls `condition` until it holds or `within` has passed, and says whether it held. Tests wait with this
+/// instead of sleeping: a loaded machine only makes the wait longer, and only a real hang fails it.
+pub async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match look(deadline, &mut condition) {
+            Some(held) => return held,
+            None => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// [`wait_until`] for tests without a runtime.
+pub fn wait_until_blocking(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match look(deadline, &mut condition) {
+            Some(held) => return held,
+            None => std::thread::sleep(POLL),
+        }
+    }
+}
 
 pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
@@ -29,6 +72,17 @@ pub fn fixture(name: &str) -> Vec<u8> {
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
     glwatch::greenlake::Signer::new(&glwatch::greenlake::Secret::new(secret).unwrap()).header(body)
+}
+
+/// An accepted, primary-verified event record of `event` (CloudEvent JSON text), as the receiver writes it.
+pub fn event_record(event: String, received_at: time::OffsetDateTime, peer: &str) -> glwatch::record::Record {
+    glwatch::record::Record::Event(glwatch::record::EventRecord {
+        received_at,
+        peer: peer.into(),
+        verified_by: glwatch::record::VerifiedBy::Primary,
+        duplicate: false,
+        event: serde_json::value::RawValue::from_string(event).unwrap(),
+    })
 }
 
 /// A unique event shaped like the audit-log sample.
@@ -141,14 +195,25 @@ impl Receiver {
 
     /// Waits for the process to exit (bounded).
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(std::time::Instant::now() < deadline, "glwatch did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut status = None;
+        let exited = wait_until_blocking(WAIT, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        assert!(exited, "glwatch did not exit");
+        status.unwrap()
+    }
+
+    /// Waits (bounded) until stderr shows a line containing `needle`; returns that line. Lines read past are
+    /// gone from [`Receiver::stderr_now`].
+    pub fn wait_stderr(&self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        let found = wait_until_blocking(WAIT, || {
+            seen.extend(self.stderr_now());
+            seen.iter().any(|l| l.contains(needle))
+        });
+        assert!(found, "stderr never showed {needle:?}: {seen:#?}");
+        seen.into_iter().find(|l| l.contains(needle)).unwrap()
     }
 
     /// Remaining stdout after exit.
@@ -183,6 +248,51 @@ fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// A TLS connection from a chosen loopback address (the whole of 127.0.0.0/8 is local on Linux).
+pub async fn tls_from(
+    addr: SocketAddr,
+    source: std::net::IpAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<Tls> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    let tcp = socket.connect(addr).await?;
+    let connect = tokio_rustls::TlsConnector::from(config).connect(ServerName::try_from("localhost").unwrap(), tcp);
+    tokio::time::timeout(WAIT, connect).await.map_err(|_| std::io::Error::other("handshake did not end"))?
+}
+
+/// An HTTP/1.1 TLS connection to the receiver, to write requests by hand.
+pub async fn open_tls(rx: &Receiver) -> Tls {
+    let config = Arc::new(client_config(&rx.ca(), &[b"http/1.1"]));
+    tls_from(rx.addr, "127.0.0.1".parse().unwrap(), config).await.unwrap()
+}
+
+/// Reads until the end of a response head, EOF or an error; bounded by [`WAIT`]. Returns what came.
+pub async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    let _ = tokio::time::timeout(WAIT, async {
+        while !buf.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte).await {
+                Ok(1) => buf.push(byte[0]),
+                _ => break,
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The head of an HTTP/1.1 POST of `body`, signed with [`SECRET`]; `extra` is more header lines, each ending in
+/// CRLF.
+pub fn signed_head(body: &[u8], extra: &str) -> String {
+    format!(
+        "POST /webhook HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nhpe-webhook-signature: {}\r\ncontent-length: {}\r\n{extra}\r\n",
+        sign(SECRET, body),
+        body.len()
+    )
 }
 
 /// A response as the tests look at it.

@@ -88,15 +88,14 @@ impl Tmux {
     /// a settled one: a capture can catch a frame half written (the header updated, the rows not yet), so once
     /// `pred` holds the screen is captured again until two captures agree, for at most [`SETTLE`].
     pub async fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return self.settle(screen, &pred).await;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what}; last screen:\n{screen}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut screen = String::new();
+        let shown = super::wait_until(WAIT, || {
+            screen = self.screen();
+            pred(&screen)
+        })
+        .await;
+        assert!(shown, "screen never showed {what}; last screen:\n{screen}");
+        self.settle(screen, &pred).await
     }
 
     async fn settle(&self, mut screen: String, pred: &impl Fn(&str) -> bool) -> String {
