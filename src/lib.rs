@@ -10,6 +10,7 @@ pub mod greenlake;
 pub mod journal;
 pub mod pipeline;
 pub mod record;
+pub mod routes;
 pub mod send;
 pub mod server;
 pub mod text;

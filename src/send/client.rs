@@ -236,6 +236,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<String>,
     pub body: Bytes,
+    /// `Retry-After` in seconds, when the server sent one in that form.
+    pub retry_after: Option<Duration>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -364,13 +366,30 @@ impl Client {
         body: Bytes,
         signature: Option<&str>,
     ) -> Result<Answer, ClientError> {
+        let signature = signature
+            .map(|sig| {
+                let value = HeaderValue::try_from(sig).map_err(|e| ClientError::Http(e.to_string()))?;
+                Ok::<_, ClientError>((HeaderName::from_static(crate::greenlake::SIGNATURE_HEADER), value))
+            })
+            .transpose()?;
+        self.send(conn, HeaderValue::from_static("application/json"), signature.as_slice(), body).await
+    }
+
+    /// POSTs `body` with this content type and these extra headers, and reads the answer, all within the timeout.
+    pub async fn send(
+        &self,
+        conn: &mut Connection,
+        content_type: HeaderValue,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+    ) -> Result<Answer, ClientError> {
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.path.clone())
             .header(HOST, self.host_header.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(sig) = signature {
-            req = req.header(HeaderName::from_static(crate::greenlake::SIGNATURE_HEADER), sig);
+            .header(CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            req = req.header(name, value);
         }
         if let Some(auth) = &self.auth.0 {
             req = req.header(AUTHORIZATION, auth.clone());
@@ -381,12 +400,18 @@ impl Client {
             let resp = conn.sender.send_request(req).await.map_err(|e| ClientError::Http(http_reason(&e)))?;
             let status = resp.status();
             let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let retry_after = resp
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
                 .collect()
                 .await
                 .map_err(|e| ClientError::Http(format!("reading the answer: {e}")))?
                 .to_bytes();
-            Ok(Answer { status, content_type, body })
+            Ok(Answer { status, content_type, body, retry_after })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
