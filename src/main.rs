@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         // Export reads files only: no runtime needed.
         Some(Command::Export(args)) => cli::export::run(args),
         Some(Command::Demo(args)) => cli::demo::start(args, utc_offset),
+        Some(Command::Routes(args)) => cli::routes::command(args),
         Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(cli::send::run(args)) {
             Ok(code) => code,

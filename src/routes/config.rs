@@ -128,11 +128,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
         message: e.message().trim().replace('\n', " "),
     })?;
     if file.route.is_empty() {
-        return Err(ConfigError::Invalid {
-            path: path.to_owned(),
-            line: None,
-            message: "no [[route]] defined".into(),
-        });
+        return Err(ConfigError::Invalid { path: path.to_owned(), line: None, message: "no [[route]] defined".into() });
     }
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
@@ -153,8 +149,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
         let in_route = |offset: usize, message: String| at(offset, format!("route {route:?}: {message}"));
         let duration = |d: &Option<Spanned<String>>, key: &str, default: Duration| match d {
             None => Ok(default),
-            Some(s) => crate::units::parse_duration(s.get_ref())
-                .map_err(|e| in_route(s.span().start, format!("`{key}`: {e}"))),
+            Some(s) => {
+                crate::units::parse_duration(s.get_ref()).map_err(|e| in_route(s.span().start, format!("`{key}`: {e}")))
+            }
         };
         let timeout = duration(&raw.timeout, "timeout", DEFAULT_TIMEOUT)?;
         let retry_for = duration(&raw.retry_for, "retry_for", DEFAULT_RETRY_FOR)?;
@@ -175,7 +172,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
             return Err(in_route(start, "`secret` applies to `url` routes only".into()));
         }
         let target = match (raw.url, raw.command) {
-            (Some(_), Some(c)) => return Err(in_route(c.span().start, "give either `url` or `command`, not both".into())),
+            (Some(_), Some(c)) => {
+                return Err(in_route(c.span().start, "give either `url` or `command`, not both".into()))
+            }
             (None, None) => return Err(in_route(start, "needs `url` or `command`".into())),
             (None, Some(c)) => {
                 if c.get_ref().is_empty() || c.get_ref()[0].is_empty() {
@@ -224,8 +223,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
         let template = match raw.template {
             None => None,
             Some(t) => Some(Template::compile(&route, t.get_ref(), json).map_err(|e| {
-                // The template's own line, counted from the line its string starts on.
-                let line = line_of(text, t.span().start) + e.line.saturating_sub(1);
+                // The template's own line, counted from the line its string starts on; a multi-line string drops
+                // the newline right after its opening quotes.
+                let opening = &text[t.span().start..];
+                let skipped = ["\"\"\"\n", "'''\n", "\"\"\"\r\n", "'''\r\n"].iter().any(|q| opening.starts_with(q));
+                let line = line_of(text, t.span().start) + usize::from(skipped) + e.line.saturating_sub(1);
                 ConfigError::Invalid {
                     path: path.to_owned(),
                     line: Some(line),

@@ -113,7 +113,11 @@ impl Runner {
         self.status.head.store(head.max(seq), Ordering::Relaxed);
         if write {
             if let Err(e) = self.files.write_cursor(seq) {
-                tracing::error!("route {}: cannot write its cursor {}: {e}", self.cfg.name, self.files.cursor.display());
+                tracing::error!(
+                    "route {}: cannot write its cursor {}: {e}",
+                    self.cfg.name,
+                    self.files.cursor.display()
+                );
             }
         }
     }

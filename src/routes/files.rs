@@ -86,9 +86,9 @@ impl RouteFiles {
             Err(e) => return Err(e),
         };
         std::fs::remove_file(&self.redeliver)?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", self.redeliver.display()))
-        })
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", self.redeliver.display())))
     }
 }
 

@@ -172,7 +172,8 @@ impl Routes {
                 }
             };
             let transport = transport::Transport::new(&cfg.name, &cfg.target, cfg.timeout)?;
-            let status = Arc::new(RouteStatus::new(&cfg.name, &files.read_state().unwrap_or_default(), files.dead_count()));
+            let status =
+                Arc::new(RouteStatus::new(&cfg.name, &files.read_state().unwrap_or_default(), files.dead_count()));
             status.cursor.store(cursor, Ordering::Relaxed);
             status.head.store(options.last_seq, Ordering::Relaxed);
             statuses.push(status.clone());

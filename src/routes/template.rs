@@ -56,10 +56,8 @@ impl Template {
                 out.write_str(&quoted[1..quoted.len() - 1]).map_err(minijinja::Error::from)
             });
         }
-        env.add_template_owned(route.to_owned(), source.to_owned()).map_err(|e| ParseError {
-            line: e.line().unwrap_or(1),
-            message: one_line(&e),
-        })?;
+        env.add_template_owned(route.to_owned(), source.to_owned())
+            .map_err(|e| ParseError { line: e.line().unwrap_or(1), message: one_line(&e) })?;
         Ok(Template { env })
     }
 
@@ -107,9 +105,12 @@ mod tests {
     #[test]
     fn json_bodies_stay_json_whatever_the_values_hold() {
         let ev = json!({"data": {"description": "said \"hi\"\n", "n": 3}});
-        let body =
-            render(r#"{"text": "{{ event.data.description }} ({{ user }})", "n": {{ event.data.n }}}"#, true, ev.clone())
-                .unwrap();
+        let body = render(
+            r#"{"text": "{{ event.data.description }} ({{ user }})", "n": {{ event.data.n }}}"#,
+            true,
+            ev.clone(),
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["text"], "said \"hi\"\n (a\"b)");
         assert_eq!(v["n"], 3);
@@ -122,8 +123,12 @@ mod tests {
     #[test]
     fn failures_are_reported_not_panicked() {
         assert!(render("{{ event.missing.deeper }}", false, json!({})).is_err());
-        let e = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", false, json!({}))
-            .unwrap_err();
+        let e = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            false,
+            json!({}),
+        )
+        .unwrap_err();
         assert!(!e.is_empty());
         let e = Template::compile("t", "a\n{{ x", false).unwrap_err();
         assert_eq!(e.line, 2);

@@ -20,7 +20,10 @@ const INHERITED: &[&str] = &["PATH", "HOME", "LANG"];
 pub enum Outcome {
     Delivered,
     /// Try again later (at the earliest after the duration, if the receiver said so).
-    Retry { reason: String, after: Option<Duration> },
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
     /// The receiver refused it for good.
     Permanent(String),
 }
@@ -34,7 +37,7 @@ pub struct Message<'a> {
 }
 
 pub enum Transport {
-    Http(Http),
+    Http(Box<Http>),
     Command { argv: Vec<String>, timeout: Duration },
 }
 
@@ -59,7 +62,7 @@ impl Transport {
         let err = |message: String| SetupError { route: route.to_owned(), message };
         match target {
             TargetConfig::Command(argv) => Ok(Transport::Command { argv: argv.clone(), timeout }),
-            TargetConfig::Http(h) => Http::new(h, timeout).map(Transport::Http).map_err(err),
+            TargetConfig::Http(h) => Http::new(h, timeout).map(|h| Transport::Http(Box::new(h))).map_err(err),
         }
     }
 
