@@ -81,6 +81,7 @@ fn info() -> Info {
         listen_url: "https://127.0.0.1:8443/".into(),
         fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:99:88"
             .into(),
+        cert: None,
         secret_state: "primary".into(),
         log_path: None,
         export_dir: std::env::temp_dir(),
@@ -120,6 +121,7 @@ impl Events {
         Record::Event(EventRecord {
             received_at: now + time::Duration::milliseconds(40),
             peer: format!("16.{}.{}.{}:443", (i / 65_536) % 8, (i / 256) % 256, i % 256),
+            via: None,
             verified_by: VerifiedBy::Primary,
             duplicate: false,
             event: RawValue::from_string(json).expect("the simulator writes JSON"),

@@ -21,7 +21,11 @@ async fn main() {
         eprintln!("bare_hyper: {e}");
         std::process::exit(1)
     });
-    let tls = Arc::new(glwatch::server::tls::server_config(&identity).expect("TLS config"));
+    let serving = glwatch::server::certs::ServingCert::new(&identity).unwrap_or_else(|e| {
+        eprintln!("bare_hyper: {e}");
+        std::process::exit(1)
+    });
+    let tls = Arc::new(glwatch::server::tls::server_config(serving).expect("TLS config"));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind(addr.as_str()).await.expect("bind");
     eprintln!("bare_hyper: listening on https://{}/", listener.local_addr().expect("address"));

@@ -2,6 +2,7 @@
 //! read and checked and timeouts as durations.
 
 use crate::greenlake::{Secret, SecretLengthError};
+use crate::server::proxy::{Cidr, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,6 +63,10 @@ pub struct ReceiverOptions {
     pub idle_timeout: f64,
     pub shutdown_timeout: f64,
     pub dedup_window: usize,
+    /// `--trusted-proxy`: proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `--plain-http`: no TLS, for running behind a proxy that terminates it.
+    pub plain_http: bool,
 }
 
 /// Why [`ReceiverOptions`] were refused: one line naming the flag or file and the problem, never the secret.
@@ -83,6 +88,11 @@ pub enum ConfigError {
     NoConnections,
     #[error("--{flag}: must be a positive number of seconds, got {value}")]
     Timeout { flag: &'static str, value: f64 },
+    #[error(
+        "--plain-http: refusing to serve unencrypted HTTP on {listen}, which is not a loopback address; name the \
+         TLS-terminating proxy in front with --trusted-proxy (then only it is served) or listen on 127.0.0.1"
+    )]
+    PlainHttpExposed { listen: SocketAddr },
 }
 
 /// Everything the receiver needs to answer requests.
@@ -98,6 +108,10 @@ pub struct ReceiverConfig {
     pub allowed_rate: String,
     pub limits: Limits,
     pub dedup_window: usize,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the real client.
+    pub trusted_proxies: TrustedProxies,
+    /// Plain HTTP instead of HTTPS, behind a proxy that terminates TLS.
+    pub plain_http: bool,
 }
 
 impl ReceiverConfig {
@@ -114,6 +128,8 @@ impl ReceiverConfig {
             allowed_rate: "*".into(),
             limits: Limits::default(),
             dedup_window: 100_000,
+            trusted_proxies: TrustedProxies::default(),
+            plain_http: false,
         }
     }
 
@@ -140,6 +156,10 @@ impl ReceiverConfig {
         if options.max_connections == 0 || options.max_connections_per_ip == 0 {
             return Err(ConfigError::NoConnections);
         }
+        let trusted_proxies = TrustedProxies::new(options.trusted_proxies.clone());
+        if options.plain_http && !options.listen.ip().is_loopback() && trusted_proxies.is_empty() {
+            return Err(ConfigError::PlainHttpExposed { listen: options.listen });
+        }
         let secs = |flag: &'static str, value: f64| -> Result<Duration, ConfigError> {
             Duration::try_from_secs_f64(value).ok().filter(|d| !d.is_zero()).ok_or(ConfigError::Timeout { flag, value })
         };
@@ -163,6 +183,8 @@ impl ReceiverConfig {
                 shutdown_timeout: secs("shutdown-timeout", options.shutdown_timeout)?,
             },
             dedup_window: options.dedup_window.max(1),
+            trusted_proxies,
+            plain_http: options.plain_http,
         })
     }
 
@@ -209,6 +231,8 @@ mod tests {
             idle_timeout: 60.0,
             shutdown_timeout: 10.0,
             dedup_window: 1_000_000,
+            trusted_proxies: Vec::new(),
+            plain_http: false,
         };
         for pair in flags.chunks(2) {
             let v = pair[1].to_owned();
@@ -218,6 +242,9 @@ mod tests {
                 "--secondary-secret" => o.secondary_secret = Some(v),
                 "--idle-timeout" => o.idle_timeout = v.parse().unwrap(),
                 "--max-body" => o.max_body = v.parse().unwrap(),
+                "--listen" => o.listen = v.parse().unwrap(),
+                "--trusted-proxy" => o.trusted_proxies.push(v.parse().unwrap()),
+                "--plain-http" => o.plain_http = v.parse().unwrap(),
                 other => panic!("no such flag in this test: {other}"),
             }
         }
@@ -249,6 +276,18 @@ mod tests {
         let missing = dir.path().join("nope");
         let e = parse(&["--secret-file", missing.to_str().unwrap()]).unwrap_err();
         assert!(e.contains("nope") && e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_a_trusted_proxy() {
+        let e = parse(&["--plain-http", "true", "--listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(e.starts_with("--plain-http:") && !e.contains('\n'), "{e}");
+        assert!(parse(&["--plain-http", "true", "--listen", "127.0.0.1:8080"]).unwrap().plain_http);
+        assert!(parse(&["--plain-http", "true", "--listen", "[::1]:8080"]).is_ok());
+        let c = parse(&["--plain-http", "true", "--listen", "0.0.0.0:8080", "--trusted-proxy", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.0/8");
+        let c = parse(&["--trusted-proxy", "10.0.0.1", "--trusted-proxy", "fd00::/8"]).unwrap();
+        assert_eq!(c.trusted_proxies.describe(), "10.0.0.1/32, fd00::/8");
     }
 
     #[test]

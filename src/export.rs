@@ -348,6 +348,7 @@ mod tests {
         Record::Event(EventRecord {
             received_at: at,
             peer: "127.0.0.1:1".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             duplicate,
             event: RawValue::from_string(json).unwrap(),
@@ -391,6 +392,7 @@ mod tests {
             Record::Rejected(crate::record::RejectedRecord {
                 received_at: t,
                 peer: "p".into(),
+                via: None,
                 status: 401,
                 reason: "bad signature".into(),
                 method: None,
@@ -421,6 +423,7 @@ mod tests {
             Record::Event(EventRecord {
                 received_at: datetime!(2024-12-20 12:34:55.25 UTC),
                 peer: "127.0.0.1:5000".into(),
+                via: None,
                 verified_by: VerifiedBy::Primary,
                 duplicate,
                 event: RawValue::from_string(crate::cloudevent::minify(&body).into_owned()).unwrap(),

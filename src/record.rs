@@ -37,6 +37,10 @@ pub struct EventRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub verified_by: VerifiedBy,
     /// True when (source, id) was already accepted: acknowledged so GreenLake stops retrying, never emitted on
     /// stdout a second time, but kept in the journal and shown to the dashboard so duplicates can be counted.
@@ -50,6 +54,10 @@ pub struct ChallengeRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub challenge_request: String,
     pub answered: bool,
     /// Why the challenge was refused; `null` when answered.
@@ -68,6 +76,10 @@ pub struct RejectedRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
+    /// for direct connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub status: u16,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +103,7 @@ impl ChallengeRecord {
         ChallengeRecord {
             received_at,
             peer: escape(peer).into_owned(),
+            via: None,
             challenge_request: escape(challenge_request).into_owned(),
             answered: true,
             reason: None,
@@ -104,6 +117,7 @@ impl ChallengeRecord {
         ChallengeRecord {
             received_at,
             peer: escape(peer).into_owned(),
+            via: None,
             challenge_request: escape(challenge_request).into_owned(),
             answered: false,
             reason: Some(escape(reason).into_owned()),
@@ -113,7 +127,19 @@ impl ChallengeRecord {
     }
 }
 
+impl ChallengeRecord {
+    /// The same record, naming the trusted proxy it came through.
+    pub fn via(self, via: Option<String>) -> ChallengeRecord {
+        ChallengeRecord { via, ..self }
+    }
+}
+
 impl RejectedRecord {
+    /// The same record, naming the trusted proxy it came through.
+    pub fn via(self, via: Option<String>) -> RejectedRecord {
+        RejectedRecord { via, ..self }
+    }
+
     /// One refused request. The method and path are the client's (hyper admits bytes in a path that a terminal
     /// acts on, such as C1 controls in UTF-8), so they are escaped like every other text.
     pub fn refused(
@@ -128,6 +154,7 @@ impl RejectedRecord {
         RejectedRecord {
             received_at,
             peer: text(peer),
+            via: None,
             status,
             reason: text(reason),
             method: method.map(text),
@@ -240,6 +267,7 @@ mod tests {
         let rec = Record::Event(EventRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05.5 UTC),
             peer: "127.0.0.1:5000".into(),
+            via: None,
             verified_by: VerifiedBy::Secondary,
             duplicate: false,
             event: RawValue::from_string(r#"{"id":"a","n":1.50}"#.into()).unwrap(),
@@ -271,6 +299,7 @@ mod tests {
         let c = Record::Challenge(ChallengeRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "[::1]:9".into(),
+            via: None,
             challenge_request: "x".into(),
             answered: false,
             reason: Some("not a UUID".into()),
@@ -284,6 +313,7 @@ mod tests {
         let r = Record::Rejected(RejectedRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "1.2.3.4:5".into(),
+            via: None,
             status: 401,
             reason: "bad signature".into(),
             method: None,

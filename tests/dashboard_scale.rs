@@ -15,6 +15,7 @@ fn info() -> Info {
     Info {
         listen_url: "https://127.0.0.1:8443/".into(),
         fingerprint: "AB:CD".into(),
+        cert: None,
         secret_state: "primary".into(),
         log_path: None,
         export_dir: std::env::temp_dir(),

@@ -267,6 +267,17 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_KEY", value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
 
+    /// Connections from this address or network (CIDR, e.g. 10.0.0.0/8; a bare address is one host) are a
+    /// TLS-terminating proxy's: the client address is taken from their Forwarded or X-Forwarded-For header and
+    /// records show the proxy as `via`. Repeat for several (comma-separated in the environment).
+    #[arg(long = "trusted-proxy", env = "GLWATCH_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<glwatch::server::proxy::Cidr>,
+
+    /// Serve plain HTTP/1.1 and h2c instead of HTTPS, for running behind a TLS-terminating proxy. Only on a
+    /// loopback address, unless --trusted-proxy is given: then only those addresses are served.
+    #[arg(long, env = "GLWATCH_PLAIN_HTTP", conflicts_with_all = ["cert", "key"])]
+    pub plain_http: bool,
+
     /// Also require `Authorization: KEY` or `Authorization: Bearer KEY` (GreenLake's APIKey and OAuth auth types).
     #[arg(long, env = "GLWATCH_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -403,6 +414,8 @@ impl RunArgs {
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
             dedup_window: self.dedup_window,
+            trusted_proxies: self.trusted_proxies.clone(),
+            plain_http: self.plain_http,
         }
     }
 
@@ -484,6 +497,15 @@ mod tests {
         }
         // The demo configures its own receiver.
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "demo"]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_repeat_and_plain_http_takes_no_certificate() {
+        let cli = Cli::try_parse_from(["glwatch", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"]).unwrap();
+        assert_eq!(cli.run.trusted_proxies.len(), 2);
+        assert!(Cli::try_parse_from(["glwatch", "--trusted-proxy", "10.0.0.1/8"]).is_err(), "host bits set");
+        assert!(Cli::try_parse_from(["glwatch", "--plain-http", "--cert", "c", "--key", "k"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--plain-http", "--listen", "127.0.0.1:8080"]).unwrap().run.plain_http);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use glwatch::config::{ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
 use glwatch::journal::Opened;
 use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::certs::{self, CertStatus, ServingCert};
 use glwatch::server::{listen_url, tls, RunningServer};
 use glwatch::watch::{JournalRef, Watch, WatchOptions};
 use std::io::Write;
@@ -24,24 +25,28 @@ pub const WATCH_SOCKET: &str = "glwatch.sock";
 pub struct Started {
     pub server: RunningServer,
     pub listen_url: String,
+    /// The certificate's fingerprint at start, or what is served instead of HTTPS.
     pub fingerprint: String,
+    /// The certificate being served, as it changes (reloads, renewals); `None` for plain HTTP.
+    pub cert: Option<Arc<CertStatus>>,
     pub secret_state: String,
     /// The secret generated because none was given. The caller shows it once, where the operator looks: on
     /// stderr when headless, in a popup on the dashboard.
     pub generated_secret: Option<Secret>,
-    /// The receiver's TLS configuration, reused by the watch endpoint over HTTPS.
-    pub tls: Arc<rustls::ServerConfig>,
-    /// When the served certificate expires (Unix time), if it could be read.
-    pub certificate_expiry: Option<i64>,
+    /// The receiver's TLS configuration (with its reloading certificate), reused by the watch endpoint over
+    /// HTTPS; `None` with --plain-http.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Loads the certificate (or generates the default pair in certs/) and starts serving.
+/// Loads the certificate (or generates the default pair in certs/) and starts serving; with --plain-http no
+/// certificate is needed.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
     let identity = match &config.cert {
-        Some((cert, key)) => tls::load(cert, key).map_err(|e| e.to_string())?,
-        None => tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?,
+        _ if config.plain_http => None,
+        Some((cert, key)) => Some(tls::load(cert, key).map_err(|e| e.to_string())?),
+        None => Some(tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?),
     };
-    start_with(config, identity, pipeline).await
+    launch(config, identity, pipeline).await
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -51,35 +56,68 @@ pub async fn start_with(
     identity: tls::Identity,
     pipeline: Pipeline,
 ) -> Result<Started, String> {
-    let tls_config = tls::server_config(&identity).map_err(|e| format!("TLS setup: {e}"))?;
-    let shared_tls = Arc::new(tls_config.clone());
-    let certificate_expiry = glwatch::watch::metrics::certificate_expiry(&identity.chain[0]);
-    let fingerprint = identity.fingerprint();
+    launch(config, Some(identity), pipeline).await
+}
+
+async fn launch(
+    config: ReceiverConfig,
+    identity: Option<tls::Identity>,
+    pipeline: Pipeline,
+) -> Result<Started, String> {
+    let serving = identity.as_ref().map(ServingCert::new).transpose().map_err(|e| e.to_string())?;
+    let tls_config = match &serving {
+        Some(s) => Some(tls::server_config(s.clone()).map_err(|e| format!("TLS setup: {e}"))?),
+        None => None,
+    };
+    let shared_tls = tls_config.clone().map(Arc::new);
     let secret_state = config.secret_state();
     let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
+    let proxies = config.trusted_proxies.describe();
     let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
-    let url = listen_url(server.local_addr);
+    if let (Some(identity), Some(serving)) = (&identity, &serving) {
+        certs::spawn_reloader(serving, identity);
+    }
+    let url = listen_url(server.local_addr, identity.is_some());
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "glwatch: listening on {url}");
     if server.local_addr.ip().is_unspecified() {
         let host = gethostname::gethostname();
+        let scheme = if identity.is_some() { "https" } else { "http" };
         let _ = writeln!(
             err,
-            "glwatch: on every interface, e.g. https://{}:{}/",
+            "glwatch: on every interface, e.g. {scheme}://{}:{}/",
             host.to_string_lossy(),
             server.local_addr.port()
         );
     }
+    let (Some(identity), Some(serving)) = (identity, serving) else {
+        let only = if proxies.is_empty() { String::new() } else { format!("; serving only {proxies}") };
+        let _ = writeln!(err, "glwatch: plain HTTP, behind a proxy: TLS is the proxy's job{only}");
+        let fingerprint = "none (plain HTTP behind a proxy)".to_owned();
+        return Ok(Started {
+            server,
+            listen_url: url,
+            fingerprint,
+            cert: None,
+            secret_state,
+            generated_secret,
+            tls: shared_tls,
+        });
+    };
+    let fingerprint = identity.fingerprint();
     let origin = if identity.generated { "generated self-signed" } else { "loaded" };
     let _ = writeln!(err, "glwatch: certificate {} ({origin}), SHA-256 {fingerprint}", identity.cert_path.display());
+    drop(err);
+    let status = serving.status();
+    certs::warn_if_expiring(&identity.cert_path, &status, time::OffsetDateTime::now_utc());
     Ok(Started {
         server,
         listen_url: url,
         fingerprint,
+        cert: Some(status),
         secret_state,
         generated_secret,
         tls: shared_tls,
-        certificate_expiry,
     })
 }
 
@@ -128,16 +166,24 @@ async fn serve_watch(
     pipeline: Pipeline,
     started: &Started,
 ) -> Result<glwatch::watch::WatchServer, String> {
-    if let Some(t) = started.certificate_expiry {
-        watch.metrics.set_certificate_expiry(t);
+    if let Some(status) = &started.cert {
+        watch.metrics.watch_certificate(status.clone());
     }
-    let served = watch.serve(options, journal, pipeline, started.tls.clone()).await.map_err(|e| e.to_string())?;
+    let tls = match (&started.tls, options.listen) {
+        (None, Some(_)) => {
+            return Err(
+                "--watch-listen serves HTTPS with the receiver's certificate, which --plain-http has none of".into()
+            )
+        }
+        (tls, _) => tls.clone(),
+    };
+    let served = watch.serve(options, journal, pipeline, tls).await.map_err(|e| e.to_string())?;
     let mut err = std::io::stderr().lock();
     if let Some(path) = &served.socket {
         let _ = writeln!(err, "glwatch: watch socket {}", path.display());
     }
     if let Some(addr) = served.local_addr {
-        let _ = writeln!(err, "glwatch: watch endpoint on {} (bearer token required)", listen_url(addr));
+        let _ = writeln!(err, "glwatch: watch endpoint on {} (bearer token required)", listen_url(addr, true));
     }
     Ok(served)
 }
@@ -304,6 +350,7 @@ where
         history: journal.history,
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
+        cert: started.cert.clone(),
         secret_state: started.secret_state.clone(),
         retain: screen.retain,
         screen_dropped,

@@ -466,6 +466,7 @@ mod tests {
         Record::Event(EventRecord {
             received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
             peer: "127.0.0.1:1".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             duplicate,
             event: RawValue::from_string(format!(r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}"#))

@@ -62,6 +62,8 @@ pub enum CommitError {
 pub struct Delivery {
     pub received_at: time::OffsetDateTime,
     pub peer: String,
+    /// The trusted proxy the delivery came through, when `peer` is the client it reported.
+    pub via: Option<String>,
     pub verified_by: VerifiedBy,
     pub events: Vec<ParsedEvent>,
 }
@@ -263,6 +265,7 @@ impl CommitLoop {
                         let rejected = Record::Rejected(RejectedRecord {
                             received_at: first.received_at,
                             peer: first.peer.clone(),
+                            via: first.via.clone(),
                             status: 503,
                             reason: reason.clone(),
                             method: None,
@@ -306,6 +309,7 @@ impl CommitLoop {
             records.push(Record::Event(EventRecord {
                 received_at: delivery.received_at,
                 peer: delivery.peer.clone(),
+                via: delivery.via.clone(),
                 verified_by: delivery.verified_by,
                 duplicate: !fresh,
                 event: ev.raw,
@@ -388,6 +392,7 @@ mod tests {
         Delivery {
             received_at: now(),
             peer: "127.0.0.1:1".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             events: parse_body(body.as_bytes()).unwrap(),
         }
@@ -449,6 +454,7 @@ mod tests {
         let note = Record::Rejected(RejectedRecord {
             received_at: now(),
             peer: "127.0.0.1:2".into(),
+            via: None,
             status: 400,
             reason: "malformed".into(),
             method: None,

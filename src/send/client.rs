@@ -4,17 +4,17 @@
 //! Built on hyper's low-level `client::conn` rather than a pooled client: each concurrency slot owns exactly one
 //! connection, which is what a load generator wants and keeps the build on a single rustls provider (ring).
 
+use super::server_cert::HandlerCertVerifier;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +31,8 @@ pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 pub enum Trust {
     /// The platform's root certificates, as a browser would.
     Platform,
-    /// Exactly these certificates as roots, e.g. glwatch's own self-signed certificate.
+    /// These certificates: a server presenting exactly one of them (e.g. glwatch's own self-signed certificate,
+    /// or one from `openssl req -x509`), or one they sign.
     Certificates(Vec<CertificateDer<'static>>),
     /// Any certificate: no verification at all.
     Insecure,
@@ -78,15 +79,12 @@ pub fn tls_config(trust: &Trust) -> Result<ClientConfig, SetupError> {
     let mut config = match trust {
         Trust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_custom_certificate_verifier(Arc::new(HandlerCertVerifier::any(provider)))
             .with_no_client_auth(),
-        Trust::Certificates(certs) => {
-            let mut roots = RootCertStore::empty();
-            for c in certs {
-                roots.add(c.clone()).map_err(SetupError::UnusableCa)?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+        Trust::Certificates(certs) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(HandlerCertVerifier::pinned_or_signed_by(certs, provider)?))
+            .with_no_client_auth(),
         Trust::Platform => {
             let found = rustls_native_certs::load_native_certs();
             let mut roots = RootCertStore::empty();
@@ -99,46 +97,6 @@ pub fn tls_config(trust: &Trust) -> Result<ClientConfig, SetupError> {
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// `--insecure`: accepts any certificate but still checks that the server holds the certificate's key, so the
-/// handshake itself stays well-formed.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Where deliveries go: a parsed `https://host[:port]/path` (plain `http://` works too, for handlers under test

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod load;
 pub mod payload;
 pub mod progress;
+pub mod server_cert;
 pub mod stats;
 pub mod verify;
 

@@ -5,6 +5,7 @@ use crate::config::ReceiverConfig;
 use crate::greenlake::{answer_challenge, challenge_request, ChallengeGuard, Signer, Verifier, SIGNATURE_HEADER};
 use crate::pipeline::{CommitError, Delivery, Pipeline};
 use crate::record::{now, ChallengeRecord, Record, RejectedRecord, VerifiedBy};
+use crate::server::proxy::Origin;
 use crate::server::rejections::{Disposition, RejectionLimiter};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -76,12 +77,34 @@ impl Handler {
     }
 
     /// Counts a refusal; true when it should be recorded one by one. Summaries of a window it closes go first.
-    async fn admit_rejection(&self, peer: SocketAddr, status: StatusCode, reason: &str) -> bool {
-        let (verdict, closed) = self.rejections.admit(peer.ip(), status.as_u16(), reason, now(), Instant::now());
+    async fn admit_rejection(&self, ip: IpAddr, status: StatusCode, reason: &str) -> bool {
+        let (verdict, closed) = self.rejections.admit(ip, status.as_u16(), reason, now(), Instant::now());
         for summary in closed {
             self.pipeline.note(Record::Rejected(summary)).await;
         }
         verdict == Disposition::Show
+    }
+
+    /// A plain-HTTP connection closed at accept because it is not from a trusted proxy. Counted like any
+    /// refusal (so a flood folds into summaries); what is recorded is written by a task, so the accept loop never
+    /// waits for the journal, and only the few refusals a window shows start one.
+    pub fn refuse_connection(self: &Arc<Self>, peer: SocketAddr) {
+        const STATUS: u16 = 403;
+        const REASON: &str = "plain HTTP connection from an address that is not a --trusted-proxy: closed at once";
+        let (verdict, closed) = self.rejections.admit(peer.ip(), STATUS, REASON, now(), Instant::now());
+        if verdict == Disposition::Fold && closed.is_empty() {
+            return;
+        }
+        let handler = self.clone();
+        tokio::spawn(async move {
+            for summary in closed {
+                handler.pipeline.note(Record::Rejected(summary)).await;
+            }
+            if verdict == Disposition::Show {
+                let record = RejectedRecord::refused(now(), &peer.to_string(), STATUS, REASON, None, None);
+                handler.pipeline.note(Record::Rejected(record)).await;
+            }
+        });
     }
 
     /// Answers one request from `peer`, spelt in records as `peer_text` (a connection formats it once for all its
@@ -96,24 +119,28 @@ impl Handler {
     async fn answer(&self, req: Request<Incoming>, peer: SocketAddr, peer_text: &str) -> Response<ResponseBody> {
         // The head stays borrowed while the body is read: nothing of it is copied for a request that succeeds.
         let (head, body) = req.into_parts();
+        let from = Requester::new(self.config.trusted_proxies.origin(peer, &head.headers), peer, peer_text);
         let method = &head.method;
         let result = match *method {
             Method::OPTIONS => return self.options(&head),
-            Method::POST => self.post(&head, body, peer, peer_text).await,
+            Method::POST => self.post(&head, body, &from).await,
             _ => Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} not allowed"))),
         };
         match result {
             Ok(response) => response,
             Err(refusal) => {
-                if self.admit_rejection(peer, refusal.status, &refusal.reason).await {
-                    let record = Record::Rejected(RejectedRecord::refused(
-                        now(),
-                        peer_text,
-                        refusal.status.as_u16(),
-                        &refusal.reason,
-                        Some(&truncate(method.as_str(), 32)),
-                        Some(&truncate(head.uri.path(), 200)),
-                    ));
+                if self.admit_rejection(from.ip, refusal.status, &refusal.reason).await {
+                    let record = Record::Rejected(
+                        RejectedRecord::refused(
+                            now(),
+                            &from.peer,
+                            refusal.status.as_u16(),
+                            &refusal.reason,
+                            Some(&truncate(method.as_str(), 32)),
+                            Some(&truncate(head.uri.path(), 200)),
+                        )
+                        .via(from.via()),
+                    );
                     self.pipeline.note(record).await;
                 }
                 error_response(refusal.status, &refusal.reason)
@@ -139,8 +166,7 @@ impl Handler {
         &self,
         head: &Parts,
         body: Incoming,
-        peer: SocketAddr,
-        peer_text: &str,
+        from: &Requester<'_>,
     ) -> Result<Response<ResponseBody>, Refusal> {
         self.check_api_key(&head.headers)?;
         check_content_type(&head.headers)?;
@@ -157,7 +183,7 @@ impl Handler {
         let started = Instant::now();
 
         if let Some(request) = challenge_request(&body) {
-            return self.challenge(request, peer, peer_text, received_at, started).await;
+            return self.challenge(request, from, received_at, started).await;
         }
 
         let verified_by = match self.verifier.verify(signature, &body) {
@@ -166,7 +192,7 @@ impl Handler {
             Err(e) => return Err(Refusal::new(StatusCode::UNAUTHORIZED, e.to_string())),
         };
         let events = parse_body(&body).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("malformed: {e}")))?;
-        let delivery = Delivery { received_at, peer: peer_text.to_owned(), verified_by, events };
+        let delivery = Delivery { received_at, peer: from.peer.to_string(), via: from.via(), verified_by, events };
         // Bounded: a journal stuck on a dead disk must not hold requests forever. A late write after this
         // answer only means GreenLake's retry is recognised as a duplicate; nothing acknowledged is lost.
         let committed = tokio::time::timeout(COMMIT_TIMEOUT, self.pipeline.commit(delivery))
@@ -192,8 +218,7 @@ impl Handler {
     async fn challenge(
         &self,
         request: String,
-        peer: SocketAddr,
-        peer_text: &str,
+        from: &Requester<'_>,
         received_at: time::OffsetDateTime,
         started: Instant,
     ) -> Result<Response<ResponseBody>, Refusal> {
@@ -203,16 +228,17 @@ impl Handler {
             Ok(()) => {
                 let (verification, body) = answer_challenge(&self.signer, &request);
                 let micros = started.elapsed().as_micros() as u64;
-                let record = ChallengeRecord::answered(received_at, peer_text, &shown, verification, micros);
+                let record =
+                    ChallengeRecord::answered(received_at, &from.peer, &shown, verification, micros).via(from.via());
                 (record, json_response(StatusCode::OK, body))
             }
             Err(reason) => {
                 // A flood of these is summarised like any other refusal, as a rejected record with a count.
-                if !self.admit_rejection(peer, StatusCode::BAD_REQUEST, reason).await {
+                if !self.admit_rejection(from.ip, StatusCode::BAD_REQUEST, reason).await {
                     return Ok(error_response(StatusCode::BAD_REQUEST, reason));
                 }
-                tracing::warn!(%peer, "suspicious challenge refused: {reason}");
-                let record = ChallengeRecord::refused(received_at, peer_text, &shown, reason);
+                tracing::warn!(peer = %from.peer, "suspicious challenge refused: {reason}");
+                let record = ChallengeRecord::refused(received_at, &from.peer, &shown, reason).via(from.via());
                 (record, error_response(StatusCode::BAD_REQUEST, reason))
             }
         };
@@ -299,6 +325,30 @@ impl Handler {
             Err(_) => Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "body not received in time")),
             Ok(result) => result,
         }
+    }
+}
+
+/// Whom a request is recorded as coming from: the TCP peer, or the client a trusted proxy reported (then the
+/// proxy is `via`). Refusals are counted per client address, so one noisy client behind the proxy does not get
+/// the others' refusals folded away.
+struct Requester<'a> {
+    ip: IpAddr,
+    peer: std::borrow::Cow<'a, str>,
+    proxy: Option<&'a str>,
+}
+
+impl<'a> Requester<'a> {
+    fn new(origin: Origin, peer: SocketAddr, peer_text: &'a str) -> Requester<'a> {
+        match origin {
+            Origin::Direct => Requester { ip: peer.ip(), peer: peer_text.into(), proxy: None },
+            Origin::Proxied(client) => {
+                Requester { ip: client.ip, peer: client.to_string().into(), proxy: Some(peer_text) }
+            }
+        }
+    }
+
+    fn via(&self) -> Option<String> {
+        self.proxy.map(str::to_owned)
     }
 }
 

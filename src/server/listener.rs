@@ -1,7 +1,9 @@
-//! The accept loop: connection caps, the TLS handshake under a deadline, HTTP/1.1 and HTTP/2 with timeouts,
-//! connections without requests closed, and a graceful stop that lets requests in flight finish.
+//! The accept loop: connection caps, the TLS handshake under a deadline (or plain HTTP behind a proxy), HTTP/1.1
+//! and HTTP/2 with timeouts, connections without requests closed, and a graceful stop that lets requests in
+//! flight finish.
 
 use super::handler::Handler;
+use super::proxy::TrustedProxies;
 use crate::config::Limits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -19,6 +21,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
+
+/// How connections are spoken to.
+pub enum Transport {
+    /// HTTPS: every connection starts with a TLS handshake.
+    Tls(Arc<rustls::ServerConfig>),
+    /// Plain HTTP/1.1 and h2c, for a TLS-terminating proxy in front; with `only_from`, connections from other
+    /// addresses are closed at accept.
+    Plain { only_from: Option<TrustedProxies> },
+}
 
 /// Counts open connections per IP so one address cannot take every slot.
 #[derive(Default)]
@@ -59,12 +70,15 @@ impl Drop for PerIpSlot {
 /// finish what they are doing. Returns whether connections had to be cut at the deadline.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    transport: Transport,
     handler: Arc<Handler>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let acceptor = TlsAcceptor::from(tls);
+    let (acceptor, only_from) = match transport {
+        Transport::Tls(tls) => (Some(TlsAcceptor::from(tls)), None),
+        Transport::Plain { only_from } => (None, only_from),
+    };
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
     // Every connection task holds a receiver: the stop is sent on it, and the sender sees them all gone when the
@@ -85,6 +99,11 @@ pub async fn serve(
                 }
             },
         };
+        if only_from.as_ref().is_some_and(|proxies| !proxies.contains(peer.ip())) {
+            drop(stream);
+            handler.refuse_connection(peer);
+            continue;
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             drop(stream);
             continue;
@@ -142,7 +161,7 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 }
 
 struct Connection {
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     handler: Arc<Handler>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Limits,
@@ -169,7 +188,12 @@ impl Connection {
     async fn run(self, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
         let socket = Socket(stream.clone());
-        let accept = self.acceptor.accept(SharedTcp(stream));
+        let Some(acceptor) = &self.acceptor else {
+            // Plain HTTP: whether it is h2c is only known once hyper has read the preface, so a stop takes the
+            // HTTP/1 care below (bounded by the header timeout) for both.
+            return self.serve(SharedTcp(stream), false, socket, peer).await;
+        };
+        let accept = acceptor.accept(SharedTcp(stream));
         let tls = match tokio::time::timeout(self.limits.handshake_timeout, accept).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
@@ -181,11 +205,20 @@ impl Connection {
                 return;
             }
         };
-        let activity = Arc::new(Activity::new());
         // HTTP/2 needs none of the care below: hyper's GOAWAY still serves every stream the client opened before
         // it, and PING or SETTINGS frames are not the start of a request.
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        let io = TokioIo::new(Watched { inner: tls, activity: activity.clone() });
+        self.serve(tls, h2, socket, peer).await;
+    }
+
+    /// HTTP/1.1 or HTTP/2 (told apart by the connection preface) until the client, the idle timeout or a stop
+    /// ends it.
+    async fn serve<I>(self, io: I, h2: bool, socket: Socket, peer: SocketAddr)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched { inner: io, activity: activity.clone() });
         let handler = self.handler.clone();
         let requests = activity.clone();
         // Formatted once: every record of this connection's requests names the same peer.

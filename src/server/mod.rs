@@ -1,13 +1,17 @@
 //! The HTTPS receiver: TLS identity, the accept loop and the request handler, started and stopped as one.
 
+pub mod certs;
 pub mod handler;
 pub mod listener;
+pub mod proxy;
 pub mod rejections;
 pub mod tls;
+pub mod x509;
 
 use crate::config::ReceiverConfig;
 use crate::pipeline::Pipeline;
 use handler::Handler;
+use listener::Transport;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -29,10 +33,11 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Binds the listen address and starts serving. Binding errors name the address.
+    /// Binds the listen address and starts serving: HTTPS with `tls`, plain HTTP without (then only from the
+    /// trusted proxies, when there are any). Binding errors name the address.
     pub async fn start(
         config: ReceiverConfig,
-        tls: rustls::ServerConfig,
+        tls: Option<rustls::ServerConfig>,
         pipeline: Pipeline,
     ) -> Result<RunningServer, StartError> {
         let addr = config.listen;
@@ -40,10 +45,16 @@ impl RunningServer {
             tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
         let limits = config.limits.clone();
+        let transport = match tls {
+            Some(tls) => Transport::Tls(Arc::new(tls)),
+            None => Transport::Plain {
+                only_from: (!config.trusted_proxies.is_empty()).then(|| config.trusted_proxies.clone()),
+            },
+        };
         let handler = Arc::new(Handler::new(config, pipeline));
         let (stop, mut stopped) = watch::channel(false);
         let summaries = tokio::spawn(write_summaries(handler.clone(), stop.subscribe()));
-        let task = tokio::spawn(listener::serve(listener, Arc::new(tls), handler.clone(), limits, async move {
+        let task = tokio::spawn(listener::serve(listener, transport, handler.clone(), limits, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
         Ok(RunningServer { local_addr, stop, task, summaries, handler })
@@ -75,10 +86,8 @@ async fn write_summaries(handler: Arc<Handler>, mut stop: watch::Receiver<bool>)
     }
 }
 
-/// `https://ip:port/` for the banner, IPv6 in brackets.
-pub fn listen_url(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("https://{}:{}/", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!("https://[{}]:{}/", a.ip(), a.port()),
-    }
+/// `https://ip:port/` (or `http://` for plain HTTP) for the banner, IPv6 in brackets.
+pub fn listen_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}/")
 }

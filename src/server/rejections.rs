@@ -121,6 +121,7 @@ fn summarise(tallies: HashMap<Key, RefusalCount>) -> Vec<RejectedRecord> {
             received_at: t.last_at.unwrap_or_else(crate::record::now),
             // The address alone: the record stands for many connections, hence many ports.
             peer: key.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "*".to_owned()),
+            via: None,
             status: key.status,
             reason: key.reason,
             method: None,

@@ -403,6 +403,7 @@ pub(crate) mod tests {
         EventRecord {
             received_at: time::macros::datetime!(2024-12-20 12:34:55 UTC),
             peer: "127.0.0.1:5000".into(),
+            via: None,
             verified_by: VerifiedBy::Primary,
             duplicate: false,
             event: RawValue::from_string(v.to_string()).unwrap(),

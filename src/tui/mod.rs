@@ -55,6 +55,8 @@ pub struct DashboardContext {
     pub listen_url: String,
     /// Certificate SHA-256 fingerprint, hex with colons.
     pub fingerprint: String,
+    /// The certificate being served, read live for the header (it can be reloaded); `None` for plain HTTP.
+    pub cert: Option<Arc<crate::server::certs::CertStatus>>,
     /// e.g. `primary`, `primary+secondary`, `generated`.
     pub secret_state: String,
     /// Events kept for the table (`--retain`).
@@ -89,6 +91,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         history,
         listen_url,
         fingerprint,
+        cert,
         secret_state,
         retain,
         screen_dropped,
@@ -98,7 +101,7 @@ pub async fn run(ctx: DashboardContext) -> anyhow::Result<()> {
         generated_secret,
         banner,
     } = ctx;
-    let info = Info { listen_url, fingerprint, secret_state, log_path, export_dir, utc_offset, banner };
+    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
         app.update(Action::ShowSecret(secret));

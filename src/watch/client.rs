@@ -3,7 +3,7 @@
 //! across reconnects by resuming after the last seq seen.
 
 use crate::send::client::{tls_config, Trust};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -321,11 +321,6 @@ impl SseParser {
                 _ => {}
             }
         }
-    }
-
-    /// Bytes received but not yet parsed into a message.
-    pub fn pending(&self) -> usize {
-        self.buf.remaining()
     }
 }
 

@@ -67,11 +67,6 @@ impl Hub {
         inner.slots.retain(|tx| tx.try_send(item.clone()).is_ok());
     }
 
-    /// Drops queues whose readers are gone, so the count of subscribers is current.
-    pub fn prune(&self) {
-        self.lock().slots.retain(|tx| !tx.is_closed());
-    }
-
     pub fn metrics(&self) -> &Arc<super::metrics::Metrics> {
         &self.metrics
     }
@@ -97,15 +92,8 @@ mod tests {
         assert_eq!(head, 10);
         let (mut fast, _) = hub.subscribe();
         let mut sink = HubSink(hub.clone());
-        let record = Record::Rejected(crate::record::RejectedRecord {
-            received_at: crate::record::now(),
-            peer: "p".into(),
-            status: 400,
-            reason: "r".into(),
-            method: None,
-            path: None,
-            count: None,
-        });
+        let record =
+            Record::Rejected(crate::record::RejectedRecord::refused(crate::record::now(), "p", 400, "r", None, None));
         for seq in 11..11 + QUEUE as u64 + 1 {
             sink.emit(&record, &record.to_line_seq(seq));
             assert_eq!(fast.try_recv().unwrap().seq, seq);

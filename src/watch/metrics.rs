@@ -3,6 +3,7 @@
 
 use crate::pipeline::{Sink, Store};
 use crate::record::Record;
+use crate::server::certs::CertStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -43,6 +44,8 @@ pub struct Metrics {
     certificate_expiry: Gauge,
     subscribers: Gauge,
     dashboard_dropped: Counter,
+    /// The served certificate, reloaded as it changes; its expiry is read when scraped.
+    cert: std::sync::Mutex<Option<Arc<CertStatus>>>,
     /// Where the dashboard counts records it could not show; copied into the counter when scraped.
     dashboard_dropped_source: std::sync::Mutex<Option<Arc<AtomicU64>>>,
     /// Unix time of the last accepted event, for the health answer; 0 before the first.
@@ -111,6 +114,7 @@ impl Metrics {
             subscribers,
             dashboard_dropped,
             dashboard_dropped_source: std::sync::Mutex::new(None),
+            cert: std::sync::Mutex::new(None),
             last_event_unix: AtomicI64::new(0),
             journal_ok: AtomicBool::new(true),
             started: Instant::now(),
@@ -126,6 +130,9 @@ impl Metrics {
                 self.dashboard_dropped.inc_by(now - shown);
             }
         }
+        if let Some(t) = self.certificate_expiry() {
+            self.certificate_expiry.set(t);
+        }
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -136,12 +143,15 @@ impl Metrics {
         self.request_duration.observe(started.elapsed().as_secs_f64());
     }
 
-    pub fn set_certificate_expiry(&self, unix: i64) {
-        self.certificate_expiry.set(unix);
+    /// Reports the expiry of this certificate, as it is reloaded.
+    pub fn watch_certificate(&self, status: Arc<CertStatus>) {
+        *self.cert.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
     }
 
+    /// When the served certificate expires (Unix time), if known.
     pub fn certificate_expiry(&self) -> Option<i64> {
-        Some(self.certificate_expiry.get()).filter(|t| *t != 0)
+        let cert = self.cert.lock().unwrap_or_else(|p| p.into_inner());
+        cert.as_ref()?.not_after().map(time::OffsetDateTime::unix_timestamp)
     }
 
     /// Reads the dashboard's count of records not shown when scraped.
@@ -247,12 +257,6 @@ impl Store for MeteredStore {
     }
 }
 
-/// When the leaf certificate stops being valid (Unix time), if it can be read.
-pub fn certificate_expiry(der: &[u8]) -> Option<i64> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(cert.validity().not_after.timestamp())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +270,7 @@ mod tests {
             Record::Event(EventRecord {
                 received_at: crate::record::now(),
                 peer: "p".into(),
+                via: None,
                 verified_by: VerifiedBy::Primary,
                 duplicate,
                 event: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
@@ -276,6 +281,7 @@ mod tests {
         let rejected = Record::Rejected(RejectedRecord {
             received_at: crate::record::now(),
             peer: "p".into(),
+            via: None,
             status: 401,
             reason: "r".into(),
             method: None,

@@ -57,18 +57,19 @@ impl Watch {
         store.map(|s| Box::new(MeteredStore::new(s, self.metrics.clone(), bytes)) as Box<dyn Store>)
     }
 
-    /// Starts serving. `tls` is the receiver's own configuration, reused for remote watchers.
+    /// Starts serving. `tls` is the receiver's own configuration, reused for remote watchers (who are not served
+    /// without it).
     pub async fn serve(
         &self,
         options: &WatchOptions,
         journal: Option<JournalRef>,
         pipeline: Pipeline,
-        tls: Arc<rustls::ServerConfig>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<WatchServer, ServeError> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state =
             Arc::new(routes::State::new(self.hub.clone(), journal, pipeline, options.token.as_deref(), stopped));
-        let remote = options.listen.map(|addr| (addr, tls));
+        let remote = options.listen.zip(tls);
         serve::start(state, stop, options.socket.as_deref(), remote).await
     }
 }

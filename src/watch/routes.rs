@@ -102,15 +102,14 @@ impl State {
 pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Option<SocketAddr>) -> Response<Body> {
     if let Some(peer) = remote {
         if let Err(why) = state.authorized(&request) {
-            let record = Record::Rejected(RejectedRecord {
-                received_at: now(),
-                peer: peer.to_string(),
-                status: 401,
-                reason: format!("watch endpoint: {why}"),
-                method: Some(crate::cloudevent::truncate(request.method().as_str(), 32).to_owned()),
-                path: Some(crate::text::escape(crate::cloudevent::truncate(request.uri().path(), 200)).into_owned()),
-                count: None,
-            });
+            let record = Record::Rejected(RejectedRecord::refused(
+                now(),
+                &peer.to_string(),
+                401,
+                &format!("watch endpoint: {why}"),
+                Some(crate::cloudevent::truncate(request.method().as_str(), 32)),
+                Some(crate::cloudevent::truncate(request.uri().path(), 200)),
+            ));
             state.pipeline.note(record).await;
             let mut response = text(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer TOKEN` is required\n");
             response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));

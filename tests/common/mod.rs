@@ -79,6 +79,7 @@ pub fn event_record(event: String, received_at: time::OffsetDateTime, peer: &str
     glwatch::record::Record::Event(glwatch::record::EventRecord {
         received_at,
         peer: peer.into(),
+        via: None,
         verified_by: glwatch::record::VerifiedBy::Primary,
         duplicate: false,
         event: serde_json::value::RawValue::from_string(event).unwrap(),

@@ -35,6 +35,8 @@ use view_index::{Compiled, ViewIndex};
 pub struct Info {
     pub listen_url: String,
     pub fingerprint: String,
+    /// The certificate being served, read live (it can be reloaded); `None` for plain HTTP.
+    pub cert: Option<std::sync::Arc<crate::server::certs::CertStatus>>,
     pub secret_state: String,
     pub log_path: Option<PathBuf>,
     pub export_dir: PathBuf,

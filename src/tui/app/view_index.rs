@@ -179,6 +179,8 @@ impl App {
                 Record::Event(EventRecord {
                     received_at: r.received_at,
                     peer: self.history.peers.name(r.peer).to_owned(),
+                    // The table keeps the client only; `glwatch export` reads the journal, which has the proxy.
+                    via: None,
                     verified_by: r.verified_by,
                     duplicate: false,
                     event: r.event.clone(),

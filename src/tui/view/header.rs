@@ -2,6 +2,7 @@
 //! rate, and what the table is showing (filters, "N of M", following or paused).
 
 use super::{alert, dim, title_style};
+use crate::server::certs::{day, CertStatus, Urgency};
 use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -62,6 +63,21 @@ fn counts(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The serving certificate's fingerprint (it can change on reload) and its end date: yellow under two weeks
+/// left, red under three days or once expired.
+fn cert_spans(cert: &CertStatus, now: time::OffsetDateTime) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::raw(short_fingerprint(&cert.fingerprint()))];
+    let Some(until) = cert.not_after() else { return spans };
+    let (text, style) = match cert.urgency(now) {
+        Urgency::Fine => (format!(" until {}", day(until)), dim()),
+        Urgency::Soon => (format!(" expires {}", day(until)), Style::new().fg(Color::Yellow)),
+        Urgency::Imminent => (format!(" expires {}", day(until)), alert()),
+        Urgency::Expired => (format!(" EXPIRED {}", day(until)), alert()),
+    };
+    spans.push(Span::styled(text, style));
+    spans
+}
+
 fn follow_span(app: &App) -> Span<'static> {
     if app.following() {
         Span::styled("● following", Style::new().fg(Color::Green))
@@ -98,7 +114,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     first.push(Span::styled("  cert ", dim()));
-    first.push(Span::raw(short_fingerprint(&info.fingerprint)));
+    match &info.cert {
+        Some(cert) => first.extend(cert_spans(cert, time::OffsetDateTime::now_utc())),
+        None => first.push(Span::raw(short_fingerprint(&info.fingerprint))),
+    }
     first.push(Span::styled("  secret ", dim()));
     first.push(Span::raw(info.secret_state.clone()));
     if let Some(banner) = &info.banner {
@@ -129,6 +148,25 @@ mod tests {
         let fp = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:99:88";
         assert_eq!(short_fingerprint(fp), "AB:CD:EF:01…99:88");
         assert_eq!(short_fingerprint("AB:CD"), "AB:CD");
+    }
+
+    #[test]
+    fn certificate_end_date_is_coloured_by_how_close_it_is() {
+        let now = time::macros::datetime!(2026-11-30 8:00 UTC);
+        let cert = CertStatus::default();
+        let fp = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:99:88";
+        let shown = |days: i64| {
+            cert.set(fp.into(), Some(now + time::Duration::days(days)));
+            let spans = cert_spans(&cert, now);
+            assert_eq!(spans[0].content, "AB:CD:EF:01…99:88");
+            (spans[1].content.to_string(), spans[1].style.fg)
+        };
+        assert_eq!(shown(200), (" until 2027-06-18".into(), dim().fg));
+        assert_eq!(shown(10), (" expires 2026-12-10".into(), Some(Color::Yellow)));
+        assert_eq!(shown(2), (" expires 2026-12-02".into(), alert().fg));
+        assert_eq!(shown(-1), (" EXPIRED 2026-11-29".into(), alert().fg));
+        cert.set(fp.into(), None);
+        assert_eq!(cert_spans(&cert, now).len(), 1, "no date when it could not be read");
     }
 
     #[test]

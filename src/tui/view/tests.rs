@@ -21,6 +21,7 @@ pub fn info() -> Info {
     Info {
         listen_url: "https://127.0.0.1:8443/".into(),
         fingerprint: FINGERPRINT.into(),
+        cert: None,
         secret_state: "primary".into(),
         log_path: Some(PathBuf::from("/var/log/glwatch.log")),
         export_dir: PathBuf::from("/tmp/exports"),
@@ -37,6 +38,7 @@ pub fn event_record(json: &str, at: OffsetDateTime, duplicate: bool) -> Record {
     Record::Event(EventRecord {
         received_at: at,
         peer: "203.0.113.7:51234".into(),
+        via: None,
         verified_by: VerifiedBy::Primary,
         duplicate,
         event: RawValue::from_string(crate::cloudevent::minify(json).into_owned()).unwrap(),
@@ -60,6 +62,7 @@ pub fn sample_records() -> Vec<Record> {
         Record::Challenge(ChallengeRecord {
             received_at: datetime!(2024-12-20 12:30:00 UTC),
             peer: "16.0.0.1:443".into(),
+            via: None,
             challenge_request: challenge["data"]["challengeRequest"].as_str().unwrap().into(),
             answered: true,
             reason: None,
@@ -70,6 +73,7 @@ pub fn sample_records() -> Vec<Record> {
     out.push(Record::Rejected(RejectedRecord {
         received_at: datetime!(2024-12-20 12:35:20 UTC),
         peer: "198.51.100.9:40000".into(),
+        via: None,
         status: 401,
         reason: "bad signature".into(),
         method: Some("POST".into()),
@@ -79,6 +83,7 @@ pub fn sample_records() -> Vec<Record> {
     out.push(Record::Rejected(RejectedRecord {
         received_at: datetime!(2024-12-20 12:35:21 UTC),
         peer: "198.51.100.10:40001".into(),
+        via: None,
         status: 400,
         reason: "refused challenge: not a UUID".into(),
         method: Some("POST".into()),

@@ -18,6 +18,7 @@ pub(crate) fn info() -> Info {
         listen_url: "https://127.0.0.1:8443/".into(),
         fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
             .into(),
+        cert: None,
         secret_state: "primary".into(),
         log_path: None,
         export_dir: PathBuf::from("/tmp"),

@@ -25,6 +25,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
     app.update(Action::Record(Record::Challenge(ChallengeRecord {
         received_at: t,
         peer: "1.2.3.4:5".into(),
+        via: None,
         challenge_request: "8cbecfea-d708-4706-bba3-669225084a10".into(),
         answered: true,
         reason: None,
@@ -37,6 +38,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
         app.update(Action::Record(Record::Rejected(RejectedRecord {
             received_at: t + time::Duration::milliseconds(i as i64),
             peer: format!("9.9.9.9:{}", 1000 + i),
+            via: None,
             status: 401,
             reason: "bad signature".into(),
             method: Some("POST".into()),
@@ -47,6 +49,7 @@ fn challenges_and_rejections_are_kept_and_floods_aggregated() {
     app.update(Action::Record(Record::Rejected(RejectedRecord {
         received_at: t,
         peer: "8.8.8.8:1".into(),
+        via: None,
         status: 413,
         reason: "too large".into(),
         method: None,
@@ -65,6 +68,7 @@ fn malformed(at: OffsetDateTime, peer: String) -> Action {
     Action::Record(Record::Rejected(RejectedRecord {
         received_at: at,
         peer,
+        via: None,
         status: 400,
         reason: "malformed".into(),
         method: None,
