@@ -132,7 +132,9 @@ impl Http {
                     }
                 };
                 match status {
-                    200..=299 => Outcome::Delivered,
+                    // 302 and 303 after a POST say it was processed and where its result is (Google Apps Script
+                    // web apps answer this way); 307 and 308 ask to repeat it elsewhere, so they do not count.
+                    200..=299 | 302 | 303 => Outcome::Delivered,
                     408 | 429 | 500..=599 => Outcome::Retry { reason: reason(), after: answer.retry_after },
                     _ => Outcome::Permanent(reason()),
                 }
