@@ -154,6 +154,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
             }
         };
         let timeout = duration(&raw.timeout, "timeout", DEFAULT_TIMEOUT)?;
+        if timeout.is_zero() {
+            let at = raw.timeout.as_ref().map_or(start, |t| t.span().start);
+            return Err(in_route(at, "`timeout` must be longer than zero".into()));
+        }
         let retry_for = duration(&raw.retry_for, "retry_for", DEFAULT_RETRY_FOR)?;
         let max_rate = match &raw.max_rate {
             Some(r) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) => {
