@@ -2,6 +2,7 @@
 //! read and checked and timeouts as durations.
 
 use crate::greenlake::{Secret, SecretLengthError};
+use crate::server::acme::{AcmeError, AcmeOptions};
 use crate::server::proxy::{Cidr, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,8 +50,12 @@ pub struct ReceiverOptions {
     /// Read the secret from this file when `secret` is `None`; neither generates one.
     pub secret_file: Option<PathBuf>,
     pub secondary_secret: Option<String>,
-    /// Certificate chain and private key (PEM); `None` for the default pair in certs/.
+    /// Certificate chain and private key (PEM); `None` for the default pair in the data directory.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Certificates from an ACME CA instead of `cert` or the generated pair.
+    pub acme: Option<AcmeOptions>,
+    /// Where the generated certificate goes (see [`crate::data_dir`]).
+    pub data_dir: PathBuf,
     pub api_key: Option<String>,
     pub allow_unsigned: bool,
     pub allowed_rate: String,
@@ -88,6 +93,8 @@ pub enum ConfigError {
     NoConnections,
     #[error("--{flag}: must be a positive number of seconds, got {value}")]
     Timeout { flag: &'static str, value: f64 },
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
     #[error(
         "--plain-http: refusing to serve unencrypted HTTP on {listen}, which is not a loopback address; name the \
          TLS-terminating proxy in front with --trusted-proxy (then only it is served) or listen on 127.0.0.1"
@@ -103,6 +110,9 @@ pub struct ReceiverConfig {
     pub secret_origin: SecretOrigin,
     pub secondary: Option<Secret>,
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Checked ACME options (domains normalized).
+    pub acme: Option<AcmeOptions>,
+    pub data_dir: PathBuf,
     pub api_key: Option<Secret>,
     pub allow_unsigned: bool,
     pub allowed_rate: String,
@@ -123,6 +133,8 @@ impl ReceiverConfig {
             secret_origin: SecretOrigin::Given,
             secondary: None,
             cert: None,
+            acme: None,
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT),
             api_key: None,
             allow_unsigned: false,
             allowed_rate: "*".into(),
@@ -169,6 +181,8 @@ impl ReceiverConfig {
             secret_origin,
             secondary,
             cert: options.cert.clone(),
+            acme: options.acme.clone().map(AcmeOptions::normalized).transpose()?,
+            data_dir: options.data_dir.clone(),
             api_key,
             allow_unsigned: options.allow_unsigned,
             allowed_rate: options.allowed_rate.clone(),
@@ -219,6 +233,8 @@ mod tests {
             secret_file: None,
             secondary_secret: None,
             cert: None,
+            acme: None,
+            data_dir: PathBuf::from(crate::data_dir::DEFAULT),
             api_key: None,
             allow_unsigned: false,
             allowed_rate: "*".into(),

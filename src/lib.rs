@@ -4,6 +4,7 @@
 
 pub mod cloudevent;
 pub mod config;
+pub mod data_dir;
 pub mod export;
 pub mod filter;
 pub mod greenlake;

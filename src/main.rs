@@ -19,8 +19,9 @@ fn main() -> ExitCode {
     let dashboard =
         cli.command.is_none() && !cli.run.headless && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if dashboard {
-        if let Err(e) = init_file_logging(&cli.run.log_file) {
-            return fail(&format!("cannot open the log file {}: {e}", cli.run.log_file.display()));
+        let log_path = cli.run.log_path();
+        if let Err(e) = init_file_logging(&log_path) {
+            return fail(&format!("cannot open the log file {}: {e}", log_path.display()));
         }
     } else if !matches!(cli.command, Some(Command::Demo(_))) {
         // The demo sets up its own logging once it knows it has a terminal.

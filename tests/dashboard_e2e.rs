@@ -25,7 +25,10 @@ async fn operator_watches_filters_reads_and_quits() {
     assert!(screen.contains("secret primary"), "{screen}");
     assert!(screen.contains("0 of 0 events shown  ● following"), "{screen}");
     let port = port_from(&screen);
-    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap(), &dir.path().join("certs/glwatch-cert.pem"));
+    let client = Client::new(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        &dir.path().join("glwatch-data/certs/glwatch-cert.pem"),
+    );
 
     // GreenLake's challenge first, then the signed samples; the stand-alone expiring event re-delivers the
     // batch's second one.
@@ -145,7 +148,10 @@ async fn a_generated_secret_is_shown_once_in_the_dashboard_and_nowhere_else() {
 
     // It is the receiver's secret: the challenge is answered with its HMAC.
     let port = port_from(&screen);
-    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap(), &dir.path().join("certs/glwatch-cert.pem"));
+    let client = Client::new(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        &dir.path().join("glwatch-data/certs/glwatch-cert.pem"),
+    );
     let reply = client.post(&[], &fixture("challenge.json")).await;
     let want = glwatch::greenlake::Signer::new(&glwatch::greenlake::Secret::new(secret.clone()).unwrap())
         .hex(b"8cbecfea-d708-4706-bba3-669225084a10");

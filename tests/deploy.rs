@@ -174,8 +174,8 @@ async fn sighup_reloads_and_a_broken_pair_is_refused_with_one_line_keeping_the_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_pair_near_its_end_is_renewed_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).unwrap();
+    let certs = dir.path().join("glwatch-data/certs");
+    std::fs::create_dir_all(&certs).unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
     params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(20);
     let key = rcgen::KeyPair::generate().unwrap();

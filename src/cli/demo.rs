@@ -1,7 +1,7 @@
 //! `glwatch demo`: the dashboard over a receiver on loopback, fed by the GreenLake simulator, with nothing to set up.
 //!
 //! Everything is throwaway: a secret generated for the run (the simulator holds it, so it is not shown), a
-//! certificate generated into a temporary directory (never `certs/`), no journal, and by default the log file in
+//! certificate generated into a temporary directory (never the data directory), no journal, and by default the log file in
 //! that same directory, which is removed on quit. Only an export asked for with `e` stays behind.
 
 use super::logging::init_file_logging;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 /// `glwatch export`: the journal's accepted events through the filter, as CSV or JSONL, to stdout or a file.
 pub fn run(args: ExportArgs) -> ExitCode {
+    let journal = args.journal_path();
     let filter = Filter {
         types: args.types.into_iter().collect(),
         users: args.users.into_iter().collect(),
@@ -16,9 +17,9 @@ pub fn run(args: ExportArgs) -> ExitCode {
         ..Filter::default()
     };
     let result = match &args.output {
-        None => export(&args.journal, args.format.into(), &filter, io::stdout().lock()).map_err(|e| e.to_string()),
+        None => export(&journal, args.format.into(), &filter, io::stdout().lock()).map_err(|e| e.to_string()),
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => export(&args.journal, args.format.into(), &filter, f).map_err(|e| e.to_string()),
+            Ok(f) => export(&journal, args.format.into(), &filter, f).map_err(|e| e.to_string()),
             Err(e) => Err(format!("-o {}: cannot create: {e}", path.display())),
         },
     };
@@ -27,7 +28,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
             for w in warnings {
                 eprintln!("glwatch: journal warning: {w}");
             }
-            eprintln!("glwatch: exported {rows} events from {}", args.journal.display());
+            eprintln!("glwatch: exported {rows} events from {}", journal.display());
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use glwatch::config::ReceiverOptions;
 use glwatch::export::Format;
 use glwatch::journal::{Durability, JournalOptions, MAX_LINE};
+use glwatch::server::acme::{self, AcmeOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use time::OffsetDateTime;
@@ -53,15 +54,9 @@ pub struct RoutesArgs {
     #[command(subcommand)]
     pub action: Option<RoutesAction>,
 
-    /// The journal of the glwatch whose routes to show; its directory holds routes/.
-    #[arg(
-        long,
-        global = true,
-        env = "GLWATCH_JOURNAL",
-        value_name = "PATH",
-        default_value = "glwatch-data/journal.jsonl"
-    )]
-    pub journal: PathBuf,
+    /// The data directory of the glwatch whose routes to show: it holds routes/ and journal.jsonl.
+    #[arg(long, global = true, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -89,10 +84,14 @@ pub struct RedeliverArgs {
 /// Flags of `glwatch tail`.
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
-    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock), or
+    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
     /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
     #[arg(env = "GLWATCH_TAIL_TARGET", value_name = "TARGET")]
     pub target: Option<String>,
+
+    /// The data directory whose socket is the default target (as the receiver's --data-dir).
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
 
     /// Start after this seq (records are numbered from 1).
     #[arg(long, env = "GLWATCH_TAIL_AFTER", value_name = "SEQ", conflicts_with_all = ["since", "last"])]
@@ -208,9 +207,14 @@ impl From<DurabilityFlag> for Durability {
 /// Flags of `glwatch export`.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// The data directory whose journal is read (as the receiver's --data-dir).
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
     /// The journal to read (its first segment; numbered segments next to it are read too, in order).
-    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
-    pub journal: PathBuf,
+    /// Default: DIR/journal.jsonl of --data-dir.
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatFlag::Csv)]
@@ -259,11 +263,17 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_SECONDARY_SECRET", hide_env_values = true)]
     pub secondary_secret: Option<String>,
 
-    /// TLS certificate chain (PEM). Default: certs/glwatch-cert.pem, generated self-signed on first start.
+    /// Where glwatch keeps its files: the journal, the log file, exports, the generated certificate (certs/) and
+    /// the ACME cache (acme/). Flags naming a file win over it.
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
+    /// TLS certificate chain (PEM). Default: DIR/certs/glwatch-cert.pem of --data-dir, generated self-signed on
+    /// first start (certs/glwatch-cert.pem in the working directory is still used if only it exists).
     #[arg(long, env = "GLWATCH_CERT", value_name = "PEM", requires = "key")]
     pub cert: Option<PathBuf>,
 
-    /// TLS private key (PEM) for --cert. Default: certs/glwatch-key.pem.
+    /// TLS private key (PEM) for --cert. Default: DIR/certs/glwatch-key.pem of --data-dir.
     #[arg(long, env = "GLWATCH_KEY", value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
 
@@ -277,6 +287,34 @@ pub struct RunArgs {
     /// loopback address, unless --trusted-proxy is given: then only those addresses are served.
     #[arg(long, env = "GLWATCH_PLAIN_HTTP", conflicts_with_all = ["cert", "key"])]
     pub plain_http: bool,
+
+    /// Get the certificate for DOMAIN from an ACME CA (Let's Encrypt by default) and renew it, like Caddy. The
+    /// CA validates with TLS-ALPN-01 on port 443, which must reach --listen. Repeat (or separate with commas)
+    /// for several names on one certificate. Instead of --cert/--key.
+    #[arg(long = "acme", env = "GLWATCH_ACME", value_name = "DOMAIN", value_delimiter = ',', conflicts_with_all = ["cert", "key", "plain_http"])]
+    pub acme: Vec<String>,
+
+    /// Contact address given to the ACME CA (expiry notices).
+    #[arg(long, env = "GLWATCH_ACME_EMAIL", value_name = "EMAIL", requires = "acme")]
+    pub acme_email: Option<String>,
+
+    /// The ACME CA's directory URL. Default: Let's Encrypt.
+    #[arg(
+        long,
+        env = "GLWATCH_ACME_DIRECTORY",
+        value_name = "URL",
+        requires = "acme",
+        conflicts_with = "acme_staging"
+    )]
+    pub acme_directory: Option<String>,
+
+    /// Use Let's Encrypt's staging CA (untrusted certificates, generous rate limits) to try a setup.
+    #[arg(long, env = "GLWATCH_ACME_STAGING", requires = "acme")]
+    pub acme_staging: bool,
+
+    /// Also trust this CA (PEM) for the ACME CA's own HTTPS, e.g. a private step-ca.
+    #[arg(long, env = "GLWATCH_ACME_CA", value_name = "PEM", requires = "acme")]
+    pub acme_ca: Option<PathBuf>,
 
     /// Also require `Authorization: KEY` or `Authorization: Bearer KEY` (GreenLake's APIKey and OAuth auth types).
     #[arg(long, env = "GLWATCH_API_KEY", hide_env_values = true)]
@@ -337,8 +375,9 @@ pub struct RunArgs {
 
     /// The journal: every record is appended here and replayed at start. Later segments are numbered next to it
     /// (journal.000001.jsonl, journal.000002.jsonl, ...).
-    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH", default_value = "glwatch-data/journal.jsonl")]
-    pub journal: PathBuf,
+    /// Default: DIR/journal.jsonl of --data-dir.
+    #[arg(long, env = "GLWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
 
     /// Run without a journal: events are acknowledged without being written to disk and nothing is replayed.
     #[arg(long, env = "GLWATCH_NO_JOURNAL")]
@@ -354,7 +393,7 @@ pub struct RunArgs {
     pub journal_segment_size: u64,
 
     /// The local watch socket (`glwatch tail`, dashboards, metrics without a token), created mode 0600.
-    /// Default: glwatch.sock beside the journal.
+    /// Default: DIR/glwatch.sock of --data-dir.
     #[arg(long, env = "GLWATCH_WATCH_SOCKET", value_name = "PATH")]
     pub watch_socket: Option<PathBuf>,
 
@@ -376,7 +415,7 @@ pub struct RunArgs {
     pub watch_token_file: Option<PathBuf>,
 
     /// Forward events onward as the routes in this TOML file say (see the README, "Forwarding"). Needs the
-    /// journal: each route reads it from its own cursor in routes/ beside it.
+    /// journal: each route reads it from its own cursor in DIR/routes/ of --data-dir.
     #[arg(long, env = "GLWATCH_ROUTES", value_name = "FILE", conflicts_with_all = ["forward", "no_journal"])]
     pub routes: Option<PathBuf>,
 
@@ -388,12 +427,45 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_ROUTE_BACKOFF_BASE", hide = true, value_name = "DURATION", value_parser = glwatch::units::parse_duration)]
     pub route_backoff_base: Option<std::time::Duration>,
 
-    /// Where logs go while the dashboard is on screen.
-    #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH", default_value = "glwatch-data/glwatch.log")]
-    pub log_file: PathBuf,
+    /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
+    #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.clone().unwrap_or_else(|| glwatch::data_dir::journal(&self.data_dir))
+    }
 }
 
 impl RunArgs {
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.clone().unwrap_or_else(|| glwatch::data_dir::journal(&self.data_dir))
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.log_file.clone().unwrap_or_else(|| glwatch::data_dir::log_file(&self.data_dir))
+    }
+
+    /// `--acme` and its companions; `None` without `--acme`.
+    pub fn acme_options(&self) -> Option<AcmeOptions> {
+        if self.acme.is_empty() {
+            return None;
+        }
+        let directory = match (&self.acme_directory, self.acme_staging) {
+            (Some(url), _) => url.clone(),
+            (None, true) => acme::LETS_ENCRYPT_STAGING.to_owned(),
+            (None, false) => acme::LETS_ENCRYPT.to_owned(),
+        };
+        Some(AcmeOptions {
+            domains: self.acme.clone(),
+            email: self.acme_email.clone(),
+            directory,
+            ca: self.acme_ca.clone(),
+            cache_dir: glwatch::data_dir::acme_cache(&self.data_dir),
+        })
+    }
+
     /// The receiver's settings as given; [`glwatch::config::ReceiverConfig::from_options`] checks them.
     pub fn receiver_options(&self) -> ReceiverOptions {
         ReceiverOptions {
@@ -402,6 +474,8 @@ impl RunArgs {
             secret_file: self.secret_file.clone(),
             secondary_secret: self.secondary_secret.clone(),
             cert: self.cert.clone().zip(self.key.clone()),
+            acme: self.acme_options(),
+            data_dir: self.data_dir.clone(),
             api_key: self.api_key.clone(),
             allow_unsigned: self.allow_unsigned,
             allowed_rate: self.allowed_rate.clone(),
@@ -422,7 +496,7 @@ impl RunArgs {
     /// The journal settings; `None` with `--no-journal`.
     pub fn journal_options(&self) -> Option<JournalOptions> {
         (!self.no_journal).then(|| JournalOptions {
-            path: self.journal.clone(),
+            path: self.journal_path(),
             durability: self.durability.into(),
             segment_size: self.journal_segment_size,
             retain: self.retain,
@@ -450,7 +524,8 @@ mod tests {
         assert_eq!(cli.run.max_body, 1_048_576);
         assert_eq!(cli.run.allowed_rate, "*");
         assert!(!cli.run.headless && !cli.run.allow_unsigned);
-        assert_eq!(cli.run.journal, PathBuf::from("glwatch-data/journal.jsonl"));
+        assert_eq!(cli.run.journal_path(), PathBuf::from("glwatch-data/journal.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("glwatch-data/glwatch.log"));
         assert_eq!(cli.run.durability, DurabilityFlag::Fsync);
         assert_eq!(cli.run.journal_segment_size, 64 * 1024 * 1024);
         assert!(!cli.run.no_journal);
@@ -497,6 +572,40 @@ mod tests {
         }
         // The demo configures its own receiver.
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "demo"]).is_err());
+    }
+
+    #[test]
+    fn data_dir_moves_defaults_but_explicit_paths_win() {
+        let cli = Cli::try_parse_from(["glwatch", "--data-dir", "/srv/gl"]).unwrap();
+        assert_eq!(cli.run.journal_path(), PathBuf::from("/srv/gl/journal.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("/srv/gl/glwatch.log"));
+        let cli =
+            Cli::try_parse_from(["glwatch", "--data-dir", "/srv/gl", "--journal", "j.jsonl", "--log-file", "l.log"])
+                .unwrap();
+        assert_eq!(cli.run.journal_path(), PathBuf::from("j.jsonl"));
+        assert_eq!(cli.run.log_path(), PathBuf::from("l.log"));
+        let cli = Cli::try_parse_from(["glwatch", "export", "--data-dir", "/srv/gl"]).unwrap();
+        let Some(Command::Export(e)) = cli.command else { panic!("not export") };
+        assert_eq!(e.journal_path(), PathBuf::from("/srv/gl/journal.jsonl"));
+    }
+
+    #[test]
+    fn acme_excludes_cert_and_its_flags_need_it() {
+        let cli = Cli::try_parse_from(["glwatch", "--acme", "a.example.com,b.example.com", "--acme", "c.example.com"])
+            .unwrap();
+        assert_eq!(cli.run.acme, ["a.example.com", "b.example.com", "c.example.com"]);
+        assert!(Cli::try_parse_from(["glwatch", "--acme", "a.example.com", "--cert", "c", "--key", "k"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--acme-email", "a@example.com"]).is_err());
+        assert!(Cli::try_parse_from(["glwatch", "--acme", "a.example.com", "--plain-http"]).is_err());
+        assert!(Cli::try_parse_from([
+            "glwatch",
+            "--acme",
+            "a.example.com",
+            "--acme-staging",
+            "--acme-directory",
+            "https://x/"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -1,24 +1,14 @@
 //! Routes on the command line: `--routes` / `--forward` loaded and started beside the receiver, and
 //! `glwatch routes` (state, redelivery) read from and written to the route files in the data directory.
 
-use super::run::EXPORT_DIR;
 use super::{RedeliverArgs, RoutesAction, RoutesArgs, RunArgs};
 use glwatch::routes::{files, Redeliver, RouteFiles, Routes, RoutesOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// The exit status of a bad routes file or a refused combination of flags, like clap's usage errors.
 pub const USAGE: u8 = 2;
-
-/// The data directory: the journal's, until a `--data-dir` exists.
-pub fn data_dir(journal: &Path) -> PathBuf {
-    match journal.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        Some(_) => PathBuf::from("."),
-        None => PathBuf::from(EXPORT_DIR),
-    }
-}
 
 /// Loads `--routes` or `--forward` and starts the routes; `None` when neither is given. The error is one line.
 pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
@@ -31,7 +21,7 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
         return Err("--routes and --forward need the journal (not --no-journal)".into());
     };
     let options = RoutesOptions {
-        data_dir: data_dir(&journal.path),
+        data_dir: args.data_dir.clone(),
         journal: journal.path,
         max_line: journal.max_line,
         last_seq,
@@ -45,9 +35,9 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
 
 /// `glwatch routes`.
 pub fn command(args: RoutesArgs) -> ExitCode {
-    let dir = data_dir(&args.journal);
+    let dir = args.data_dir;
     match args.action {
-        None => show(&args.journal, &dir),
+        None => show(&glwatch::data_dir::journal(&dir), &dir),
         Some(RoutesAction::Redeliver(r)) => redeliver(&dir, &r),
     }
 }

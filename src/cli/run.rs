@@ -5,11 +5,12 @@ use glwatch::config::{ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
 use glwatch::journal::Opened;
 use glwatch::pipeline::{ChannelSink, Pipeline, Sink, StdoutSink};
+use glwatch::server::acme::{self, AcmeOptions};
 use glwatch::server::certs::{self, CertStatus, ServingCert};
 use glwatch::server::{listen_url, tls, RunningServer};
 use glwatch::watch::{JournalRef, Watch, WatchOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 /// Records queued for the screen; beyond this the receiver counts them as not shown rather than wait.
 const SCREEN_QUEUE: usize = 16 * 1024;
 /// Where the dashboard's `e` key writes its files (beside the default journal and log file).
-pub const EXPORT_DIR: &str = "glwatch-data";
+pub const EXPORT_DIR: &str = glwatch::data_dir::DEFAULT;
 /// The watch socket's file name in the data directory.
 pub const WATCH_SOCKET: &str = "glwatch.sock";
 
@@ -36,17 +37,63 @@ pub struct Started {
     /// The receiver's TLS configuration (with its reloading certificate), reused by the watch endpoint over
     /// HTTPS; `None` with --plain-http.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The ACME task, with `--acme`: held only to keep it running, as it stops when dropped.
+    pub _acme: Option<acme::RunningAcme>,
 }
 
-/// Loads the certificate (or generates the default pair in certs/) and starts serving; with --plain-http no
-/// certificate is needed.
+/// Loads the certificate (or generates the default pair in the data directory, or starts ACME) and starts
+/// serving; with --plain-http no certificate is needed.
 pub async fn start(config: ReceiverConfig, pipeline: Pipeline) -> Result<Started, String> {
+    if let Some(options) = config.acme.clone() {
+        return start_acme(config, options, pipeline).await;
+    }
     let identity = match &config.cert {
         _ if config.plain_http => None,
         Some((cert, key)) => Some(tls::load(cert, key).map_err(|e| e.to_string())?),
-        None => Some(tls::load_or_generate(Path::new("certs")).map_err(|e| e.to_string())?),
+        None => {
+            let (dir, notice) = glwatch::data_dir::self_signed_certs(&config.data_dir);
+            if let Some(notice) = notice {
+                tracing::warn!("{notice}");
+            }
+            Some(tls::load_or_generate(&dir).map_err(|e| e.to_string())?)
+        }
     };
     launch(config, identity, pipeline).await
+}
+
+/// Starts serving with certificates from an ACME CA. Until the first one is there (from the cache at once, or
+/// when the CA issues it) TLS clients are refused; the banner says which.
+async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipeline) -> Result<Started, String> {
+    // Started first: it also takes SIGHUP over, before the banner.
+    let acme = acme::start(options, config.listen.port()).map_err(|e| e.to_string())?;
+    let tls_config = acme.server_config().map_err(|e| e.to_string())?;
+    let shared_tls = Some(Arc::new(tls_config.clone()));
+    let (server, url, secret_state, generated_secret) = bind(config, Some(tls_config), pipeline).await?;
+    let names = acme.options.domains.join(", ");
+    // The dashboard's header shows the fingerprint; while waiting, that it is waiting.
+    let (fingerprint, state) = match &acme.cached {
+        Some(fp) => (fp.clone(), format!("served from the cache {}, SHA-256 {fp}", acme.options.cache_dir.display())),
+        None => (
+            format!("waiting for ACME ({})", acme.options.domains[0]),
+            "waiting for the first one; TLS clients are refused until it arrives and the log shows each step"
+                .to_owned(),
+        ),
+    };
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "glwatch: certificate for {names} from the ACME CA {}: {state}",
+        acme.options.directory
+    );
+    Ok(Started {
+        server,
+        listen_url: url,
+        fingerprint,
+        cert: None,
+        secret_state,
+        generated_secret,
+        tls: shared_tls,
+        _acme: Some(acme),
+    })
 }
 
 /// Starts serving with `identity` and prints the listen URL and the certificate on stderr. A generated secret is
@@ -70,26 +117,13 @@ async fn launch(
         None => None,
     };
     let shared_tls = tls_config.clone().map(Arc::new);
-    let secret_state = config.secret_state();
-    let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
-    let proxies = config.trusted_proxies.describe();
-    let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
+    // Before the banner: it takes SIGHUP over, so a reload sent as soon as the banner is out cannot kill us.
     if let (Some(identity), Some(serving)) = (&identity, &serving) {
         certs::spawn_reloader(serving, identity);
     }
-    let url = listen_url(server.local_addr, identity.is_some());
+    let proxies = config.trusted_proxies.describe();
+    let (server, url, secret_state, generated_secret) = bind(config, tls_config, pipeline).await?;
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "glwatch: listening on {url}");
-    if server.local_addr.ip().is_unspecified() {
-        let host = gethostname::gethostname();
-        let scheme = if identity.is_some() { "https" } else { "http" };
-        let _ = writeln!(
-            err,
-            "glwatch: on every interface, e.g. {scheme}://{}:{}/",
-            host.to_string_lossy(),
-            server.local_addr.port()
-        );
-    }
     let (Some(identity), Some(serving)) = (identity, serving) else {
         let only = if proxies.is_empty() { String::new() } else { format!("; serving only {proxies}") };
         let _ = writeln!(err, "glwatch: plain HTTP, behind a proxy: TLS is the proxy's job{only}");
@@ -102,6 +136,7 @@ async fn launch(
             secret_state,
             generated_secret,
             tls: shared_tls,
+            _acme: None,
         });
     };
     let fingerprint = identity.fingerprint();
@@ -118,7 +153,35 @@ async fn launch(
         secret_state,
         generated_secret,
         tls: shared_tls,
+        _acme: None,
     })
+}
+
+/// Binds and starts serving (HTTPS with `tls_config`, else plain HTTP), then prints the listen lines; the caller
+/// prints the certificate line after them. Returns the server, its URL, the secret state and a generated secret.
+async fn bind(
+    config: ReceiverConfig,
+    tls_config: Option<rustls::ServerConfig>,
+    pipeline: Pipeline,
+) -> Result<(RunningServer, String, String, Option<Secret>), String> {
+    let https = tls_config.is_some();
+    let secret_state = config.secret_state();
+    let generated_secret = (config.secret_origin == SecretOrigin::Generated).then(|| config.primary.clone());
+    let server = RunningServer::start(config, tls_config, pipeline).await.map_err(|e| e.to_string())?;
+    let url = listen_url(server.local_addr, https);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "glwatch: listening on {url}");
+    if server.local_addr.ip().is_unspecified() {
+        let host = gethostname::gethostname();
+        let scheme = if https { "https" } else { "http" };
+        let _ = writeln!(
+            err,
+            "glwatch: on every interface, e.g. {scheme}://{}:{}/",
+            host.to_string_lossy(),
+            server.local_addr.port()
+        );
+    }
+    Ok((server, url, secret_state, generated_secret))
 }
 
 /// The watch endpoint's settings from the command line; the error is one line naming the flag.
@@ -132,12 +195,8 @@ pub fn watch_options(args: &RunArgs) -> Result<WatchOptions, String> {
             "--watch-listen needs --watch-token or --watch-token-file: remote watchers must authenticate".into()
         );
     }
-    let socket = (!args.no_watch_socket).then(|| {
-        args.watch_socket.clone().unwrap_or_else(|| {
-            let dir = if args.no_journal { None } else { args.journal.parent().map(Path::to_owned) };
-            dir.unwrap_or_else(|| PathBuf::from(EXPORT_DIR)).join(WATCH_SOCKET)
-        })
-    });
+    let socket =
+        (!args.no_watch_socket).then(|| args.watch_socket.clone().unwrap_or_else(|| args.data_dir.join(WATCH_SOCKET)));
     Ok(WatchOptions { socket, listen: args.watch_listen, token })
 }
 
@@ -253,8 +312,8 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
     };
     let screen = Screen {
         retain: args.retain,
-        log_path: Some(args.log_file.clone()),
-        export_dir: PathBuf::from(EXPORT_DIR),
+        log_path: Some(args.log_path()),
+        export_dir: glwatch::data_dir::exports(&args.data_dir),
         utc_offset,
         show_generated_secret: true,
         banner: None,

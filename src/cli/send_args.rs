@@ -53,7 +53,7 @@ pub struct SendArgs {
     #[arg(long, value_enum, default_value_t = SignWithFlag::Primary)]
     pub sign_with: SignWithFlag,
 
-    /// Trust this certificate (PEM) for the handler's TLS, e.g. certs/glwatch-cert.pem. Default: the
+    /// Trust this certificate (PEM) for the handler's TLS, e.g. glwatch-data/certs/glwatch-cert.pem. Default: the
     /// platform's root certificates.
     #[arg(long, env = "GLWATCH_CA", value_name = "PEM")]
     pub ca: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! `glwatch tail`: the command line turned into tail options, run until done or interrupted.
 
-use super::run::{fail, read_token, wait_for_signal, EXPORT_DIR, WATCH_SOCKET};
+use super::run::{fail, read_token, wait_for_signal, WATCH_SOCKET};
 use super::TailArgs;
 use glwatch::watch::client::{Target, WatchClient};
 use glwatch::watch::tail::{Select, Start, TailOptions};
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 /// `glwatch tail`: a running glwatch's records on stdout.
 pub async fn run(args: TailArgs) -> ExitCode {
-    let target = args.target.clone().unwrap_or_else(|| format!("unix:{EXPORT_DIR}/{WATCH_SOCKET}"));
+    let target = args.target.clone().unwrap_or_else(|| format!("unix:{}", args.data_dir.join(WATCH_SOCKET).display()));
     let target = match Target::parse(&target) {
         Ok(t) => t,
         Err(e) => return fail(&e.to_string()),

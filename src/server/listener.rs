@@ -205,6 +205,13 @@ impl Connection {
                 return;
             }
         };
+        if tls.get_ref().1.alpn_protocol() == Some(super::acme::ACME_TLS_ALPN) {
+            // A TLS-ALPN-01 validation: the CA only checks the certificate of the handshake.
+            tracing::info!(%peer, "ACME: TLS-ALPN-01 validation connection");
+            let mut tls = tls;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+            return;
+        }
         // HTTP/2 needs none of the care below: hyper's GOAWAY still serves every stream the client opened before
         // it, and PING or SETTINGS frames are not the start of a request.
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");

@@ -1,5 +1,6 @@
 //! The HTTPS receiver: TLS identity, the accept loop and the request handler, started and stopped as one.
 
+pub mod acme;
 pub mod certs;
 pub mod handler;
 pub mod listener;

@@ -132,9 +132,10 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
     }
 }
 
-/// The default pair under `dir` (certs/ in the working directory): reused when both files exist, generated
-/// when neither does, and generated anew when the existing one is self-signed and expired or has less than
-/// [`RENEW_BEFORE`] left. One file without the other is an error, so a lost key is never silently replaced.
+/// The default pair under `dir` (`certs/` of the data directory, see `crate::data_dir`): reused when both files
+/// exist, generated when neither does, and generated anew when the existing one is self-signed and expired or has
+/// less than [`RENEW_BEFORE`] left. One file without the other is an error, so a lost key is never silently
+/// replaced.
 pub fn load_or_generate(dir: &Path) -> Result<Identity, TlsError> {
     let cert = dir.join("glwatch-cert.pem");
     let key = dir.join("glwatch-key.pem");

@@ -93,11 +93,11 @@ pub fn audit_event(id: &str) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-/// The binary, running in its own temporary working directory (so certs/ is generated there).
+/// The binary, running in its own temporary working directory (so glwatch-data/ is created there).
 pub struct Receiver {
     pub child: Child,
     pub addr: SocketAddr,
-    /// The working directory; certs/ is generated in it.
+    /// The working directory; glwatch-data/ (journal, certificate) is created in it.
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     stdout: mpsc::Receiver<String>,
@@ -161,7 +161,7 @@ impl Receiver {
     }
 
     pub fn ca(&self) -> PathBuf {
-        self.dir.join("certs/glwatch-cert.pem")
+        self.dir.join("glwatch-data/certs/glwatch-cert.pem")
     }
 
     pub fn client(&self) -> Client {
@@ -234,7 +234,8 @@ impl Drop for Receiver {
     }
 }
 
-fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+/// The lines `r` yields, read on a thread of their own, so the child never blocks on a full pipe.
+pub fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines() {
