@@ -13,6 +13,7 @@ pub mod journal;
 pub mod pipeline;
 pub mod proxy;
 pub mod record;
+pub mod routes;
 pub mod send;
 pub mod server;
 pub mod sources;

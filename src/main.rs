@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             fail("attach needs a terminal; for records on stdout use `glwatch tail -f`")
         }
         Some(Command::Attach(args)) => with_runtime(|rt| rt.block_on(cli::attach::run(args, utc_offset))),
+        Some(Command::Routes(args)) => cli::routes::command(args),
         Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
         Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(cli::send::run(args)) {
             Ok(code) => code,

@@ -5,6 +5,7 @@ pub mod attach;
 pub mod demo;
 pub mod export;
 pub mod logging;
+pub mod routes;
 pub mod run;
 pub mod send;
 pub mod send_args;
@@ -46,6 +47,8 @@ pub enum Command {
     /// The dashboard over a running glwatch (its watch socket, or its --watch-listen with a token): history, then
     /// live records, reconnecting when it restarts. Quitting leaves the receiver running. Needs a terminal.
     Attach(AttachArgs),
+    /// Show each route's state (cursor, backlog, delivered, failures, dead letters, last error), or redeliver.
+    Routes(RoutesArgs),
 }
 
 /// Flags of `glwatch attach`.
@@ -83,6 +86,40 @@ pub struct AttachArgs {
     /// Accept any certificate from an https:// target (testing only).
     #[arg(long, env = "GLWATCH_ATTACH_INSECURE")]
     pub insecure: bool,
+}
+
+/// Flags of `glwatch routes`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RoutesArgs {
+    #[command(subcommand)]
+    pub action: Option<RoutesAction>,
+
+    /// The data directory of the glwatch whose routes to show: it holds routes/ and journal.jsonl.
+    #[arg(long, global = true, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RoutesAction {
+    /// Deliver a route's dead letters again (--dead), or replay the journal from a seq (--from). A running
+    /// glwatch takes the request up within a second; a stopped one at its next start.
+    Redeliver(RedeliverArgs),
+}
+
+/// Flags of `glwatch routes redeliver`.
+#[derive(Debug, Clone, Args)]
+pub struct RedeliverArgs {
+    /// The route's name.
+    pub name: String,
+
+    /// Re-queue the route's dead letters, delivered again (in order) before it goes on.
+    #[arg(long, env = "GLWATCH_REDELIVER_DEAD", conflicts_with = "from", required_unless_present = "from")]
+    pub dead: bool,
+
+    /// Move the route's cursor back so that it delivers again from this seq on.
+    #[arg(long, env = "GLWATCH_REDELIVER_FROM", value_name = "SEQ", value_parser = clap::value_parser!(u64).range(1..))]
+    pub from: Option<u64>,
 }
 
 /// Flags of `glwatch tail`.
@@ -432,6 +469,19 @@ pub struct RunArgs {
     /// secret flags above, answers on every path.
     #[arg(long, env = "GLWATCH_SOURCES", value_name = "FILE")]
     pub sources: Option<PathBuf>,
+
+    /// Forward events onward as the routes in this TOML file say (see the README, "Forwarding"). Needs the
+    /// journal: each route reads it from its own cursor in DIR/routes/ of --data-dir.
+    #[arg(long, env = "GLWATCH_ROUTES", value_name = "FILE", conflicts_with_all = ["forward", "no_journal"])]
+    pub routes: Option<PathBuf>,
+
+    /// Forward every accepted event, as received, to this URL: one route named `forward`. Needs the journal.
+    #[arg(long, env = "GLWATCH_FORWARD", value_name = "URL", conflicts_with = "no_journal")]
+    pub forward: Option<String>,
+
+    /// The first retry delay of routes, doubled per attempt up to 5 minutes (default 1s); for tests.
+    #[arg(long, env = "GLWATCH_ROUTE_BACKOFF_BASE", hide = true, value_name = "DURATION", value_parser = glwatch::units::parse_duration)]
+    pub route_backoff_base: Option<std::time::Duration>,
 
     /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]

@@ -264,9 +264,14 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         Ok(all) => all,
         Err(e) => return e.report(),
     };
+    let routes = match super::routes::start(&args, journal.last_seq) {
+        Ok(r) => r,
+        Err(e) => return fail_with(super::routes::USAGE, &e),
+    };
     let watch = Watch::new(journal.last_seq);
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
     sinks.extend(watch.sinks());
+    sinks.extend(routes.as_ref().map(|r| r.sink()));
     let journal_notices = journal.notices;
     let journal_ref = watch_journal(&args);
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
@@ -294,6 +299,9 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     tracing::info!("stopping: no new connections, finishing requests in flight");
     watching.shutdown().await;
     finish(started.server, committer).await;
+    if let Some(r) = routes {
+        r.stop();
+    }
     ExitCode::SUCCESS
 }
 
@@ -312,6 +320,10 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
         show_generated_secret: true,
         banner: None,
         watch: Some((watch_options, watch_journal(&args))),
+        routes: match super::routes::start(&args, journal.last_seq) {
+            Ok(r) => r,
+            Err(e) => return fail_with(super::routes::USAGE, &e),
+        },
     };
     dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
 }
@@ -331,6 +343,8 @@ pub struct Screen {
     pub banner: Option<String>,
     /// The watch endpoint to serve beside the dashboard, and the journal it reads.
     pub watch: Option<(WatchOptions, Option<JournalRef>)>,
+    /// Routes forwarding events onward, already started.
+    pub routes: Option<glwatch::routes::Routes>,
 }
 
 /// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
@@ -341,7 +355,7 @@ pub async fn dashboard_over_receiver<F, Fut>(
     config: ReceiverConfig,
     identity: Option<tls::Identity>,
     journal: Opened,
-    screen: Screen,
+    mut screen: Screen,
     alongside: F,
 ) -> ExitCode
 where
@@ -351,6 +365,8 @@ where
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
+    let screen_routes = screen.routes.take();
+    sinks.extend(screen_routes.as_ref().map(|r| r.sink()));
     let watch = screen.watch.as_ref().map(|_| Watch::new(journal.last_seq));
     let mut store = journal.store;
     if let (Some(w), Some((_, journal_ref))) = (&watch, &screen.watch) {
@@ -424,6 +440,9 @@ where
         w.shutdown().await;
     }
     finish(started.server, committer).await;
+    if let Some(r) = screen_routes {
+        r.stop();
+    }
     if let Some(said) = said {
         eprintln!("glwatch: {said}");
     }
@@ -513,6 +532,11 @@ pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> Exi
 
 /// One clear line on stderr and a failing exit status.
 pub fn fail(message: &str) -> ExitCode {
+    fail_with(1, message)
+}
+
+/// One clear line on stderr and exit status `code`.
+pub fn fail_with(code: u8, message: &str) -> ExitCode {
     eprintln!("glwatch: error: {message}");
-    ExitCode::FAILURE
+    ExitCode::from(code)
 }

@@ -102,6 +102,7 @@ mod tests {
 
     fn line(seq: u64, at: OffsetDateTime) -> String {
         let r = Record::Rejected(RejectedRecord {
+            source_name: None,
             received_at: at,
             peer: "p".into(),
             via: None,

@@ -196,6 +196,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<String>,
     pub body: Bytes,
+    /// `Retry-After` in seconds, when the server sent one in that form.
+    pub retry_after: Option<Duration>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -331,6 +333,22 @@ impl Client {
         self.post_with(conn, body, &headers).await
     }
 
+    /// POSTs `body` with this content type and these extra headers (a route's delivery), and reads the answer.
+    pub async fn send(
+        &self,
+        conn: &mut Connection,
+        content_type: HeaderValue,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+    ) -> Result<Answer, ClientError> {
+        let mut extra = HeaderMap::with_capacity(headers.len() + 1);
+        extra.insert(CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            extra.append(name.clone(), value.clone());
+        }
+        self.post_with(conn, body, &extra).await
+    }
+
     /// POSTs `body` as JSON with `extra` headers (another scheme's signature), and reads the answer.
     pub async fn post_with(
         &self,
@@ -355,12 +373,18 @@ impl Client {
             let resp = conn.sender.send_request(req).await.map_err(|e| ClientError::Http(http_reason(&e)))?;
             let status = resp.status();
             let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let retry_after = resp
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
                 .collect()
                 .await
                 .map_err(|e| ClientError::Http(format!("reading the answer: {e}")))?
                 .to_bytes();
-            Ok(Answer { status, content_type, body })
+            Ok(Answer { status, content_type, body, retry_after })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await

@@ -147,6 +147,7 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             content_type: ct.map(str::to_owned),
             body: Bytes::from(body.to_owned()),
+            retry_after: None,
         }
     }
 

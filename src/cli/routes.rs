@@ -1,0 +1,120 @@
+//! Routes on the command line: `--routes` / `--forward` loaded and started beside the receiver, and
+//! `glwatch routes` (state, redelivery) read from and written to the route files in the data directory.
+
+use super::{RedeliverArgs, RoutesAction, RoutesArgs, RunArgs};
+use glwatch::routes::{files, Redeliver, RouteFiles, Routes, RoutesOptions};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The exit status of a bad routes file or a refused combination of flags, like clap's usage errors.
+pub const USAGE: u8 = 2;
+
+/// Loads `--routes` or `--forward` and starts the routes; `None` when neither is given. The error is one line.
+pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
+    let configs = match (&args.routes, &args.forward) {
+        (Some(path), _) => glwatch::routes::config::load(path).map_err(|e| e.to_string())?,
+        (None, Some(url)) => vec![glwatch::routes::config::forward(url).map_err(|e| e.to_string())?],
+        (None, None) => return Ok(None),
+    };
+    let Some(journal) = args.journal_options() else {
+        return Err("--routes and --forward need the journal (not --no-journal)".into());
+    };
+    let options = RoutesOptions {
+        data_dir: args.data_dir.clone(),
+        journal: journal.path,
+        max_line: journal.max_line,
+        last_seq,
+        backoff_base: args.route_backoff_base.unwrap_or(glwatch::routes::DEFAULT_BACKOFF_BASE),
+    };
+    let names: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
+    let routes = Routes::start(configs, options).map_err(|e| e.to_string())?;
+    eprintln!("glwatch: forwarding through {} route(s): {}", names.len(), names.join(", "));
+    Ok(Some(routes))
+}
+
+/// `glwatch routes`.
+pub fn command(args: RoutesArgs) -> ExitCode {
+    let dir = args.data_dir;
+    match args.action {
+        None => show(&glwatch::data_dir::journal(&dir), &dir),
+        Some(RoutesAction::Redeliver(r)) => redeliver(&dir, &r),
+    }
+}
+
+fn show(journal: &Path, dir: &Path) -> ExitCode {
+    let mut names: Vec<String> = match std::fs::read_dir(files::dir(dir)) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".cursor")).map(str::to_owned))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    if names.is_empty() {
+        eprintln!("glwatch: no routes have run with the journal {}", journal.display());
+        return ExitCode::SUCCESS;
+    }
+    let head = glwatch::journal::reader::last_seq(journal).unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<12} {:>10} {:>8} {:>10} {:>8} {:>6}  LAST ERROR",
+        "ROUTE", "STATE", "CURSOR", "BACKLOG", "DELIVERED", "FAILURES", "DEAD"
+    );
+    for name in names {
+        let f = RouteFiles::new(dir, &name);
+        let cursor = f.read_cursor().ok().flatten().unwrap_or(0);
+        let saved = f.read_state().unwrap_or_default();
+        let dead = f.dead_count();
+        let mut state = if saved.state.is_empty() { "ok".to_owned() } else { saved.state.clone() };
+        if state == "ok" && dead > 0 {
+            state = "dead letters".into();
+        }
+        if f.redeliver.exists() {
+            state.push('*');
+        }
+        let _ = writeln!(
+            out,
+            "{:<16} {:<12} {:>10} {:>8} {:>10} {:>8} {:>6}  {}",
+            name,
+            state,
+            cursor,
+            head.saturating_sub(cursor),
+            saved.delivered,
+            saved.failures,
+            dead,
+            saved.last_error.as_deref().map(glwatch::text::escape).unwrap_or_default()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn redeliver(dir: &Path, r: &RedeliverArgs) -> ExitCode {
+    let f = RouteFiles::new(dir, &r.name);
+    if !glwatch::routes::config::valid_name(&r.name) || !f.cursor.exists() {
+        eprintln!("glwatch: error: no route named {:?} has run in {}", r.name, files::dir(dir).display());
+        return ExitCode::from(USAGE);
+    }
+    let request = match r.from {
+        Some(seq) => Redeliver::From(seq),
+        None => Redeliver::Dead,
+    };
+    if request == Redeliver::Dead && f.dead_count() == 0 {
+        eprintln!("glwatch: route {}: no dead letters", r.name);
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = f.request(&request) {
+        eprintln!("glwatch: error: {}: {e}", f.redeliver.display());
+        return ExitCode::FAILURE;
+    }
+    let what = match request {
+        Redeliver::Dead => format!("{} dead letter(s) re-queued", f.dead_count()),
+        Redeliver::From(seq) => format!("redelivery from seq {seq} requested"),
+    };
+    eprintln!(
+        "glwatch: route {}: {what}; a running glwatch takes it up within a second, a stopped one when it starts",
+        r.name
+    );
+    ExitCode::SUCCESS
+}
