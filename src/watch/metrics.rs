@@ -253,6 +253,12 @@ impl Store for MeteredStore {
     }
 }
 
+impl crate::pipeline::RequestObserver for Metrics {
+    fn observe_request(&self, started: Instant) {
+        self.request_duration.observe(started.elapsed().as_secs_f64());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,11 +310,5 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing in:\n{text}");
         }
-    }
-}
-
-impl crate::pipeline::RequestObserver for Metrics {
-    fn observe_request(&self, started: Instant) {
-        self.request_duration.observe(started.elapsed().as_secs_f64());
     }
 }
