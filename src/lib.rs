@@ -7,6 +7,7 @@ pub mod cloudevent;
 pub mod config;
 pub mod data_dir;
 pub mod export;
+pub mod feed;
 pub mod filter;
 pub mod greenlake;
 pub mod journal;

@@ -1,8 +1,8 @@
 //! The dashboard's output: committed records handed over a bounded channel, never waiting for the screen.
 
 use super::Sink;
+use crate::feed::Feed;
 use crate::record::Record;
-use crate::tui::Feed;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;

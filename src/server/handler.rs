@@ -1,4 +1,6 @@
 //! One HTTP request in, one status out: classification, the challenge answer, signature checks and commits.
+//! Over 400 lines: one request's path through the handler (refusals, challenge, per-source verification, commit)
+//! reads best in one place; the body reading and response helpers at the bottom are the next seam to split.
 
 use crate::cloudevent::parse_body;
 use crate::config::ReceiverConfig;

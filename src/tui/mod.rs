@@ -7,7 +7,7 @@
 
 pub mod action;
 pub mod app;
-pub mod feed;
+pub use crate::feed;
 pub mod filter;
 pub mod history;
 pub mod intern;

@@ -1,0 +1,130 @@
+//! Tests of pipeline/mod.rs.
+use super::*;
+use crate::cloudevent::parse_body;
+use crate::record::now;
+use std::sync::Mutex;
+
+#[derive(Clone, Default)]
+struct Memory {
+    written: Arc<Mutex<Vec<u8>>>,
+    syncs: Arc<AtomicU64>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Store for Memory {
+    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(io::Error::other("disk full"));
+        }
+        self.written.lock().unwrap().extend_from_slice(lines);
+        Ok(())
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn last_seq(&self) -> u64 {
+        7
+    }
+}
+
+struct Collect(Arc<Mutex<Vec<String>>>);
+impl Sink for Collect {
+    fn emit(&mut self, _record: &Record, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+fn delivery(id: &str) -> Delivery {
+    let body = format!(r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}"#);
+    Delivery {
+        received_at: now(),
+        peer: "127.0.0.1:1".into(),
+        via: None,
+        verified_by: VerifiedBy::Primary,
+        events: parse_body(body.as_bytes()).unwrap(),
+        source_name: None,
+        attributes: None,
+    }
+}
+
+#[tokio::test]
+async fn duplicates_are_acknowledged_and_flagged_and_failures_are_retryable() {
+    let store = Memory::default();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (p, committer) =
+        Pipeline::start(Some(Box::new(store.clone())), vec![Box::new(Collect(lines.clone()))], DedupWindow::new(10));
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    store.fail.store(true, Ordering::SeqCst);
+    assert!(matches!(p.commit(delivery("b")).await, Err(CommitError::Store(_))));
+    store.fail.store(false, Ordering::SeqCst);
+    // The failed event was never acknowledged, so its retry is new, not a duplicate.
+    assert_eq!(p.commit(delivery("b")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    drop(p);
+    committer.join();
+    let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();
+    let kinds: Vec<(String, bool)> = journal
+        .lines()
+        .map(|l| match Record::from_line(l).unwrap() {
+            Record::Event(e) => (EventFieldsId::of(&e), e.duplicate),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, vec![("a".into(), false), ("a".into(), true), ("b".into(), false)]);
+    // Numbers continue after the store's last one; the failed group's number is not given out again.
+    let seqs: Vec<u64> = journal.lines().map(|l| crate::record::line_seq(l.as_bytes())).collect();
+    assert_eq!(seqs, [8, 9, 11]);
+    let seen = lines.lock().unwrap();
+    assert_eq!(seen.len(), 4, "sinks see the 503 rejection too: {seen:?}");
+    assert!(seen[2].contains("\"status\":503"));
+}
+
+#[test]
+fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group() {
+    struct Pairs(Arc<Mutex<Vec<(String, String)>>>);
+    impl Sink for Pairs {
+        fn emit(&mut self, record: &Record, line: &str) {
+            self.0.lock().unwrap().push((record.to_line(), line.to_owned()));
+        }
+    }
+    let pairs = Arc::new(Mutex::new(Vec::new()));
+    let (_tx, rx) = mpsc::channel(1);
+    let mut commit = CommitLoop {
+        store: None,
+        sinks: vec![Box::new(Pairs(pairs.clone()))],
+        dedup: DedupWindow::new(10),
+        rx,
+        buf: Vec::new(),
+        next_seq: 1,
+    };
+    let note = Record::Rejected(RejectedRecord {
+        source_name: None,
+        received_at: now(),
+        peer: "127.0.0.1:2".into(),
+        via: None,
+        status: 400,
+        reason: "malformed".into(),
+        method: None,
+        path: None,
+        count: None,
+    });
+    let mut jobs = vec![
+        Job::Note { record: note, ack: oneshot::channel().0 },
+        Job::Events { delivery: delivery("a"), ack: oneshot::channel().0 },
+    ];
+    commit.commit_group(&mut jobs);
+    let pairs = pairs.lock().unwrap();
+    assert_eq!(pairs.len(), 2);
+    for (n, (record, line)) in pairs.iter().enumerate() {
+        assert_eq!(crate::record::line_seq(line.as_bytes()), n as u64 + 1, "numbered in commit order: {line}");
+        assert_eq!(&Record::from_line(line).unwrap().to_line(), record);
+    }
+}
+
+struct EventFieldsId;
+impl EventFieldsId {
+    fn of(e: &EventRecord) -> String {
+        crate::cloudevent::EventFields::from_raw(e.event.get()).id
+    }
+}
