@@ -268,7 +268,8 @@ async fn a_command_route_gets_the_body_on_stdin_and_no_secrets() {
     let script = tmp.path().join("on-event.sh");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\nenv > '{}'\n", out.display(), out.display(), env_out.display()),
+        // The environment is written before the body, so once the third body is in, so is its environment.
+        format!("#!/bin/sh\nenv > '{}'\ncat >> '{}'\necho >> '{}'\n", env_out.display(), out.display(), out.display()),
     )
     .unwrap();
     let mut perms = std::fs::metadata(&script).unwrap().permissions();
