@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acme;
+pub mod broker;
 pub mod cloudevent;
 pub mod config;
 pub mod data_dir;

@@ -707,3 +707,60 @@ mod tests {
         assert_eq!(c.limits.handshake_timeout, std::time::Duration::from_secs(10), "defaults still parse");
     }
 }
+
+/// The `--nats*` options, shared by the receiver (publishing) and the readers (tail, attach).
+#[derive(Args, Debug, Clone)]
+pub struct NatsArgs {
+    /// NATS server(s) to publish accepted events to (JetStream), repeatable or comma-separated seed list.
+    #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
+    pub nats: Vec<String>,
+
+    /// NATS credentials file (JWT and nkey seed).
+    #[arg(long, env = "GLWATCH_NATS_CREDS", value_name = "FILE", conflicts_with = "nats_token")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// NATS authentication token.
+    #[arg(long, env = "GLWATCH_NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+
+    /// CA certificate (PEM) that signed the NATS servers' certificates; turns TLS on.
+    #[arg(long, env = "GLWATCH_NATS_CA", value_name = "PEM")]
+    pub nats_ca: Option<PathBuf>,
+
+    /// JetStream stream name.
+    #[arg(long, env = "GLWATCH_NATS_STREAM", value_name = "NAME", default_value = "GLWATCH")]
+    pub nats_stream: String,
+
+    /// Subject prefix: PREFIX.event.<type>, PREFIX.challenge, PREFIX.rejected.
+    #[arg(long, env = "GLWATCH_NATS_SUBJECT", value_name = "PREFIX", default_value = "glwatch")]
+    pub nats_subject: String,
+
+    /// Stream replicas when glwatch creates the stream (3 on a three-node cluster).
+    #[arg(long, env = "GLWATCH_NATS_REPLICAS", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub nats_replicas: u64,
+
+    /// JetStream's duplicate window (Nats-Msg-Id dedup), GreenLake's retry span by default.
+    #[arg(long, env = "GLWATCH_NATS_DUPLICATE_WINDOW", value_name = "DURATION", default_value = "12h", value_parser = glwatch::units::parse_duration)]
+    pub nats_duplicate_window: std::time::Duration,
+
+    /// How long a delivery waits for JetStream's ack before it is answered 503.
+    #[arg(long, env = "GLWATCH_NATS_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = glwatch::units::parse_duration)]
+    pub nats_timeout: std::time::Duration,
+}
+
+impl NatsArgs {
+    #[allow(dead_code)] // the receiver's and readers' wiring comes next
+    pub fn options(&self) -> glwatch::broker::NatsOptions {
+        glwatch::broker::NatsOptions {
+            servers: self.nats.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            creds: self.nats_creds.clone(),
+            token: self.nats_token.clone(),
+            ca: self.nats_ca.clone(),
+            stream: self.nats_stream.clone(),
+            subject: self.nats_subject.clone(),
+            replicas: self.nats_replicas as usize,
+            duplicate_window: self.nats_duplicate_window,
+            timeout: self.nats_timeout,
+        }
+    }
+}
