@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Receiver rate with 0, 1 and 10 `glwatch tail -f` followers on the local watch socket.
+"""Receiver rate with 0, 1 and 10 `glwatch tail -f` followers on the local watch socket, and with one stalled
+subscriber.
 
-For each follower count: a fresh release `glwatch --headless` (fsync journal) in a temporary directory, the
-followers started and connected, a warm-up, then `glwatch send` with 64 keep-alive connections for a fixed
-duration. Reports the receiver's rate and latency, and checks that every follower printed every journaled record
-(once, in order). Prints a Markdown table; nothing is written to the repository.
+For each row: a fresh release `glwatch --headless` (fsync journal) in a temporary directory, the followers started
+and connected, a warm-up, then `glwatch send` with 64 keep-alive connections for a fixed duration. Reports the
+receiver's rate and latency, and checks that every follower printed every journaled record (once, in order).
+The `stalled` row opens `/v1/stream?after=0` on the socket with a raw client that reads nothing while the load
+runs, then reads it all and checks that the ids are exactly 1..N in order. Prints a Markdown table; nothing is
+written to the repository.
 
-Usage: cargo build --release --bin glwatch && bench/watch.py [--duration SECONDS] [--followers 0,1,10]
+Usage: cargo build --release --bin glwatch && bench/watch.py [--duration SECONDS] [--followers 0,1,10,stalled]
 (GLWATCH_BIN=PATH picks another build.)
 """
 import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,11 +51,66 @@ def lines(path):
         return f.read().splitlines()
 
 
+class Stalled:
+    """A subscriber that opens the stream and then reads nothing until told to."""
+
+    def __init__(self, sock_path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(sock_path))
+        self.sock.sendall(b"GET /v1/stream?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.raw = b""
+
+    def read_ids(self, last, deadline):
+        """Reads until the event with id `last` arrived; returns the ids seen, in order."""
+        self.sock.settimeout(5)
+        while time.time() < deadline:
+            try:
+                data = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            if not data:
+                break
+            self.raw += data
+            if f"\nid: {last}\n".encode() in self.body() or self.body().startswith(f"id: {last}\n".encode()):
+                break
+        return [int(l[4:]) for l in self.body().split(b"\n") if l.startswith(b"id: ")]
+
+    def body(self):
+        """The response body with the chunked transfer coding removed."""
+        head, _, rest = self.raw.partition(b"\r\n\r\n")
+        if b"transfer-encoding: chunked" not in head.lower():
+            return rest
+        out = bytearray()
+        while True:
+            size_line, sep, rest = rest.partition(b"\r\n")
+            if not sep:
+                break
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0 or len(rest) < size + 2:
+                out += rest[:size] if size else b""
+                break
+            out += rest[:size]
+            rest = rest[size + 2:]
+        return bytes(out)
+
+
+def journal_lines(data):
+    """Every line of every journal segment (journal.jsonl, journal.000001.jsonl, ...), in order."""
+    def index(p):
+        parts = p.name.split(".")
+        return int(parts[1]) if len(parts) == 3 else 0
+    segments = sorted(data.glob("journal*.jsonl"), key=index)
+    return [line for seg in segments for line in lines(seg)]
+
+
 def run(n, duration, warmup):
+    stalled_row = n == "stalled"
+    n = 0 if stalled_row else n
     with tempfile.TemporaryDirectory(prefix="glwatch-watch-bench-") as work:
         proc, port = start_receiver(work)
+        stalled = Stalled(Path(work) / "glwatch-data" / "glwatch.sock") if stalled_row else None
         url = f"https://localhost:{port}/"
-        cert = Path(work) / "certs" / "glwatch-cert.pem"
+        cert = Path(work) / "glwatch-data" / "certs" / "glwatch-cert.pem"
         outs = [Path(work) / f"follower-{i}.ndjson" for i in range(n)]
         followers = [
             subprocess.Popen([str(GLWATCH), "tail", "-f"], cwd=work, env=ENV, stdout=open(o, "wb"),
@@ -65,7 +124,7 @@ def run(n, duration, warmup):
             r = subprocess.run(load + ["--duration", f"{duration}s"], env=ENV, capture_output=True, text=True,
                                check=True)
             summary = json.loads(r.stdout)
-            journal = lines(Path(work) / "glwatch-data" / "journal.jsonl")
+            journal = journal_lines(Path(work) / "glwatch-data")
             # Followers drain what they were behind by; bounded wait.
             deadline = time.time() + 120
             caught_up = 0.0
@@ -75,8 +134,12 @@ def run(n, duration, warmup):
                     break
                 time.sleep(0.2)
             complete = all(lines(o) == journal for o in outs)
+            if stalled:
+                ids = stalled.read_ids(len(journal), time.time() + 300)
+                complete = ids == list(range(1, len(journal) + 1))
+                outs = [stalled]
             return {
-                "followers": n,
+                "followers": "1 stalled" if stalled else n,
                 "rate": summary.get("throughput_per_s", 0),
                 "p50_ms": summary.get("latency_ms", {}).get("p50"),
                 "p99_ms": summary.get("latency_ms", {}).get("p99"),
@@ -97,19 +160,21 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--followers", default="0,1,10")
+    p.add_argument("--followers", default="0,1,10,stalled")
     a = p.parse_args()
     if not GLWATCH.exists():
         sys.exit("build first: cargo build --release --bin glwatch")
     rows = []
-    for n in [int(x) for x in a.followers.split(",")]:
+    for n in [x if x == "stalled" else int(x) for x in a.followers.split(",")]:
         log(f"{n} followers, {a.duration}s ...")
         rows.append(run(n, a.duration, a.warmup))
-    print("| followers | events/s | p50 ms | p99 ms | records | every follower got every record |")
-    print("|---|---|---|---|---|---|")
+    base = next((r["rate"] for r in rows if r["followers"] == 0), None)
+    print("| followers | events/s | vs unwatched | p50 ms | p99 ms | records | every follower got every record |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         ok = "n/a" if r["every_follower_complete"] is None else ("yes" if r["every_follower_complete"] else "NO")
-        print(f"| {r['followers']} | {r['rate']:.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['records']} | {ok} |")
+        ratio = f"{r['rate'] / base:.2f}" if base else "n/a"
+        print(f"| {r['followers']} | {r['rate']:.0f} | {ratio} | {r['p50_ms']} | {r['p99_ms']} | {r['records']} | {ok} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 //! `--acme` against a real ACME server: Pebble (with pebble-challtestsrv as its DNS) issues glwatch a certificate
 //! over TLS-ALPN-01 on glwatch's own port; GreenLake's challenge and a signed event are then served with it, a
 //! restart serves the cached certificate without a new order, and short-lived certificates renew at half-life.
+//! The certificate's expiry reaches the metrics and /healthz of the watch socket.
+//!
+//! Over 400 lines: the Pebble and glwatch process harness lives beside the two scenarios that share it.
 
 mod common;
 
@@ -303,6 +306,26 @@ async fn serve_greenlake(glwatch: &Glwatch, addr: SocketAddr, root: &Path, event
 }
 
 #[cfg(unix)]
+/// The end of validity the log line announcing a certificate names (`..., valid FROM to UNTIL, renewal ...`).
+fn expiry_in(announced: &str) -> time::OffsetDateTime {
+    let until =
+        announced.split(", valid ").nth(1).and_then(|s| s.split(" to ").nth(1)).and_then(|s| s.split(',').next());
+    let until = until.unwrap_or_else(|| panic!("no validity in {announced:?}"));
+    time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// The ACME certificate's expiry is what the watch socket's metrics and health report.
+fn assert_shows_expiry(data_dir: &Path, expiry: time::OffsetDateTime) {
+    let socket = data_dir.join("glwatch.sock");
+    let (_, metrics) = common::get_unix(&socket, "/metrics");
+    let shown = common::metric(&metrics, "glwatch_certificate_expiry_timestamp_seconds");
+    assert_eq!(shown, Some(expiry.unix_timestamp() as f64), "{metrics}");
+    let (_, health) = common::get_unix(&socket, "/healthz");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    let at = expiry.format(&time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(health["certificate_expiry"].as_str(), Some(at.as_str()), "{health}");
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -342,6 +365,8 @@ async fn obtains_a_certificate_serves_greenlake_with_it_and_reuses_it_after_a_re
     let first = serve_greenlake(&glwatch, addr, &root, "acme-event-1").await;
     assert!(issued.contains(&first), "the log names the served certificate: {issued}");
     glwatch.line("ACME: certificate saved in", common::WAIT).await;
+    let expiry = expiry_in(&issued);
+    assert_shows_expiry(data.path(), expiry);
     // Outside a validation, a stranger posing as the CA gets no certificate, and the receiver keeps serving.
     assert!(validation_handshake(addr, &root).await.is_err());
     glwatch.line("refused a TLS-ALPN-01 validation handshake: no challenge pending", common::WAIT).await;
@@ -368,6 +393,7 @@ async fn obtains_a_certificate_serves_greenlake_with_it_and_reuses_it_after_a_re
     let glwatch = Glwatch::start(port, data.path(), &pebble);
     let banner = glwatch.line("glwatch: certificate for", common::WAIT).await;
     assert!(banner.contains("served from the cache") && banner.contains(&first), "{banner}");
+    assert_shows_expiry(data.path(), expiry);
     glwatch.line("ACME: serving the cached certificate for events.glwatch.test, no new order", common::WAIT).await;
     let again = serve_greenlake(&glwatch, addr, &root, "acme-event-2").await;
     assert_eq!(again, first);

@@ -8,14 +8,6 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-async fn send_events(rx: &Receiver, prefix: &str, n: usize) {
-    let client = rx.client();
-    for i in 0..n {
-        let reply = client.post_signed(SECRET, &audit_event(&format!("{prefix}-{i}"))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-}
-
 fn socket(dir: &Path) -> String {
     format!("unix:{}", dir.join("glwatch-data/glwatch.sock").display())
 }

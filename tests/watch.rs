@@ -44,14 +44,6 @@ fn wait_socket(dir: &Path) {
     wait_until("the watch socket", || std::os::unix::net::UnixStream::connect(&path).is_ok());
 }
 
-async fn send_events(rx: &Receiver, prefix: &str, n: usize) {
-    let client = rx.client();
-    for i in 0..n {
-        let reply = client.post_signed(SECRET, &audit_event(&format!("{prefix}-{i}"))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-}
-
 /// `glwatch tail ARGS` run in `dir`, until it exits.
 fn tail_once(dir: &Path, args: &[&str]) -> (i32, Vec<String>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glwatch"))
@@ -265,16 +257,8 @@ async fn the_socket_is_private_refuses_a_second_receiver_and_replaces_a_stale_on
     assert!(!socket_path(&other.dir).exists());
 }
 
-/// GET over the local socket, whole answer (HTTP/1.1 with `Connection: close`).
 fn get_unix(dir: &Path, path: &str) -> (u16, String) {
-    let mut s = std::os::unix::net::UnixStream::connect(socket_path(dir)).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
+    common::get_unix(&socket_path(dir), path)
 }
 
 #[tokio::test]

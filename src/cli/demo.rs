@@ -1,11 +1,12 @@
 //! `glwatch demo`: the dashboard over a receiver on loopback, fed by the GreenLake simulator, with nothing to set up.
 //!
 //! Everything is throwaway: a secret generated for the run (the simulator holds it, so it is not shown), a
-//! certificate generated into a temporary directory (never the data directory), no journal, and by default the log file in
-//! that same directory, which is removed on quit. Only an export asked for with `e` stays behind.
+//! certificate generated into a temporary directory (never the data directory), no journal, and by default the log file
+//! and the watch socket in that same directory, which is removed on quit. Only an export asked for with `e` stays
+//! behind.
 
 use super::logging::init_file_logging;
-use super::run::{dashboard_over_receiver, fail, with_runtime, Screen, EXPORT_DIR};
+use super::run::{dashboard_over_receiver, fail, with_runtime, Screen, EXPORT_DIR, WATCH_SOCKET};
 use super::DemoArgs;
 use glwatch::config::{ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
@@ -14,6 +15,7 @@ use glwatch::pipeline::DedupWindow;
 use glwatch::send::client::Trust;
 use glwatch::send::demo::demo_stream;
 use glwatch::server::tls;
+use glwatch::watch::WatchOptions;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +77,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
         notices: Vec::new(),
         last_seq: 0,
     };
+    let socket = args.watch_socket.clone().unwrap_or_else(|| dir.join(WATCH_SOCKET));
     let screen = Screen {
         retain: RETAIN,
         log_path: Some(log_path),
@@ -82,9 +85,9 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
         utc_offset,
         // The secret is throwaway and already in the simulator's hands: no one needs to copy it.
         show_generated_secret: false,
-        banner: Some(BANNER.to_owned()),
-        // The demo keeps nothing, and serves nothing beyond its own receiver.
-        watch: None,
+        banner: Some(format!("{}; watch unix:{} ", BANNER.trim_end(), socket.display())),
+        // The demo keeps nothing: its watchers get the live records, and no history beyond what they saw.
+        watch: Some((WatchOptions { socket: Some(socket), listen: None, token: None }, None)),
         routes: None,
     };
     let rate = args.rate;

@@ -207,6 +207,11 @@ pub struct DemoArgs {
     /// Keep the logs in this file. By default they go to the demo's temporary directory, removed on quit.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Serve the watch socket (`glwatch tail -f unix:PATH`, `glwatch attach unix:PATH`) here. By default it is
+    /// in the demo's temporary directory, named in the dashboard's header.
+    #[arg(long, env = "GLWATCH_DEMO_WATCH_SOCKET", value_name = "PATH")]
+    pub watch_socket: Option<PathBuf>,
 }
 
 /// `--format` of `glwatch export`.
@@ -433,14 +438,19 @@ pub struct RunArgs {
     #[arg(long, env = "GLWATCH_JOURNAL_SEGMENT_SIZE", value_name = "BYTES", default_value = "64M", value_parser = glwatch::units::parse_size)]
     pub journal_segment_size: u64,
 
-    /// Delete whole journal segments whose newest record is older than this (e.g. 30d, 12h). The segment being
-    /// written is never deleted, nor records a route has yet to deliver.
+    /// Delete whole journal segments whose newest record is older than this (e.g. 30d, 12h); checked at start,
+    /// at each new segment and every minute. The segment being written is never deleted, nor records a route has
+    /// yet to deliver or a watcher has yet to read.
     #[arg(long, env = "GLWATCH_JOURNAL_KEEP", value_name = "DURATION", value_parser = glwatch::units::parse_span)]
     pub journal_keep: Option<std::time::Duration>,
 
     /// Delete the oldest journal segments while the journal is larger than this (bytes; K, M, G suffixes).
     #[arg(long, env = "GLWATCH_JOURNAL_MAX_SIZE", value_name = "BYTES", value_parser = glwatch::units::parse_size)]
     pub journal_max_size: Option<u64>,
+
+    /// How often a running receiver applies --journal-keep and --journal-max-size between segment rolls (tests).
+    #[arg(long, env = "GLWATCH_JOURNAL_CHECK_EVERY", hide = true, value_name = "DURATION", value_parser = glwatch::units::parse_duration)]
+    pub journal_check_every: Option<std::time::Duration>,
 
     /// The local watch socket (`glwatch tail`, dashboards, metrics without a token), created mode 0600.
     /// Default: DIR/glwatch.sock of --data-dir.
@@ -564,6 +574,7 @@ impl RunArgs {
                 keep: self.journal_keep,
                 max_size: self.journal_max_size,
                 routes_dir: Some(self.data_dir.join("routes")),
+                check_every: self.journal_check_every,
             },
         })
     }

@@ -88,7 +88,7 @@ async fn start_acme(config: ReceiverConfig, options: AcmeOptions, pipeline: Pipe
         server,
         listen_url: url,
         fingerprint,
-        cert: None,
+        cert: Some(acme.status.clone()),
         secret_state,
         generated_secret,
         tls: shared_tls,

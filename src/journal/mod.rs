@@ -6,6 +6,7 @@
 //! renamed, so a reader that lists them while the writer rolls over still reads every line in order. Numbers wider
 //! than six digits sort by value, not by name.
 
+pub mod holds;
 pub mod reader;
 pub mod retention;
 pub mod writer;

@@ -1,13 +1,20 @@
 //! Journal retention: whole old segments are deleted once they are older than `--journal-keep` or the journal is
-//! larger than `--journal-max-size`, never the segment being written and never records a route has yet to deliver.
+//! larger than `--journal-max-size`, never the segment being written and never records a route or a watch
+//! subscriber has yet to read. Checked at start, after each segment roll, and every [`CHECK_EVERY`] by a sweeper
+//! thread, so a receiver with no traffic still lets old segments go.
 
 use super::reader::{last_line_of, read_first_seq};
 use super::segments;
 use crate::record::Record;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// How often a running receiver checks its journal against the limits when nothing else does.
+pub const CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// What the journal keeps; with neither limit everything is kept.
 #[derive(Debug, Clone, Default)]
@@ -18,11 +25,50 @@ pub struct Retention {
     pub max_size: Option<u64>,
     /// Where routes keep their cursors (`*.cursor`, the last seq delivered): records after the smallest are kept.
     pub routes_dir: Option<PathBuf>,
+    /// How often the sweeper checks; [`CHECK_EVERY`] when `None`.
+    pub check_every: Option<Duration>,
 }
 
 impl Retention {
     pub fn is_enabled(&self) -> bool {
         self.keep.is_some() || self.max_size.is_some()
+    }
+}
+
+/// The thread that applies retention every [`Retention::check_every`]; it stops when this is dropped.
+#[derive(Debug)]
+pub struct Sweeper {
+    _stop: mpsc::Sender<()>,
+}
+
+impl Sweeper {
+    /// `None` when the limits are off (or the thread cannot be started: retention then still runs at rolls).
+    pub fn start(base: &Path, retention: &Retention, max_line: usize) -> Option<Sweeper> {
+        if !retention.is_enabled() {
+            return None;
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (base, retention) = (base.to_owned(), retention.clone());
+        let every = retention.check_every.unwrap_or(CHECK_EVERY).max(Duration::from_millis(10));
+        let spawned = std::thread::Builder::new().name("journal-retention".into()).spawn(move || {
+            // Ends when the sender is dropped (the receiver's journal closes).
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                match enforce(&base, &retention, max_line, OffsetDateTime::now_utc()) {
+                    Ok(r) if r.segments > 0 => {
+                        tracing::info!("journal retention: {} old segments deleted ({} bytes)", r.segments, r.bytes)
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("journal retention: {e}"),
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Some(Sweeper { _stop: stop }),
+            Err(e) => {
+                tracing::warn!("journal retention: cannot start the periodic check: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -59,14 +105,21 @@ pub fn enforce(base: &Path, retention: &Retention, max_line: usize, now: OffsetD
     if !retention.is_enabled() {
         return Ok(removed);
     }
+    // The writer (at a roll) and the sweeper may both check at once: one pass at a time.
+    static PASS: Mutex<()> = Mutex::new(());
+    let _pass = PASS.lock().unwrap_or_else(|p| p.into_inner());
     let list = segments(base)?;
     let Some(((_, _), older)) = list.split_last() else { return Ok(removed) };
     let sizes: Vec<u64> = list.iter().map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).collect();
     let mut total: u64 = sizes.iter().sum();
-    let floor = retention.routes_dir.as_deref().and_then(route_floor);
+    let routes = retention.routes_dir.as_deref().and_then(route_floor);
+    let floor = match (routes, super::holds::floor(base)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     for (n, (_, path)) in older.iter().enumerate() {
-        // A route still needs this segment when its records reach the route's floor: the next segment's first
-        // seq bounds them.
+        // A route or a reader still needs this segment when its records reach the floor: the next segment's
+        // first seq bounds them.
         if let Some(floor) = floor {
             let next_first = read_first_seq(&list[n + 1].1)?.unwrap_or(0);
             if next_first == 0 || next_first > floor {
@@ -145,5 +198,21 @@ mod tests {
             "the newest stays"
         );
         assert_eq!(segments(&base).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_reader_in_this_process_holds_what_it_has_yet_to_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("journal.jsonl");
+        let old = OffsetDateTime::now_utc() - time::Duration::days(10);
+        for i in 0..3u64 {
+            std::fs::write(segment_path(&base, i), line(i * 2 + 1, old) + &line(i * 2 + 2, old)).unwrap();
+        }
+        let keep = Retention { keep: Some(Duration::from_secs(86400)), ..Default::default() };
+        let reader = crate::journal::holds::Hold::new(&base, 2);
+        assert_eq!(enforce(&base, &keep, 1 << 20, OffsetDateTime::now_utc()).unwrap().segments, 0);
+        reader.set(5);
+        assert_eq!(enforce(&base, &keep, 1 << 20, OffsetDateTime::now_utc()).unwrap().segments, 2);
+        assert_eq!(segments(&base).unwrap().len(), 1, "the newest stays");
     }
 }

@@ -38,6 +38,8 @@ pub struct JournalWriter {
     /// Old segments deleted after each roll.
     retention: super::Retention,
     max_line: usize,
+    /// Applies retention between rolls too; stops with the writer.
+    _sweeper: Option<super::retention::Sweeper>,
     #[cfg(test)]
     fail_after: Option<usize>,
 }
@@ -74,13 +76,15 @@ impl JournalWriter {
             last_seq,
             retention: super::Retention::default(),
             max_line: super::MAX_LINE,
+            _sweeper: None,
             #[cfg(test)]
             fail_after: None,
         })
     }
 
-    /// Deletes old segments as `retention` allows after each roll.
+    /// Deletes old segments as `retention` allows after each roll, and periodically while it is open.
     pub fn with_retention(mut self, retention: super::Retention, max_line: usize) -> JournalWriter {
+        self._sweeper = super::retention::Sweeper::start(&self.base, &retention, max_line);
         self.retention = retention;
         self.max_line = max_line;
         self

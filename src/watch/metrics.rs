@@ -46,6 +46,8 @@ pub struct Metrics {
     dashboard_dropped: Counter,
     /// The served certificate, reloaded as it changes; its expiry is read when scraped.
     cert: std::sync::Mutex<Option<Arc<CertStatus>>>,
+    /// The journal, sized from its segments when scraped (retention deletes segments behind the writer's back).
+    journal_base: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// Where the dashboard counts records it could not show; copied into the counter when scraped.
     dashboard_dropped_source: std::sync::Mutex<Option<Arc<AtomicU64>>>,
     /// Unix time of the last accepted event, for the health answer; 0 before the first.
@@ -114,6 +116,7 @@ impl Metrics {
             subscribers,
             dashboard_dropped,
             dashboard_dropped_source: std::sync::Mutex::new(None),
+            journal_base: std::sync::Mutex::new(None),
             cert: std::sync::Mutex::new(None),
             last_event_unix: AtomicI64::new(0),
             journal_ok: AtomicBool::new(true),
@@ -133,6 +136,9 @@ impl Metrics {
         if let Some(t) = self.certificate_expiry() {
             self.certificate_expiry.set(t);
         }
+        if let Some(base) = self.journal_base.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+            self.journal_bytes.set(journal_size(base) as i64);
+        }
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -148,6 +154,11 @@ impl Metrics {
     pub fn certificate_expiry(&self) -> Option<i64> {
         let cert = self.cert.lock().unwrap_or_else(|p| p.into_inner());
         cert.as_ref()?.not_after().map(time::OffsetDateTime::unix_timestamp)
+    }
+
+    /// Sizes the journal at `base` when scraped.
+    pub fn size_journal(&self, base: &std::path::Path) {
+        *self.journal_base.lock().unwrap_or_else(|p| p.into_inner()) = Some(base.to_owned());
     }
 
     /// Reads the dashboard's count of records not shown when scraped.
@@ -203,20 +214,22 @@ impl Sink for MetricsSink {
     }
 }
 
-/// The journal with its writes timed and its size and health tracked.
+/// Bytes in the segments of the journal at `base` (0 when they cannot be listed).
+fn journal_size(base: &std::path::Path) -> u64 {
+    crate::journal::segments(base)
+        .map(|list| list.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// The journal with its writes timed and its health tracked.
 pub struct MeteredStore {
     inner: Box<dyn Store>,
     metrics: Arc<Metrics>,
-    bytes: i64,
-    /// The size of the last append: a failed sync cuts it from the file again.
-    group: i64,
 }
 
 impl MeteredStore {
-    /// `bytes` is what the journal's segments hold at start.
-    pub fn new(inner: Box<dyn Store>, metrics: Arc<Metrics>, bytes: u64) -> MeteredStore {
-        metrics.journal_bytes.set(bytes as i64);
-        MeteredStore { inner, metrics, bytes: bytes as i64, group: 0 }
+    pub fn new(inner: Box<dyn Store>, metrics: Arc<Metrics>) -> MeteredStore {
+        MeteredStore { inner, metrics }
     }
 
     fn outcome<T>(&self, result: io::Result<T>) -> io::Result<T> {
@@ -228,11 +241,6 @@ impl MeteredStore {
 impl Store for MeteredStore {
     fn append(&mut self, lines: &[u8]) -> io::Result<()> {
         let result = self.inner.append(lines);
-        if result.is_ok() {
-            self.group = lines.len() as i64;
-            self.bytes += self.group;
-            self.metrics.journal_bytes.set(self.bytes);
-        }
         self.outcome(result)
     }
 
@@ -240,11 +248,6 @@ impl Store for MeteredStore {
         let started = Instant::now();
         let result = self.inner.sync();
         self.metrics.journal_sync_duration.observe(started.elapsed().as_secs_f64());
-        if result.is_err() {
-            // The journal cut the group from the file again.
-            self.bytes -= std::mem::take(&mut self.group);
-            self.metrics.journal_bytes.set(self.bytes);
-        }
         self.outcome(result)
     }
 

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod metrics;
 pub mod routes;
 pub mod serve;
+mod stream;
 pub mod tail;
 
 use crate::pipeline::{Pipeline, Sink, Store};
@@ -49,13 +50,12 @@ impl Watch {
         vec![Box::new(HubSink(self.hub.clone())), Box::new(MetricsSink(self.metrics.clone()))]
     }
 
-    /// The journal's store, timed and sized for the metrics. `base` is the journal, to size what it holds.
+    /// The journal's store, timed for the metrics. `base` is the journal, sized when the metrics are scraped.
     pub fn meter(&self, store: Option<Box<dyn Store>>, base: Option<&Path>) -> Option<Box<dyn Store>> {
-        let bytes = base
-            .and_then(|b| crate::journal::segments(b).ok())
-            .map(|list| list.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum())
-            .unwrap_or(0);
-        store.map(|s| Box::new(MeteredStore::new(s, self.metrics.clone(), bytes)) as Box<dyn Store>)
+        if let Some(base) = base {
+            self.metrics.size_journal(base);
+        }
+        store.map(|s| Box::new(MeteredStore::new(s, self.metrics.clone())) as Box<dyn Store>)
     }
 
     /// Starts serving. `tls` is the receiver's own configuration, reused for remote watchers (who are not served

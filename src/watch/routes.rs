@@ -1,27 +1,26 @@
 //! The watch endpoint's routes, the same on the local socket and over HTTPS: the live stream (SSE), stored
 //! records by seq (NDJSON), metrics (OpenMetrics) and health.
 
-use super::hub::{Hub, Item};
+use super::hub::Hub;
 use super::metrics::Metrics;
 use crate::journal::SeqReader;
 use crate::pipeline::Pipeline;
 use crate::record::{now, Record, RejectedRecord};
+use crate::server::rejections::{Disposition, RejectionLimiter};
 use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -30,9 +29,6 @@ pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 10_000;
 /// Bytes of lines in one page or one catch-up batch; a page may end early, the client asks again from its last seq.
 const MAX_PAGE_BYTES: usize = 16 << 20;
-/// Records read from the journal per catch-up step, and coalesced into one write from the live queue.
-const BATCH: usize = 512;
-const BATCH_BYTES: usize = 256 * 1024;
 /// A comment on an idle stream, so proxies and clients see the connection alive.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Streams served at once; more are refused with 503.
@@ -58,8 +54,10 @@ pub struct State {
     /// SHA-256 of the bearer token required over HTTPS: hashing first makes the comparison constant-time in the
     /// token's length too.
     token: Option<[u8; 32]>,
-    streams: Arc<Semaphore>,
-    stop: watch::Receiver<bool>,
+    pub(super) streams: Arc<Semaphore>,
+    pub(super) stop: watch::Receiver<bool>,
+    /// Refused watchers, counted so that a flood is recorded as a few records and summaries.
+    refusals: RejectionLimiter,
 }
 
 impl State {
@@ -78,6 +76,14 @@ impl State {
             token: token.map(|t| Sha256::digest(t.as_bytes()).into()),
             streams: Arc::new(Semaphore::new(MAX_SUBSCRIBERS)),
             stop,
+            refusals: RejectionLimiter::new(Instant::now()),
+        }
+    }
+
+    /// Records the summaries of refusals folded in a window that has ended (all of them when `force`).
+    pub async fn flush_refusals(&self, force: bool) {
+        for summary in self.refusals.flush(Instant::now(), force) {
+            self.pipeline.note(Record::Rejected(summary)).await;
         }
     }
 
@@ -102,15 +108,24 @@ impl State {
 pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Option<SocketAddr>) -> Response<Body> {
     if let Some(peer) = remote {
         if let Err(why) = state.authorized(&request) {
-            let record = Record::Rejected(RejectedRecord::refused(
-                now(),
-                &peer.to_string(),
-                401,
-                &format!("watch endpoint: {why}"),
-                Some(crate::cloudevent::truncate(request.method().as_str(), 32)),
-                Some(crate::cloudevent::truncate(request.uri().path(), 200)),
-            ));
-            state.pipeline.note(record).await;
+            let reason = format!("watch endpoint: {why}");
+            // A token-guessing flood folds into one summary per peer and reason each second, like the receiver's
+            // own refusals: the journal gets a few records per second, the metrics every refusal.
+            let (verdict, closed) = state.refusals.admit(peer.ip(), 401, &reason, now(), Instant::now());
+            for summary in closed {
+                state.pipeline.note(Record::Rejected(summary)).await;
+            }
+            if verdict == Disposition::Show {
+                let record = Record::Rejected(RejectedRecord::refused(
+                    now(),
+                    &peer.to_string(),
+                    401,
+                    &reason,
+                    Some(crate::cloudevent::truncate(request.method().as_str(), 32)),
+                    Some(crate::cloudevent::truncate(request.uri().path(), 200)),
+                ));
+                state.pipeline.note(record).await;
+            }
             let mut response = text(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer TOKEN` is required\n");
             response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));
             return response;
@@ -128,7 +143,7 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
     match request.uri().path() {
         "/v1/stream" => {
             let resume = request.headers().get("last-event-id").and_then(|v| v.to_str().ok()?.trim().parse().ok());
-            stream(state, resume.or(query.after))
+            super::stream::stream(state, resume.or(query.after))
         }
         "/v1/records" => records(state, query).await,
         "/metrics" => {
@@ -166,7 +181,7 @@ impl Query {
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
+pub(super) fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(full(Bytes::copy_from_slice(body.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -177,7 +192,7 @@ fn full(bytes: Bytes) -> Body {
     Full::new(bytes).boxed_unsync()
 }
 
-fn header_number(n: u64) -> HeaderValue {
+pub(super) fn header_number(n: u64) -> HeaderValue {
     HeaderValue::from(n)
 }
 
@@ -240,180 +255,4 @@ fn health(state: &Arc<State>) -> Response<Body> {
     let mut response = text(status, &format!("{body}\n"));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// `/v1/stream`: every record after `after` (or, without it, from the next new one), in order, as SSE.
-fn stream(state: &Arc<State>, after: Option<u64>) -> Response<Body> {
-    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "too many watchers\n");
-    };
-    // Subscribed before answering: a client that has the headers sees every record committed from then on.
-    let (live, head) = state.hub.subscribe();
-    let (tx, rx) = mpsc::channel(4);
-    let feed = Feed {
-        hub: state.hub.clone(),
-        journal: state.journal.clone(),
-        tx,
-        // A client ahead of the receiver saw a run whose numbering is gone (no journal, or a new one): it gets
-        // what comes next.
-        last: after.filter(|a| *a <= head).unwrap_or(head),
-        head,
-        stop: state.stop.clone(),
-        _permit: permit,
-    };
-    state.metrics.subscribers().inc();
-    let metrics = state.metrics.clone();
-    tokio::spawn(async move {
-        feed.run(live).await;
-        metrics.subscribers().dec();
-    });
-    let mut response = Response::new(ChannelBody(rx).boxed_unsync());
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(LAST_SEQ_HEADER, header_number(head));
-    response
-}
-
-/// A response body fed by a bounded channel: the feed waits while the client does not read.
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl hyper::body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
-    }
-}
-
-/// One subscriber's stream: live records from its queue; when the queue overflowed (or the client starts behind),
-/// the journal from its last seq, then live again. Without a journal, what cannot be read back is announced as
-/// a gap.
-struct Feed {
-    hub: Arc<Hub>,
-    journal: Option<JournalRef>,
-    tx: mpsc::Sender<Bytes>,
-    last: u64,
-    head: u64,
-    stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Feed {
-    async fn run(mut self, mut live: mpsc::Receiver<Item>) {
-        let mut reader: Option<SeqReader> = None;
-        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-        let mut stop = self.stop.clone();
-        loop {
-            if self.last < self.head && !self.catch_up(&mut reader).await {
-                return;
-            }
-            let chunk = tokio::select! {
-                item = live.recv() => match item {
-                    Some(item) => self.live_chunk(item, &mut live),
-                    None => {
-                        // The hub closed the queue: it overflowed. Subscribe again first, then read what was missed.
-                        let (again, head) = self.hub.subscribe();
-                        live = again;
-                        self.head = head;
-                        continue;
-                    }
-                },
-                _ = keep_alive.tick() => Bytes::from_static(b": keep-alive\n\n"),
-                _ = self.tx.closed() => return,
-                () = super::serve::stopped(&mut stop) => return,
-            };
-            if !chunk.is_empty() && self.tx.send(chunk).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// The item and whatever else is queued, up to a batch, as one write.
-    fn live_chunk(&mut self, first: Item, live: &mut mpsc::Receiver<Item>) -> Bytes {
-        let mut out = BytesMut::new();
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(item) = next.take() {
-            if item.seq == 0 {
-                // Never journaled (the journal failed): shown live, without an id, so resuming is unaffected.
-                event(&mut out, None, &item.line);
-            } else if item.seq > self.last {
-                if self.journal.is_none() && item.seq > self.last + 1 {
-                    gap(&mut out, item.seq - self.last - 1);
-                }
-                event(&mut out, Some(item.seq), &item.line);
-                self.last = item.seq;
-            }
-            n += 1;
-            if n < BATCH && out.len() < BATCH_BYTES {
-                next = live.try_recv().ok();
-            }
-        }
-        out.freeze()
-    }
-
-    /// Sends what the journal holds after `last`, until it holds no more. False when the client is gone.
-    async fn catch_up(&mut self, reader: &mut Option<SeqReader>) -> bool {
-        let Some(journal) = &self.journal else {
-            // Nothing to read back: what was numbered meanwhile is announced as missed.
-            let mut out = BytesMut::new();
-            gap(&mut out, self.head - self.last);
-            self.last = self.head;
-            return self.tx.send(out.freeze()).await.is_ok();
-        };
-        loop {
-            let mut r = match reader.take() {
-                Some(r) if r.after() <= self.last => r,
-                _ => SeqReader::new(&journal.base, journal.max_line, self.last),
-            };
-            let read = tokio::task::spawn_blocking(move || {
-                let batch = r.next_batch(BATCH, BATCH_BYTES);
-                (r, batch)
-            })
-            .await;
-            let Ok((r, batch)) = read else { return false };
-            *reader = Some(r);
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!("watch: journal cannot be read to catch a watcher up: {e}");
-                    return false;
-                }
-            };
-            let mut out = BytesMut::new();
-            for (seq, line) in &batch {
-                if *seq > self.last {
-                    event(&mut out, Some(*seq), line);
-                    self.last = *seq;
-                }
-            }
-            if batch.is_empty() {
-                // Everything stored is sent; what is newer comes through the live queue.
-                self.head = self.last;
-                return true;
-            }
-            if !out.is_empty() && self.tx.send(out.freeze()).await.is_err() {
-                return false;
-            }
-        }
-    }
-}
-
-fn event(out: &mut BytesMut, id: Option<u64>, line: &str) {
-    if let Some(id) = id {
-        out.extend_from_slice(b"id: ");
-        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-        out.extend_from_slice(b"\n");
-    }
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(line.as_bytes());
-    out.extend_from_slice(b"\n\n");
-}
-
-fn gap(out: &mut BytesMut, missed: u64) {
-    out.extend_from_slice(b"event: gap\ndata: ");
-    out.extend_from_slice(itoa::Buffer::new().format(missed).as_bytes());
-    out.extend_from_slice(b"\n\n");
 }

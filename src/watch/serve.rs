@@ -87,8 +87,23 @@ pub async fn start(
         let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
         local_addr = Some(listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?);
         tasks.push(tokio::spawn(serve_tls(listener, tls, state.clone(), stop.subscribe())));
+        tasks.push(tokio::spawn(write_refusals(state.clone(), stop.subscribe())));
     }
     Ok(WatchServer { socket: socket.map(Path::to_owned), local_addr, stop, tasks, _file: file })
+}
+
+/// Writes the summaries of folded refusals when their window ends, even if no request comes to close it; at stop,
+/// whatever is still counted.
+async fn write_refusals(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::server::rejections::WINDOW / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            _ = tick.tick() => state.flush_refusals(false).await,
+        }
+    }
+    state.flush_refusals(true).await;
 }
 
 /// Binds the socket under a temporary name, restricts it to the owner, then moves it into place: nobody else can

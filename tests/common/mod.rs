@@ -236,6 +236,34 @@ impl Drop for Receiver {
     }
 }
 
+/// Delivers `n` signed audit-log events with ids `PREFIX-0`, `PREFIX-1`, ..., each acknowledged.
+pub async fn send_events(rx: &Receiver, prefix: &str, n: usize) {
+    let client = rx.client();
+    for i in 0..n {
+        let reply = client.post_signed(SECRET, &audit_event(&format!("{prefix}-{i}"))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}
+
+/// GET `path` from a watch socket, the whole answer (HTTP/1.1 with `Connection: close`): status and body.
+pub fn get_unix(socket: &Path, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("watch socket {}: {e}", socket.display()));
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// The value of the metric line that starts with `name ` (labels included in `name`), if scraped.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The lines `r` yields, read on a thread of their own, so the child never blocks on a full pipe.
 pub fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();

@@ -6,7 +6,9 @@
 //! connection that negotiated `acme-tls/1` right after the handshake (the CA only checks the certificate).
 
 mod cache;
+mod log_bridge;
 
+use super::certs::CertStatus;
 use cache::{Observed, SecureDirCache};
 use futures_util::StreamExt;
 use rustls::pki_types::pem::PemObject;
@@ -35,6 +37,9 @@ pub struct RunningAcme {
     /// The SHA-256 fingerprint of the certificate for these domains from this CA found in the cache at start,
     /// which is served at once; `None` when there is none (or it cannot be read) and one is ordered.
     pub cached: Option<String>,
+    /// The certificate being served (fingerprint and expiry) as ACME deploys and renews it, for the dashboard's
+    /// header, /healthz and the metrics; until the first one, its fingerprint says that it is waiting.
+    pub status: Arc<CertStatus>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -58,7 +63,7 @@ impl RunningAcme {
 /// there is one; otherwise it is ordered, and TLS clients other than the CA's validation are refused meanwhile.
 pub fn start(options: AcmeOptions, listen_port: u16) -> Result<RunningAcme, AcmeError> {
     let options = options.normalized()?;
-    install_log_bridge();
+    log_bridge::install();
     let client = Arc::new(
         rustls::ClientConfig::builder_with_provider(super::tls::provider())
             .with_safe_default_protocol_versions()?
@@ -66,7 +71,8 @@ pub fn start(options: AcmeOptions, listen_port: u16) -> Result<RunningAcme, Acme
             .with_no_client_auth(),
     );
     let observed = Arc::new(Observed::default());
-    let settings = Settings { options, client, observed };
+    let status = Arc::new(CertStatus::default());
+    let settings = Settings { options, client, observed, status: status.clone() };
     let state = settings.new_state();
     let resolver = Arc::new(AcmeResolver::new(state.resolver()));
     if listen_port != 443 {
@@ -81,15 +87,17 @@ pub fn start(options: AcmeOptions, listen_port: u16) -> Result<RunningAcme, Acme
         settings.options.directory,
         settings.options.cache_dir.display()
     );
-    let cached = std::fs::read(SecureDirCache::cert_file(&settings.options))
-        .ok()
-        .and_then(|pem| parse(&pem).ok())
-        .map(|cert| cert.fingerprint);
+    let cached = std::fs::read(SecureDirCache::cert_file(&settings.options)).ok().and_then(|pem| parse(&pem).ok());
+    match &cached {
+        Some(cert) => cert.report(&status),
+        None => status.set(format!("waiting for ACME ({})", settings.options.domains[0]), None),
+    }
+    let cached = cached.map(|cert| cert.fingerprint);
     let options = settings.options.clone();
     // Registered here rather than in the task, so SIGHUP is handled from the moment this returns.
     let hangups = Hangups::new();
     let task = tokio::spawn(manage(settings, state, resolver.clone(), hangups));
-    Ok(RunningAcme { resolver, options, cached, task })
+    Ok(RunningAcme { resolver, options, cached, status, task })
 }
 
 /// The CA's own HTTPS is checked against the public roots, plus `--acme-ca` when given.
@@ -114,6 +122,7 @@ struct Settings {
     options: AcmeOptions,
     client: Arc<rustls::ClientConfig>,
     observed: Arc<Observed>,
+    status: Arc<CertStatus>,
 }
 
 type State = AcmeState<std::io::Error, std::io::Error>;
@@ -198,6 +207,7 @@ async fn manage(settings: Settings, mut state: State, resolver: Arc<AcmeResolver
                     Ok(cert) => {
                         announce(&settings, kind, &cert);
                         early_renewal = cert.early_renewal();
+                        cert.report(&settings.status);
                         resolver.keep_serving(cert.key);
                     }
                     Err(e) => tracing::warn!("ACME: the certificate just deployed cannot be read back: {e}"),
@@ -255,6 +265,11 @@ struct ParsedCert {
 }
 
 impl ParsedCert {
+    /// Makes this the certificate the status reports.
+    fn report(&self, status: &CertStatus) {
+        status.set(self.fingerprint.clone(), Some(time::OffsetDateTime::from(self.not_after)));
+    }
+
     /// When this module renews ahead of rustls-acme (which renews with a third of the lifetime left).
     fn early_renewal(&self) -> Option<SystemTime> {
         early_renewal(self.not_before, self.not_after)
@@ -379,39 +394,6 @@ impl ResolvesServerCert for AcmeResolver {
         }
         last
     }
-}
-
-/// rustls-acme reports the steps of an order through the `log` crate; the receiver logs with `tracing`. Only
-/// rustls-acme's records are forwarded, so enabling this changes nothing else.
-fn install_log_bridge() {
-    static BRIDGE: LogBridge = LogBridge;
-    if log::set_logger(&BRIDGE).is_ok() {
-        log::set_max_level(log::LevelFilter::Info);
-    }
-}
-
-struct LogBridge;
-
-impl log::Log for LogBridge {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.target().starts_with("rustls_acme")
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let message = record.args();
-        match record.level() {
-            log::Level::Error => tracing::error!("ACME: {message}"),
-            log::Level::Warn => tracing::warn!("ACME: {message}"),
-            log::Level::Info => tracing::info!("ACME: {message}"),
-            log::Level::Debug => tracing::debug!("ACME: {message}"),
-            log::Level::Trace => tracing::trace!("ACME: {message}"),
-        }
-    }
-
-    fn flush(&self) {}
 }
 
 #[cfg(test)]
