@@ -96,7 +96,7 @@ async fn retention_deletes_old_segments_of_a_running_receiver_that_gets_no_traff
         "the old segments of an idle receiver were deleted: {:?}",
         segments()
     );
-    assert_eq!(segments(), [newest.clone()], "the segment being written stays");
+    assert_eq!(segments(), std::slice::from_ref(&newest), "the segment being written stays");
     let kept = journal_records(dir.path());
     assert!(!kept.is_empty() && kept.len() < total, "{} of {total} records kept", kept.len());
     let first = kept[0]["seq"].as_u64().unwrap();
