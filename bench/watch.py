@@ -63,16 +63,25 @@ class Stalled:
     def read_ids(self, last, deadline):
         """Reads until the event with id `last` arrived; returns the ids seen, in order."""
         self.sock.settimeout(5)
+        needle = f"id: {last}\n".encode()
+        chunks, tail = [], b""
         while time.time() < deadline:
             try:
                 data = self.sock.recv(1 << 20)
             except socket.timeout:
+                # Idle: the needle may have been split by a chunk header; look in the decoded body.
+                self.raw = b"".join(chunks)
+                if needle in self.body():
+                    break
                 continue
             if not data:
                 break
-            self.raw += data
-            if f"\nid: {last}\n".encode() in self.body() or self.body().startswith(f"id: {last}\n".encode()):
+            chunks.append(data)
+            window = tail + data
+            if needle in window:
                 break
+            tail = window[-256:]
+        self.raw = b"".join(chunks)
         return [int(l[4:]) for l in self.body().split(b"\n") if l.startswith(b"id: ")]
 
     def body(self):
@@ -80,18 +89,17 @@ class Stalled:
         head, _, rest = self.raw.partition(b"\r\n\r\n")
         if b"transfer-encoding: chunked" not in head.lower():
             return rest
-        out = bytearray()
+        out, pos = [], 0
         while True:
-            size_line, sep, rest = rest.partition(b"\r\n")
-            if not sep:
+            end = rest.find(b"\r\n", pos)
+            if end < 0:
                 break
-            size = int(size_line.split(b";")[0] or b"0", 16)
-            if size == 0 or len(rest) < size + 2:
-                out += rest[:size] if size else b""
+            size = int(rest[pos:end].split(b";")[0] or b"0", 16)
+            if size == 0:
                 break
-            out += rest[:size]
-            rest = rest[size + 2:]
-        return bytes(out)
+            out.append(rest[end + 2:end + 2 + size])
+            pos = end + 2 + size + 2
+        return b"".join(out)
 
 
 def journal_lines(data):
@@ -137,6 +145,10 @@ def run(n, duration, warmup):
             if stalled:
                 ids = stalled.read_ids(len(journal), time.time() + 300)
                 complete = ids == list(range(1, len(journal) + 1))
+                if not complete:
+                    wrong = next((i for i, s in enumerate(ids) if s != i + 1), len(ids))
+                    log(f"stalled subscriber: {len(ids)} ids for {len(journal)} records, first wrong at index {wrong}: "
+                        f"{ids[max(0, wrong - 2):wrong + 3]}")
                 outs = [stalled]
             return {
                 "followers": "1 stalled" if stalled else n,
