@@ -204,8 +204,8 @@ mod tests {
         let headers = headers(&[new.clone(), old.clone()], "msg_2", SPEC_TIMESTAMP, SPEC_BODY).unwrap();
         let value = headers[SIGNATURE_HEADER].to_str().unwrap();
         assert_eq!(value.split(' ').count(), 2);
-        assert!(verify(&headers, SPEC_BODY, &[old.clone()], at(SPEC_TIMESTAMP)).is_ok());
-        assert!(verify(&headers, SPEC_BODY, &[new.clone()], at(SPEC_TIMESTAMP)).is_ok());
+        assert!(verify(&headers, SPEC_BODY, std::slice::from_ref(&old), at(SPEC_TIMESTAMP)).is_ok());
+        assert!(verify(&headers, SPEC_BODY, std::slice::from_ref(&new), at(SPEC_TIMESTAMP)).is_ok());
         // The record says which configured secret matched: the primary whenever it does.
         let by =
             |secrets: &[SourceSecret], headers: &HeaderMap| verify(headers, SPEC_BODY, secrets, at(SPEC_TIMESTAMP));

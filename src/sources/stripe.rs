@@ -176,8 +176,8 @@ mod tests {
         let new = secret("whsec_rolled");
         let headers = headers(&[new.clone(), old.clone()], T, BODY);
         assert_eq!(headers[SIGNATURE_HEADER].to_str().unwrap().matches("v1=").count(), 2);
-        assert!(verify(&headers, BODY, &[old.clone()], at(T)).is_ok());
-        assert!(verify(&headers, BODY, &[new.clone()], at(T)).is_ok());
+        assert!(verify(&headers, BODY, std::slice::from_ref(&old), at(T)).is_ok());
+        assert!(verify(&headers, BODY, std::slice::from_ref(&new), at(T)).is_ok());
         // Which configured secret matched: the primary whenever it does, else the secondary.
         let only_old = super::headers(std::slice::from_ref(&old), T, BODY);
         assert_eq!(
