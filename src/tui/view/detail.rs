@@ -81,17 +81,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
     };
     let detail = app.detail();
     let received = local(app, row.received_at);
-    let mut receipt = vec![
-        Span::styled("received ", dim()),
-        Span::raw(format!("{} ({})", stamp(received), received.offset())),
-        Span::styled("  from ", dim()),
-        Span::raw(app.history().peers.name(row.peer).to_owned()),
-    ];
-    if let Some(name) = app.history().source_name(row) {
-        receipt.extend([Span::styled("  source ", dim()), Span::raw(name.to_owned())]);
-    }
     let mut facts = vec![
-        Line::from(receipt),
+        Line::from(vec![
+            Span::styled("received ", dim()),
+            Span::raw(format!("{} ({})", stamp(received), received.offset())),
+            Span::styled("  from ", dim()),
+            Span::raw(app.history().peers.name(row.peer).to_owned()),
+        ]),
         Line::from(vec![
             Span::styled("signature ", dim()),
             match row.verified_by {
@@ -109,6 +105,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
             ),
         ]),
     ];
+    if let Some(name) = app.history().source_name(row) {
+        facts.push(Line::from(vec![Span::styled("source ", dim()), Span::raw(name.to_owned())]));
+    }
     let json_rows = usize::from(inner.height.saturating_sub(facts.len() as u16));
     match detail {
         Some(d) => facts.extend(d.lines.iter().skip(app.detail_scroll()).take(json_rows).map(|l| colour(l))),
