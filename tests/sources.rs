@@ -11,43 +11,32 @@ const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const STRIPE_SECRET: &str = "whsec_stripe-test-secret";
 
-/// A receiver serving the four schemes, and the directory holding its sources file.
-fn receiver() -> (Receiver, tempfile::TempDir) {
+/// A receiver serving the four schemes, and the directory holding its sources file. `secondary`: a second secret
+/// for each source, in the order greenlake, github, svix, stripe.
+fn receiver_with(secondary: Option<[&str; 4]>) -> (Receiver, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("greenlake.secret"), format!("{SECRET}\n")).unwrap();
+    let sources = [
+        ("greenlake", "/greenlake", "greenlake", "secret_file = \"greenlake.secret\"".to_owned()),
+        ("github", "/github", "github", format!("secret = \"{GITHUB_SECRET}\"")),
+        ("svix", "/hooks", "standard-webhooks", format!("secret = \"{WHSEC}\"")),
+        ("stripe", "/stripe", "stripe", format!("secret = \"{STRIPE_SECRET}\"")),
+    ];
+    let mut text = String::new();
+    for (i, (name, path, scheme, secret)) in sources.iter().enumerate() {
+        text += &format!("[[source]]\nname = \"{name}\"\npath = \"{path}\"\nscheme = \"{scheme}\"\n{secret}\n");
+        if let Some(second) = secondary {
+            text += &format!("secondary_secret = \"{}\"\n", second[i]);
+        }
+        text += "\n";
+    }
     let file = dir.path().join("sources.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[[source]]
-name = "greenlake"
-path = "/greenlake"
-scheme = "greenlake"
-secret_file = "greenlake.secret"
+    std::fs::write(&file, text).unwrap();
+    (Receiver::start_in(dir.path(), &["--sources", file.to_str().unwrap()]), dir)
+}
 
-[[source]]
-name = "github"
-path = "/github"
-scheme = "github"
-secret = "{GITHUB_SECRET}"
-
-[[source]]
-name = "svix"
-path = "/hooks"
-scheme = "standard-webhooks"
-secret = "{WHSEC}"
-
-[[source]]
-name = "stripe"
-path = "/stripe"
-scheme = "stripe"
-secret = "{STRIPE_SECRET}"
-"#
-        ),
-    )
-    .unwrap();
-    (Receiver::start(&["--sources", file.to_str().unwrap()]), dir)
+fn receiver() -> (Receiver, tempfile::TempDir) {
+    receiver_with(None)
 }
 
 async fn post(rx: &Receiver, path: &str, headers: &http::HeaderMap, body: &[u8]) -> Reply {
@@ -281,45 +270,8 @@ fn get_unix(dir: &std::path::Path, path: &str) -> Option<String> {
 
 #[tokio::test]
 async fn verified_by_names_the_secret_that_matched_in_records_and_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sources.toml");
     let old_whsec = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[[source]]
-name = "greenlake"
-path = "/greenlake"
-scheme = "greenlake"
-secret = "{SECRET}"
-secondary_secret = "greenlake-old-secret"
-
-[[source]]
-name = "github"
-path = "/github"
-scheme = "github"
-secret = "{GITHUB_SECRET}"
-secondary_secret = "github-old-secret"
-
-[[source]]
-name = "svix"
-path = "/hooks"
-scheme = "standard-webhooks"
-secret = "{WHSEC}"
-secondary_secret = "{old_whsec}"
-
-[[source]]
-name = "stripe"
-path = "/stripe"
-scheme = "stripe"
-secret = "{STRIPE_SECRET}"
-secondary_secret = "whsec_stripe-old"
-"#
-        ),
-    )
-    .unwrap();
-    let rx = Receiver::start_in(dir.path(), &["--sources", file.to_str().unwrap()]);
+    let (rx, _dir) = receiver_with(Some(["greenlake-old-secret", "github-old-secret", old_whsec, "whsec_stripe-old"]));
     let mut h = http::HeaderMap::new();
     let gl_body = audit_event("gl-old");
     h.insert("hpe-webhook-signature", sign("greenlake-old-secret", &gl_body).parse().unwrap());
@@ -358,4 +310,16 @@ secondary_secret = "whsec_stripe-old"
     .await;
     assert!(counted, "{metrics}");
     assert!(metrics.lines().any(|l| l == "glwatch_events_total{verified_by=\"primary\"} 1"), "{metrics}");
+    // tail picks by source, and by the type a scheme keeps in the record's attributes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glwatch"))
+        .args(["tail", "--source", "github", "--type", "github.push"])
+        .current_dir(&rx.dir)
+        .env("GLWATCH_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let printed: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = printed.iter().map(|r| r["attributes"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["d-old", "d-new"], "{}", String::from_utf8_lossy(&out.stderr));
 }
