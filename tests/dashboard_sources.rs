@@ -33,18 +33,17 @@ async fn the_source_column_and_picker_tell_greenlake_from_github() {
         format!("127.0.0.1:{port}").parse().unwrap(),
         &dir.path().join("glwatch-data/certs/glwatch-cert.pem"),
     );
-    let mut sender = client.connect().await;
 
     let body = audit_event("gl-1");
     let signature = sign(SECRET, &body);
     let headers = [("content-type", "application/json"), ("hpe-webhook-signature", signature.as_str())];
-    let reply = send_to(&mut sender, "POST", "/greenlake", &headers, &body).await;
+    let reply = send_to(&mut client.connect().await, "POST", "/greenlake", &headers, &body).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let push =
         br#"{"ref":"refs/heads/main","repository":{"html_url":"https://github.com/o/r"},"sender":{"login":"octocat"}}"#;
     let gh = github::headers(&SourceSecret::from_text(GITHUB_SECRET).unwrap(), "d-1", "push", push).unwrap();
     let gh: Vec<(&str, &str)> = gh.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())).collect();
-    let reply = send_to(&mut sender, "POST", "/github", &gh, push).await;
+    let reply = send_to(&mut client.connect().await, "POST", "/github", &gh, push).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 
     let screen = tmux.wait_for("2 of 2 events shown").await;
