@@ -4,7 +4,7 @@
 mod common;
 
 use common::tmux::{table_rows, Tmux};
-use common::{audit_event, send_to, sign, Client, SECRET};
+use common::{audit_event, greenlake_and_github_sources, send_to, sign, Client, SECRET};
 use glwatch::sources::{github, SourceSecret};
 
 const GITHUB_SECRET: &str = "It's a Secret to Everybody";
@@ -17,14 +17,7 @@ fn port_from(screen: &str) -> u16 {
 #[tokio::test]
 async fn the_source_column_and_picker_tell_greenlake_from_github() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("sources.toml"),
-        format!(
-            "[[source]]\nname = \"greenlake\"\npath = \"/greenlake\"\nscheme = \"greenlake\"\nsecret = \"{SECRET}\"\n\n\
-             [[source]]\nname = \"github\"\npath = \"/github\"\nscheme = \"github\"\nsecret = \"{GITHUB_SECRET}\"\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("sources.toml"), greenlake_and_github_sources(GITHUB_SECRET)).unwrap();
     let tmux = Tmux::shell(dir.path(), 200, 50).await;
     tmux.command(&format!("{} --listen 127.0.0.1:0 --sources sources.toml", env!("CARGO_BIN_EXE_glwatch")));
     let screen = tmux.wait_for("Waiting for events…").await;

@@ -33,14 +33,7 @@ async fn a_route_picks_github_deliveries_by_source_and_type() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        tmp.path().join("sources.toml"),
-        format!(
-            "[[source]]\nname = \"greenlake\"\npath = \"/greenlake\"\nscheme = \"greenlake\"\nsecret = \"{SECRET}\"\n\n\
-             [[source]]\nname = \"github\"\npath = \"/github\"\nscheme = \"github\"\nsecret = \"{GITHUB_SECRET}\"\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(tmp.path().join("sources.toml"), greenlake_and_github_sources(GITHUB_SECRET)).unwrap();
     let rx = Receiver::start_in_with_env(
         tmp.path(),
         &["--sources", "sources.toml", "--routes", "routes.toml"],

@@ -249,7 +249,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
             sources: raw.sources.into_iter().collect(),
             since: None,
             until: None,
-            ..Filter::default()
         };
         out.push(RouteConfig { name: route, target, filter, template, timeout, retry_for, max_rate });
     }
