@@ -94,6 +94,51 @@ pub fn enforce(base: &Path, retention: &Retention, max_line: usize, now: OffsetD
     Ok(removed)
 }
 
+/// Runs retention passes on a thread of its own, so that a segment roll (on the committer, with requests waiting
+/// for their acknowledgement) never waits for the directory listing, the reads of old segments' last lines and the
+/// deletes. A pass asked for while one is queued is covered by it; dropping the pruner finishes the queued pass.
+pub(super) struct Pruner {
+    ask: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pruner {
+    pub(super) fn start(base: PathBuf, retention: Retention, max_line: usize) -> Pruner {
+        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let run = move || {
+            while asked.recv().is_ok() {
+                // Only whole segments older than the newest go; a failure here costs disk, not records.
+                if let Err(e) = enforce(&base, &retention, max_line, OffsetDateTime::now_utc()) {
+                    tracing::warn!("journal retention: {e}");
+                }
+            }
+        };
+        match std::thread::Builder::new().name("glwatch-retention".into()).spawn(run) {
+            Ok(thread) => Pruner { ask: Some(ask), thread: Some(thread) },
+            Err(e) => {
+                tracing::warn!("journal retention: cannot start its thread, old segments are kept: {e}");
+                Pruner { ask: None, thread: None }
+            }
+        }
+    }
+
+    /// Asks for a pass after a roll.
+    pub(super) fn request(&self) {
+        if let Some(ask) = &self.ask {
+            let _ = ask.try_send(());
+        }
+    }
+}
+
+impl Drop for Pruner {
+    fn drop(&mut self) {
+        drop(self.ask.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
