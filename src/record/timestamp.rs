@@ -7,10 +7,15 @@ use time::OffsetDateTime;
 pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     // The longest RFC 3339 text is 35 bytes (nanoseconds and an offset); whatever does not fit or does not format
     // takes the allocating path, which gives the same text or the same error.
-    let mut buf = [0u8; 64];
+    const ROOM: usize = 64;
+    let mut buf = [0u8; ROOM];
     let mut out = &mut buf[..];
-    match at.format_into(&mut out, &Rfc3339) {
-        Ok(n) => match std::str::from_utf8(&buf[..n]) {
+    let formatted = at.format_into(&mut out, &Rfc3339);
+    // What was written is read off the slice left over, not from the count returned: time 0.3.55 leaves the
+    // fraction of a second out of that count.
+    let written = ROOM - out.len();
+    match formatted {
+        Ok(_) => match std::str::from_utf8(&buf[..written]) {
             Ok(text) => serializer.serialize_str(text),
             Err(_) => time::serde::rfc3339::serialize(at, serializer),
         },
