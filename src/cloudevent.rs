@@ -79,6 +79,11 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<ParsedEvent>, ParseError> {
     let compact = !shape.whitespace && !has_byte_from_del_up(body);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {
+            if compact {
+                if let Some(event) = parse_single(body)? {
+                    return Ok(vec![event]);
+                }
+            }
             let raw: &RawValue = serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
             Ok(vec![parse_one(raw, None, compact)?])
         }
@@ -111,6 +116,40 @@ fn parse_one(raw: &RawValue, index: Option<usize>, compact: bool) -> Result<Pars
         Ok(a) if !a.repeated => a,
         _ => return parse_one_reference(raw, index),
     };
+    let (source, id) = identity(attributes, index)?;
+    let raw = if compact { raw.to_owned() } else { stored(raw)? };
+    Ok(ParsedEvent { source, id, raw })
+}
+
+/// A compact body that is one object, in one pass: reading the attributes from the body itself also proves it is
+/// one JSON value with nothing after it, which is all the split in [`parse_body`] finds out, and the event is the
+/// body. `None` when that pass does not accept the body: the general
+/// path then gives the exact refusal.
+fn parse_single(body: &[u8]) -> Result<Option<ParsedEvent>, ParseError> {
+    let attributes = match serde_json::from_slice::<Attributes>(body) {
+        Ok(a) if !a.repeated => a,
+        _ => return Ok(None),
+    };
+    // Compact: no whitespace around the object either, so the body is the event.
+    let Ok(text) = std::str::from_utf8(body) else { return Ok(None) };
+    let (source, id) = identity(attributes, None)?;
+    Ok(Some(ParsedEvent { source, id, raw: raw_unparsed(text)? }))
+}
+
+/// `text`, already parsed whole, as a `RawValue` without a second parse. serde_json's own `RawValue` deserializer
+/// takes a string as is when its raw-value token names it (that is how a `RawValue` reads back from a string);
+/// should a later serde_json stop doing so, the text is parsed again, which is slower but the same value.
+fn raw_unparsed(text: &str) -> Result<Box<RawValue>, ParseError> {
+    const TOKEN: &str = "$serde_json::private::RawValue";
+    let named = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(std::iter::once((TOKEN, text)));
+    match Box::<RawValue>::deserialize(named) {
+        Ok(raw) if raw.get() == text => Ok(raw),
+        _ => RawValue::from_string(text.to_owned()).map_err(|e| ParseError::NotJson(e.to_string())),
+    }
+}
+
+/// The checked `source` and `id` of an event whose attributes were read by [`Attributes`].
+fn identity(attributes: Attributes, index: Option<usize>) -> Result<(String, String), ParseError> {
     let field = |v: Option<Option<Attr>>, field: &'static str| -> Result<String, ParseError> {
         match v.flatten() {
             None => Err(ParseError::Missing { at: at(index), field }),
@@ -125,8 +164,7 @@ fn parse_one(raw: &RawValue, index: Option<usize>, compact: bool) -> Result<Pars
     let id = field(attributes.id, "id")?;
     let source = field(attributes.source, "source")?;
     field(attributes.ty, "type")?;
-    let raw = if compact { raw.to_owned() } else { stored(raw)? };
-    Ok(ParsedEvent { source, id, raw })
+    Ok((source, id))
 }
 
 fn at(index: Option<usize>) -> String {

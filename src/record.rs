@@ -5,6 +5,8 @@
 //! (minified, with raw terminal controls written as JSON `\u` escapes, the same JSON value); its fields are
 //! escaped when read out ([`crate::cloudevent::EventFields`]).
 
+mod timestamp;
+
 use crate::text::escape;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -34,7 +36,7 @@ impl VerifiedBy {
 /// removed so that one record stays one line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventRecord {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "timestamp")]
     pub received_at: OffsetDateTime,
     pub peer: String,
     /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
@@ -71,7 +73,7 @@ pub struct Attributes {
 /// One verification challenge, answered or refused.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChallengeRecord {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "timestamp")]
     pub received_at: OffsetDateTime,
     pub peer: String,
     /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent
@@ -96,7 +98,7 @@ pub struct ChallengeRecord {
 /// A refused request: the status sent and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RejectedRecord {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "timestamp")]
     pub received_at: OffsetDateTime,
     pub peer: String,
     /// The trusted proxy that passed the request on (`ip:port`), when `peer` is the client it reported; absent

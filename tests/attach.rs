@@ -73,10 +73,16 @@ async fn retention_deletes_old_segments_and_keeps_the_one_being_written() {
     );
     send_events(&rx, "r", 60).await;
     let base = dir.path().join("glwatch-data/journal.jsonl");
-    let list = glwatch::journal::segments(&base).unwrap();
+    // Old segments are deleted beside the writing, not by it: wait for the pass after the last roll.
+    let older = || {
+        let list = glwatch::journal::segments(&base).unwrap();
+        let sizes = list[..list.len() - 1].iter().map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()));
+        (list.clone(), sizes.sum::<u64>())
+    };
+    wait_until(WAIT, || older().1 <= 12 * 1024).await;
+    let (list, older) = older();
     assert!(list.first().unwrap().0 > 0, "the first segments are gone: {list:?}");
     let (newest, _) = list.last().unwrap().clone();
-    let older: u64 = list[..list.len() - 1].iter().map(|(_, p)| std::fs::metadata(p).unwrap().len()).sum();
     assert!(older <= 12 * 1024, "{older} bytes in older segments");
     // The newest segment is the one written to: a new event lands there (or in the one after it).
     send_events(&rx, "last", 1).await;

@@ -244,3 +244,14 @@ proptest::proptest! {
         same_as_reference(&body);
     }
 }
+
+#[test]
+fn a_single_compact_event_is_not_parsed_twice() {
+    // Only a second parse would refuse this text: getting it back shows serde_json still takes it as is.
+    assert_eq!(raw_unparsed("{not parsed again").unwrap().get(), "{not parsed again");
+    let body = fixture("audit-log-created.json");
+    let compact = minify(std::str::from_utf8(&body).unwrap()).into_owned();
+    let events = parse_body(compact.as_bytes()).unwrap();
+    assert_eq!(events[0].raw.get(), compact);
+    same_as_reference(compact.as_bytes());
+}

@@ -35,43 +35,6 @@ impl Retention {
     }
 }
 
-/// The thread that applies retention every [`Retention::check_every`]; it stops when this is dropped.
-#[derive(Debug)]
-pub struct Sweeper {
-    _stop: mpsc::Sender<()>,
-}
-
-impl Sweeper {
-    /// `None` when the limits are off (or the thread cannot be started: retention then still runs at rolls).
-    pub fn start(base: &Path, retention: &Retention, max_line: usize) -> Option<Sweeper> {
-        if !retention.is_enabled() {
-            return None;
-        }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let (base, retention) = (base.to_owned(), retention.clone());
-        let every = retention.check_every.unwrap_or(CHECK_EVERY).max(Duration::from_millis(10));
-        let spawned = std::thread::Builder::new().name("journal-retention".into()).spawn(move || {
-            // Ends when the sender is dropped (the receiver's journal closes).
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                match enforce(&base, &retention, max_line, OffsetDateTime::now_utc()) {
-                    Ok(r) if r.segments > 0 => {
-                        tracing::info!("journal retention: {} old segments deleted ({} bytes)", r.segments, r.bytes)
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("journal retention: {e}"),
-                }
-            }
-        });
-        match spawned {
-            Ok(_) => Some(Sweeper { _stop: stop }),
-            Err(e) => {
-                tracing::warn!("journal retention: cannot start the periodic check: {e}");
-                None
-            }
-        }
-    }
-}
-
 /// What one pass deleted.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -145,6 +108,57 @@ pub fn enforce(base: &Path, retention: &Retention, max_line: usize, now: OffsetD
         removed.bytes += sizes[n];
     }
     Ok(removed)
+}
+
+/// Runs retention passes on a thread of its own: after each roll, so that a roll (on the committer, with requests
+/// waiting for their acknowledgement) never waits for the directory listing, the reads of old segments' last lines
+/// and the deletes; and every [`Retention::check_every`], so an idle receiver keeps its limits too. A pass asked for
+/// while one is queued is covered by it; dropping the pruner finishes the queued pass and stops the thread.
+pub(super) struct Pruner {
+    ask: Option<mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pruner {
+    pub(super) fn start(base: PathBuf, retention: Retention, max_line: usize) -> Pruner {
+        let (ask, asked) = mpsc::sync_channel::<()>(1);
+        let every = retention.check_every.unwrap_or(CHECK_EVERY).max(Duration::from_millis(10));
+        let run = move || {
+            while let Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) = asked.recv_timeout(every) {
+                // Only whole segments older than the newest go; a failure here costs disk, not records.
+                match enforce(&base, &retention, max_line, OffsetDateTime::now_utc()) {
+                    Ok(r) if r.segments > 0 => {
+                        tracing::info!("journal retention: {} old segments deleted ({} bytes)", r.segments, r.bytes)
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("journal retention: {e}"),
+                }
+            }
+        };
+        match std::thread::Builder::new().name("glwatch-retention".into()).spawn(run) {
+            Ok(thread) => Pruner { ask: Some(ask), thread: Some(thread) },
+            Err(e) => {
+                tracing::warn!("journal retention: cannot start its thread, old segments are kept: {e}");
+                Pruner { ask: None, thread: None }
+            }
+        }
+    }
+
+    /// Asks for a pass after a roll.
+    pub(super) fn request(&self) {
+        if let Some(ask) = &self.ask {
+            let _ = ask.try_send(());
+        }
+    }
+}
+
+impl Drop for Pruner {
+    fn drop(&mut self) {
+        drop(self.ask.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,11 +35,8 @@ pub struct JournalWriter {
     dir_unsynced: bool,
     /// The number of the last record found at open; the pipeline numbers on from it.
     last_seq: u64,
-    /// Old segments deleted after each roll.
-    retention: super::Retention,
-    max_line: usize,
-    /// Applies retention between rolls too; stops with the writer.
-    _sweeper: Option<super::retention::Sweeper>,
+    /// Deletes old segments after each roll and periodically, when retention is configured.
+    pruner: Option<super::retention::Pruner>,
     #[cfg(test)]
     fail_after: Option<usize>,
 }
@@ -74,9 +71,7 @@ impl JournalWriter {
             durability,
             dir_unsynced,
             last_seq,
-            retention: super::Retention::default(),
-            max_line: super::MAX_LINE,
-            _sweeper: None,
+            pruner: None,
             #[cfg(test)]
             fail_after: None,
         })
@@ -84,9 +79,8 @@ impl JournalWriter {
 
     /// Deletes old segments as `retention` allows after each roll, and periodically while it is open.
     pub fn with_retention(mut self, retention: super::Retention, max_line: usize) -> JournalWriter {
-        self._sweeper = super::retention::Sweeper::start(&self.base, &retention, max_line);
-        self.retention = retention;
-        self.max_line = max_line;
+        self.pruner =
+            retention.is_enabled().then(|| super::retention::Pruner::start(self.base.clone(), retention, max_line));
         self
     }
 
@@ -107,12 +101,8 @@ impl JournalWriter {
         self.len = len;
         self.group_start = len;
         self.dir_unsynced = true;
-        if self.retention.is_enabled() {
-            // Only whole segments older than the one just finished go; a failure here costs disk, not records.
-            let now = time::OffsetDateTime::now_utc();
-            if let Err(e) = super::retention::enforce(&self.base, &self.retention, self.max_line, now) {
-                tracing::warn!("journal retention: {e}");
-            }
+        if let Some(pruner) = &self.pruner {
+            pruner.request();
         }
         Ok(())
     }

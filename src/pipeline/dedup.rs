@@ -3,26 +3,41 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
+/// The largest window sized up front; a larger `--dedup-window` grows past it as it fills.
+const PRESIZED: usize = 4 << 20;
+
 /// Remembers the last `capacity` accepted (source, id) pairs.
 pub struct DedupWindow {
     seen: HashSet<Arc<str>>,
     order: VecDeque<Arc<str>>,
     capacity: usize,
+    /// Where a key is spelt for the look-up, reused: only a fresh key is copied into an allocation of its own.
+    scratch: String,
 }
 
 impl DedupWindow {
+    /// The table and the queue are sized for the whole window up front (up to [`PRESIZED`] pairs): growing them
+    /// later rehashes every key held so far, one stall of the committer (and of every request waiting on it) per
+    /// doubling, the last one over hundreds of thousands of keys. Untouched capacity costs address space, not
+    /// resident memory, except the table's control bytes (one per slot).
     pub fn new(capacity: usize) -> DedupWindow {
-        DedupWindow { seen: HashSet::new(), order: VecDeque::new(), capacity: capacity.max(1) }
+        let capacity = capacity.max(1);
+        let presized = capacity.min(PRESIZED);
+        DedupWindow {
+            seen: HashSet::with_capacity(presized),
+            order: VecDeque::with_capacity(presized),
+            capacity,
+            scratch: String::new(),
+        }
     }
 
     /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
-    fn full_key(source: &str, id: &str) -> Arc<str> {
-        use std::fmt::Write as _;
-        let mut s = String::with_capacity(source.len() + id.len() + 12);
-        let _ = write!(s, "{}:", source.len());
-        s.push_str(source);
-        s.push_str(id);
-        s.into()
+    fn spell_key(into: &mut String, source: &str, id: &str) {
+        into.clear();
+        into.push_str(itoa::Buffer::new().format(source.len()));
+        into.push(':');
+        into.push_str(source);
+        into.push_str(id);
     }
 
     /// The source part of the key for an event received by the configured source `source_name`: two sources
@@ -38,10 +53,11 @@ impl DedupWindow {
 
     /// Records the pair; false when it was already there (a duplicate).
     pub fn insert(&mut self, source: &str, id: &str) -> bool {
-        let key = Self::full_key(source, id);
-        if self.seen.contains(&key) {
+        Self::spell_key(&mut self.scratch, source, id);
+        if self.seen.contains(self.scratch.as_str()) {
             return false;
         }
+        let key: Arc<str> = Arc::from(self.scratch.as_str());
         if self.order.len() == self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.seen.remove(&old);
@@ -54,9 +70,10 @@ impl DedupWindow {
 
     /// Undoes the most recent insert of this pair (its group could not be written).
     pub(super) fn forget(&mut self, source: &str, id: &str) {
-        let key = Self::full_key(source, id);
-        if self.seen.remove(&key) {
-            if let Some(pos) = self.order.iter().rposition(|k| *k == key) {
+        Self::spell_key(&mut self.scratch, source, id);
+        let key = self.scratch.as_str();
+        if self.seen.remove(key) {
+            if let Some(pos) = self.order.iter().rposition(|k| **k == *key) {
                 self.order.remove(pos);
             }
         }

@@ -8,6 +8,7 @@
 
 mod channel_sink;
 mod dedup;
+mod fill;
 mod stdout_sink;
 
 pub use channel_sink::ChannelSink;
@@ -141,7 +142,8 @@ impl Pipeline {
             .name("glwatch-committer".into())
             .spawn(move || {
                 let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
-                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq }.run();
+                let fill = fill::GroupFill::default();
+                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill }.run();
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
@@ -197,6 +199,7 @@ struct CommitLoop {
     /// The number the next record gets. Not taken back when a group fails: a reader may already have seen the
     /// group's lines in the file before they were cut, and a number must never stand for two records.
     next_seq: u64,
+    fill: fill::GroupFill,
 }
 
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
@@ -212,13 +215,22 @@ impl CommitLoop {
         let mut jobs = Vec::with_capacity(64);
         while let Some(first) = self.rx.blocking_recv() {
             jobs.push(first);
-            while jobs.len() < MAX_GROUP {
-                match self.rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
+            self.take_queued(&mut jobs);
+            let deliveries = jobs.iter().filter(|j| matches!(j, Job::Events { .. })).count();
+            if let Some(wait) = self.fill.wait(deliveries) {
+                std::thread::sleep(wait);
+                self.take_queued(&mut jobs);
             }
             self.commit_group(&mut jobs);
+        }
+    }
+
+    fn take_queued(&mut self, jobs: &mut Vec<Job>) {
+        while jobs.len() < MAX_GROUP {
+            match self.rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
         }
     }
 
@@ -240,8 +252,17 @@ impl CommitLoop {
             self.next_seq += 1;
         }
         let durable = !pending.is_empty();
+        let fill = &mut self.fill;
         let result = match self.store.as_mut() {
-            Some(store) => store.append(&buf).and_then(|_| if durable { store.sync() } else { Ok(()) }),
+            Some(store) => store.append(&buf).and_then(|_| {
+                if !durable {
+                    return Ok(());
+                }
+                let syncing = std::time::Instant::now();
+                let synced = store.sync();
+                fill.synced(pending.len(), syncing.elapsed());
+                synced
+            }),
             None => Ok(()),
         };
         match result {

@@ -97,6 +97,7 @@ fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group(
         rx,
         buf: Vec::new(),
         next_seq: 1,
+        fill: Default::default(),
     };
     let note = Record::Rejected(RejectedRecord {
         source_name: None,

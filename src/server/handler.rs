@@ -226,7 +226,7 @@ impl Handler {
                     let record =
                         ChallengeRecord::ping(received_at, &from.peer, &text, micros).via(from.via()).from_source(name);
                     self.pipeline.note(Record::Challenge(record)).await;
-                    return Ok(json_response(StatusCode::OK, "{\"pong\":true}".into()));
+                    return Ok(json_response(StatusCode::OK, Bytes::from_static(b"{\"pong\":true}")));
                 }
                 let mut delivery = crate::server::sources::commit(verified, &body, received_at, &from.peer, name);
                 delivery.via = from.via();
@@ -277,10 +277,7 @@ impl Handler {
             .await
             .unwrap_or_else(|_| Err(CommitError::Store("journal did not confirm the write in time".into())));
         match committed {
-            Ok(c) => Ok(json_response(
-                StatusCode::OK,
-                format!("{{\"accepted\":{},\"duplicates\":{}}}", c.accepted, c.duplicates),
-            )),
+            Ok(c) => Ok(json_response(StatusCode::OK, committed_body(c))),
             Err(e) => {
                 // The committer already showed the operator why; GreenLake is told to come back.
                 // error_response adds the Retry-After of every 503.
@@ -476,12 +473,20 @@ fn too_large(limit: usize) -> Refusal {
     Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("too large: body over {limit} bytes"))
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<ResponseBody> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The answer to a committed delivery; the usual single event's answers are static, so they cost no formatting.
+fn committed_body(c: crate::pipeline::Committed) -> Bytes {
+    match (c.accepted, c.duplicates) {
+        (1, 0) => Bytes::from_static(b"{\"accepted\":1,\"duplicates\":0}"),
+        (0, 1) => Bytes::from_static(b"{\"accepted\":0,\"duplicates\":1}"),
+        (a, d) => format!("{{\"accepted\":{a},\"duplicates\":{d}}}").into(),
+    }
 }
 
 /// `{"error": "..."}`. Reasons are built here from fixed texts and parser messages, never from secrets.

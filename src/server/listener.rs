@@ -425,14 +425,27 @@ impl AsyncRead for SharedTcp {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
             std::task::ready!(self.0.poll_read_ready(cx))?;
-            // `try_read` clears the readiness on WouldBlock, so the next poll waits for new bytes.
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
+            let unfilled = buf.initialize_unfilled();
+            let want = unfilled.len();
+            let mut got = None;
+            // `try_read` clears the readiness on WouldBlock, so the next poll waits for new bytes. A read that
+            // fills less than asked has drained the socket too (epoll is edge-triggered), which is how tokio's
+            // own `TcpStream` saves the read that would only say WouldBlock: the outer `try_io` clears the
+            // readiness it saw before this read, so bytes that arrived since are still noticed.
+            let read = self.0.try_io(tokio::io::Interest::READABLE, || match self.0.try_read(unfilled) {
+                Ok(n) if 0 < n && n < want => {
+                    got = Some(n);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                other => other,
+            });
+            match (read, got) {
+                (_, Some(n)) | (Ok(n), None) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                (Err(e), None) => return Poll::Ready(Err(e)),
             }
         }
     }
