@@ -275,7 +275,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     let journal_notices = journal.notices;
     let journal_ref = watch_journal(&args);
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
-    let (pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let (pipeline, committer) = Pipeline::start_loading(store, sinks, window_loader(journal.pending, None));
     let pipeline = pipeline.with_metrics(watch.metrics.clone());
     let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
@@ -364,6 +364,7 @@ where
 {
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
+    let history_tx = tx.clone();
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
     let screen_routes = screen.routes.take();
     sinks.extend(screen_routes.as_ref().map(|r| r.sink()));
@@ -374,7 +375,8 @@ where
         store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
         w.metrics.count_dashboard_drops(screen_dropped.clone());
     }
-    let (mut pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let (mut pipeline, committer) =
+        Pipeline::start_loading(store, sinks, window_loader(journal.pending, Some(history_tx)));
     if let Some(w) = &watch {
         pipeline = pipeline.with_metrics(w.metrics.clone());
     }
@@ -408,7 +410,8 @@ where
     }
     let ctx = glwatch::tui::DashboardContext {
         records,
-        history: journal.history,
+        // Arrives on `records` once read, ahead of every live record.
+        history: Vec::new(),
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
         cert: started.cert.clone(),
@@ -450,6 +453,43 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("dashboard: {e:#}")),
     }
+}
+
+/// What the committer runs first: the duplicate window and the dashboard's history read from the newest journal
+/// segments, while the port is already open (commits wait for it). The history goes to `screen` ahead of any live
+/// record; what the reading found goes on stderr when headless, else to the log and the status bar. A journal that
+/// cannot be read stops a headless receiver with one line; under the dashboard, deliveries are refused from then on.
+fn window_loader(
+    pending: glwatch::journal::Pending,
+    screen: Option<tokio::sync::mpsc::Sender<glwatch::feed::Feed>>,
+) -> Box<dyn FnOnce() -> Option<glwatch::pipeline::DedupWindow> + Send> {
+    use glwatch::feed::Feed;
+    Box::new(move || {
+        let loaded = pending.load(|record| {
+            if let Some(tx) = &screen {
+                // Waits for the screen: nothing live is emitted before the history is through.
+                let _ = tx.blocking_send(Feed::History(record));
+            }
+        });
+        let (notices, dedup) = match loaded {
+            Ok(l) => (l.notices, Some(l.dedup)),
+            Err(e) if screen.is_none() => {
+                eprintln!("glwatch: error: {e}");
+                std::process::exit(1);
+            }
+            Err(e) => (vec![format!("{e}; deliveries are refused until glwatch is restarted")], None),
+        };
+        for notice in notices {
+            match &screen {
+                None => eprintln!("glwatch: {notice}"),
+                Some(tx) => {
+                    tracing::info!("{notice}");
+                    let _ = tx.blocking_send(Feed::Notice(notice));
+                }
+            }
+        }
+        dedup
+    })
 }
 
 /// Stops the server, then waits for the committer to write what is queued.

@@ -15,8 +15,9 @@ impl DedupWindow {
         DedupWindow { seen: HashSet::new(), order: VecDeque::new(), capacity: capacity.max(1) }
     }
 
-    /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
-    fn full_key(source: &str, id: &str) -> Arc<str> {
+    /// The window's key for (source, id). The source's length prefix keeps ("ab", "c") and ("a", "bc") apart
+    /// without an escape scheme.
+    pub fn key(source: &str, id: &str) -> Arc<str> {
         use std::fmt::Write as _;
         let mut s = String::with_capacity(source.len() + id.len() + 12);
         let _ = write!(s, "{}:", source.len());
@@ -38,7 +39,11 @@ impl DedupWindow {
 
     /// Records the pair; false when it was already there (a duplicate).
     pub fn insert(&mut self, source: &str, id: &str) -> bool {
-        let key = Self::full_key(source, id);
+        self.insert_key(Self::key(source, id))
+    }
+
+    /// [`DedupWindow::insert`] of a key made by [`DedupWindow::key`] (read back from the journal).
+    pub fn insert_key(&mut self, key: Arc<str>) -> bool {
         if self.seen.contains(&key) {
             return false;
         }
@@ -54,7 +59,7 @@ impl DedupWindow {
 
     /// Undoes the most recent insert of this pair (its group could not be written).
     pub(super) fn forget(&mut self, source: &str, id: &str) {
-        let key = Self::full_key(source, id);
+        let key = Self::key(source, id);
         if self.seen.remove(&key) {
             if let Some(pos) = self.order.iter().rposition(|k| *k == key) {
                 self.order.remove(pos);
