@@ -275,7 +275,10 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     let journal_notices = journal.notices;
     let journal_ref = watch_journal(&args);
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
-    let (pipeline, committer) = Pipeline::start_loading(store, sinks, window_loader(journal.pending, None));
+    // Dropped once the start-up lines are out: what reading the window found is printed after them.
+    let (banner_out, after_banner) = std::sync::mpsc::channel::<()>();
+    let (pipeline, committer) =
+        Pipeline::start_loading(store, sinks, window_loader(journal.pending, None, Some(after_banner)));
     let pipeline = pipeline.with_metrics(watch.metrics.clone());
     let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
@@ -295,6 +298,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     for notice in &journal_notices {
         eprintln!("glwatch: {notice}");
     }
+    drop(banner_out);
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
     watching.shutdown().await;
@@ -376,7 +380,7 @@ where
         w.metrics.count_dashboard_drops(screen_dropped.clone());
     }
     let (mut pipeline, committer) =
-        Pipeline::start_loading(store, sinks, window_loader(journal.pending, Some(history_tx)));
+        Pipeline::start_loading(store, sinks, window_loader(journal.pending, Some(history_tx), None));
     if let Some(w) = &watch {
         pipeline = pipeline.with_metrics(w.metrics.clone());
     }
@@ -462,6 +466,7 @@ where
 fn window_loader(
     pending: glwatch::journal::Pending,
     screen: Option<tokio::sync::mpsc::Sender<glwatch::feed::Feed>>,
+    after_banner: Option<std::sync::mpsc::Receiver<()>>,
 ) -> Box<dyn FnOnce() -> Option<glwatch::pipeline::DedupWindow> + Send> {
     use glwatch::feed::Feed;
     Box::new(move || {
@@ -479,6 +484,10 @@ fn window_loader(
             }
             Err(e) => (vec![format!("{e}; deliveries are refused until glwatch is restarted")], None),
         };
+        if let Some(banner) = after_banner {
+            // Returns once the sender is dropped, whether the start-up lines went out or the start failed.
+            let _ = banner.recv();
+        }
         for notice in notices {
             match &screen {
                 None => eprintln!("glwatch: {notice}"),
