@@ -1,5 +1,5 @@
 //! The journal: every record appended to numbered segment files, made durable before events are acknowledged,
-//! and read back at start (history and duplicate window) and by `glwatch export`.
+//! and read back after start (history and duplicate window, newest segments only) and by `glwatch export`.
 //!
 //! Segment naming: the journal path names the first segment (`glwatch-data/journal.jsonl`); later segments insert a
 //! six-digit number before the extension (`journal.000001.jsonl`, `journal.000002.jsonl`, ...). Segments are never
