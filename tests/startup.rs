@@ -56,8 +56,8 @@ async fn large_journal_reads_only_the_dedup_window_and_numbers_on() {
     let replayed = rx.wait_stderr("records replayed");
     assert_eq!(
         replayed,
-        "glwatch: journal glwatch-data/journal.jsonl: 20000 records replayed from the newest 2 of 20 segments \
-         (20000 events)"
+        "glwatch: journal glwatch-data/journal.jsonl: 15000 records replayed from the newest 2 of 20 segments \
+         (15000 events)"
     );
     assert_eq!(reply(&rx, "new-1").await, NEW);
     let record = rx.next_record();

@@ -51,16 +51,10 @@ pub struct Window {
     pub report: ScanReport,
 }
 
-/// One segment's share of the window, kept until the segments are put back in order.
-#[derive(Default)]
-struct Share {
-    keys: Vec<std::sync::Arc<str>>,
-    records: Vec<Record>,
-}
-
-/// Reads segments newest first, up to `boundary`, until they hold the last `retain` records and `dedup_capacity`
-/// accepted events (or the journal ends), so the work follows those two numbers, not the journal's size. The
-/// history is handed to `on_history` oldest first once everything is read. Never modifies the files.
+/// Reads lines newest first, up to `boundary`, until they hold the last `retain` records and `dedup_capacity`
+/// accepted events (or the journal ends), so the work follows those two numbers, not the journal's size, even
+/// within one large segment. The history is handed to `on_history` oldest first once everything is read. Never
+/// modifies the files.
 pub fn load_window(
     boundary: &Boundary,
     retain: usize,
@@ -70,88 +64,127 @@ pub fn load_window(
 ) -> io::Result<Window> {
     let mut report = ScanReport::default();
     let (mut total, mut events) = (0u64, 0u64);
-    let mut shares: Vec<Share> = Vec::new();
-    let mut buf = Vec::new();
+    // Newest first, both.
+    let mut keys: Vec<std::sync::Arc<str>> = Vec::new();
+    let mut history: Vec<Record> = Vec::new();
     for frozen in boundary.segments.iter().rev() {
         if total >= retain as u64 && events >= dedup_capacity as u64 {
             break;
         }
-        buf.clear();
-        match File::open(&frozen.path) {
-            Ok(f) => f.take(frozen.len).read_to_end(&mut buf).map(|_| ())?,
+        let mut problems: Vec<(u64, String)> = Vec::new();
+        let read = lines_newest_first(&frozen.path, frozen.len, max_line, |offset, line| {
+            let checked = line.and_then(|l| std::str::from_utf8(l).map_err(|_| "not UTF-8".to_owned()));
+            let outcome = checked.and_then(|text| peek_key(text).map(|key| (text, key)));
+            match outcome {
+                Ok((text, key)) => {
+                    total += 1;
+                    if let Some(key) = key {
+                        events += 1;
+                        if keys.len() < dedup_capacity {
+                            keys.push(key);
+                        }
+                    }
+                    if history.len() < retain {
+                        match Record::from_line(text) {
+                            Ok(r) => history.push(r),
+                            Err(e) => problems.push((offset, json_reason(&e))),
+                        }
+                    }
+                }
+                Err(problem) => problems.push((offset, problem)),
+            }
+            total < retain as u64 || events < dedup_capacity as u64
+        });
+        match read {
+            Ok(()) => report.segments += 1,
             // Deleted by retention since: what is left is older than anything it could hold.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", frozen.path.display()))),
         }
-        report.segments += 1;
-        let want = retain.saturating_sub(total as usize);
-        let share = read_segment(&frozen.path, &buf, want, max_line, &mut report);
-        total += share.1;
-        events += share.0.keys.len() as u64;
-        shares.push(share.0);
+        for (number, problem) in line_numbers(&frozen.path, problems)? {
+            report.warn(format!("{} line {number}: skipped, {problem}", frozen.path.display()));
+        }
     }
     let mut dedup = DedupWindow::new(dedup_capacity);
-    let mut skip = (events as usize).saturating_sub(dedup_capacity);
-    for share in shares.iter_mut().rev() {
-        let taken = skip.min(share.keys.len());
-        skip -= taken;
-        for key in share.keys.drain(taken..) {
-            dedup.insert_key(key);
-        }
-        for record in share.records.drain(..) {
-            on_history(record);
-        }
+    for key in keys.into_iter().rev() {
+        dedup.insert_key(key);
+    }
+    for record in history.into_iter().rev() {
+        on_history(record);
     }
     let segments_read = report.segments;
     Ok(Window { dedup, total, events, segments_read, segments_all: boundary.segments.len(), report })
 }
 
-/// The accepted events' keys of one segment and its last `want` records; the number of valid lines read.
-fn read_segment(path: &Path, buf: &[u8], want: usize, max_line: usize, report: &mut ScanReport) -> (Share, u64) {
-    let mut share = Share::default();
-    let mut kept: Vec<(u64, &str)> = Vec::new();
-    let mut lines = 0u64;
-    let mut number = 0u64;
-    let mut rest = buf;
-    while !rest.is_empty() {
-        number += 1;
-        let (line, complete) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], true),
-            None => (rest, false),
-        };
-        rest = rest.get(line.len() + 1..).unwrap_or_default();
-        let problem = if !complete {
-            Some("incomplete line (no newline)".to_owned())
-        } else if line.len() > max_line {
-            Some(format!("longer than {max_line} bytes"))
-        } else {
-            match std::str::from_utf8(line) {
-                Err(_) => Some("not UTF-8".to_owned()),
-                Ok(text) => match peek_key(text) {
-                    Ok(key) => {
-                        lines += 1;
-                        share.keys.extend(key);
-                        if want > 0 {
-                            kept.push((number, text));
-                        }
-                        None
-                    }
-                    Err(reason) => Some(reason),
-                },
+/// Feeds the lines of the first `len` bytes of a segment to `on_line`, newest first, with their byte offsets,
+/// until it returns false. The file is read backwards in bounded chunks; a line longer than `max_line` is passed
+/// as a problem without being held, and so is an incomplete last line.
+fn lines_newest_first(
+    path: &Path,
+    len: u64,
+    max_line: usize,
+    mut on_line: impl FnMut(u64, Result<&[u8], String>) -> bool,
+) -> io::Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let mut file = File::open(path)?;
+    let complete = crate::journal::writer::complete_len(&mut file, len)?;
+    if complete < len && !on_line(complete, Err("incomplete line (no newline)".to_owned())) {
+        return Ok(());
+    }
+    // The region still to read is [0, stop) followed by a newline; `carry` holds the end of the line that is cut
+    // by the chunk's start, and `overlong` says that line was dropped for its length.
+    let mut stop = complete.saturating_sub(1);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut overlong = false;
+    let too_long = || format!("longer than {max_line} bytes");
+    if complete == 0 {
+        return Ok(());
+    }
+    loop {
+        let start = stop.saturating_sub(CHUNK);
+        let mut buf = vec![0u8; (stop - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf)?;
+        buf.extend_from_slice(&carry);
+        carry.clear();
+        let mut hi = buf.len();
+        while let Some(i) = memchr::memrchr(b'\n', &buf[..hi]) {
+            let line = if overlong || hi - i - 1 > max_line { Err(too_long()) } else { Ok(&buf[i + 1..hi]) };
+            overlong = false;
+            if !on_line(start + i as u64 + 1, line) {
+                return Ok(());
             }
-        };
-        if let Some(problem) = problem {
-            report.warn(format!("{} line {number}: skipped, {problem}", path.display()));
+            hi = i;
         }
-    }
-    let from = kept.len().saturating_sub(want);
-    for (number, text) in &kept[from..] {
-        match Record::from_line(text) {
-            Ok(r) => share.records.push(r),
-            Err(e) => report.warn(format!("{} line {number}: skipped, {}", path.display(), json_reason(&e))),
+        if start == 0 {
+            let line = if overlong || hi > max_line { Err(too_long()) } else { Ok(&buf[..hi]) };
+            on_line(0, line);
+            return Ok(());
         }
+        if overlong || hi > max_line {
+            overlong = true;
+        } else {
+            carry.extend_from_slice(&buf[..hi]);
+        }
+        stop = start;
     }
-    (share, lines)
+}
+
+/// Each problem's line number in the segment (1-based) instead of its byte offset, oldest first: one forward
+/// count of newlines, only when there is something to report.
+fn line_numbers(path: &Path, mut problems: Vec<(u64, String)>) -> io::Result<Vec<(u64, String)>> {
+    if problems.is_empty() {
+        return Ok(problems);
+    }
+    problems.sort_by_key(|(offset, _)| *offset);
+    let mut file = File::open(path)?;
+    let mut counted = (0u64, 0u64);
+    for (offset, _) in problems.iter_mut() {
+        counted.1 += count_lines(&mut file, counted.0, *offset)?;
+        counted.0 = *offset;
+        *offset = counted.1 + 1;
+    }
+    Ok(problems)
 }
 
 /// The duplicate-window key of an accepted event's line, `None` for any other valid record; the error says why
@@ -195,15 +228,15 @@ pub fn repair_tail(base: &Path, max_line: usize) -> io::Result<Option<String>> {
             Err(reason) => (len - line.len() as u64 - 1, reason),
         }
     };
-    let number = count_lines(&mut file, start)? + 1;
+    let number = count_lines(&mut file, 0, start)? + 1;
     cut(path, start)?;
     Ok(Some(format!("{} line {number}: torn last line ({problem}, {} bytes) cut off", path.display(), len - start)))
 }
 
-/// The newlines in the first `upto` bytes of `file`.
-fn count_lines(file: &mut File, upto: u64) -> io::Result<u64> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file.take(upto));
+/// The newlines in bytes `from..upto` of `file`.
+fn count_lines(file: &mut File, from: u64, upto: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file.take(upto.saturating_sub(from)));
     let mut count = 0u64;
     loop {
         let chunk = reader.fill_buf()?;
@@ -254,7 +287,7 @@ mod tests {
         let boundary = Boundary::now(&base).unwrap();
         let mut history = Vec::new();
         let mut w = load_window(&boundary, 150, 250, 1 << 20, |r| history.push(r)).unwrap();
-        assert_eq!((w.segments_read, w.segments_all, w.total, w.events), (3, 10, 300, 300));
+        assert_eq!((w.segments_read, w.segments_all, w.total, w.events), (3, 10, 250, 250), "half of the third");
         assert_eq!(history.len(), 150);
         assert_eq!(history_ids(&history)[..2], ["e850", "e851"], "the last 150, oldest first");
         assert_eq!(history_ids(&history).last().unwrap(), "e999");
@@ -284,6 +317,23 @@ mod tests {
             messages[0].ends_with("journal.000001.jsonl line 5: skipped, invalid record: expected ident (column 2)")
         );
         assert!(w.dedup.insert("s", "later"));
+    }
+
+    #[test]
+    fn lines_across_chunks_come_whole_and_an_overlong_one_is_skipped_by_number() {
+        let (_d, base) = journal(1, 12_000);
+        let mut text = std::fs::read_to_string(&base).unwrap();
+        let long = event(&"x".repeat(3 << 20), false);
+        let at = text.match_indices('\n').nth(4_999).unwrap().0 + 1;
+        text.insert_str(at, &(long + "\n"));
+        std::fs::write(&base, &text).unwrap();
+        let mut history = Vec::new();
+        let w = load_window(&Boundary::now(&base).unwrap(), 20_000, 20_000, 1 << 20, |r| history.push(r)).unwrap();
+        assert_eq!((w.total, w.events), (12_000, 12_000));
+        let want: Vec<String> = (0..12_000).map(|i| format!("e{i}")).collect();
+        assert_eq!(history_ids(&history), want);
+        assert_eq!(w.report.messages().len(), 1);
+        assert!(w.report.messages()[0].ends_with("journal.jsonl line 5001: skipped, longer than 1048576 bytes"));
     }
 
     #[test]
