@@ -204,13 +204,13 @@ impl Pipeline {
     /// Records a challenge or rejection and waits until it is written (not synced: these need no durability).
     pub async fn note(&self, record: Record) {
         let (ack, done) = oneshot::channel();
-        // Held like events while the window loads, so records stay in commit order; past the wait it is dropped.
-        let queued = match self.ready.wait().await {
-            Ok(()) => self.tx.try_send(Job::Note { record, ack }).is_ok(),
-            Err(_) => false,
-        };
-        if queued {
-            let _ = done.await;
+        // While the window loads nothing is written: the note is queued and the request answered without waiting,
+        // so challenges and refusals are answered at once after start.
+        let loaded = self.ready.is_set();
+        if self.tx.try_send(Job::Note { record, ack }).is_ok() {
+            if loaded {
+                let _ = done.await;
+            }
             return;
         }
         // A flood of refused requests must not make legitimate ones wait: drop and count. The log says so at the
