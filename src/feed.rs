@@ -8,7 +8,8 @@ use crate::record::Record;
 pub enum Feed {
     /// A record as it was committed.
     Record(Record),
-    /// A record stored before the dashboard opened: shown, but not counted in the rate, which is about arrivals.
+    /// A record stored before the dashboard opened. Shown like any other, and counted in the rate by when it
+    /// arrived (its `received_at`), never by when it was read.
     History(Record),
     /// The state of the connection to the endpoint the dashboard is attached to.
     Link(LinkState),

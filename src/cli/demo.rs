@@ -10,8 +10,7 @@ use super::run::{dashboard_over_receiver, fail, with_runtime, Screen, EXPORT_DIR
 use super::DemoArgs;
 use glwatch::config::{ReceiverConfig, SecretOrigin};
 use glwatch::greenlake::Secret;
-use glwatch::journal::Opened;
-use glwatch::pipeline::DedupWindow;
+use glwatch::journal::{Opened, Pending};
 use glwatch::send::client::Trust;
 use glwatch::send::demo::demo_stream;
 use glwatch::server::tls;
@@ -70,13 +69,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
     // The simulator trusts exactly the certificate just made, as `glwatch send --ca` would.
     let trust = Trust::Certificates(identity.chain.clone());
     // No journal: the demo's events are not worth a file, and an operator's real journal must not fill with them.
-    let journal = Opened {
-        store: None,
-        history: Vec::new(),
-        dedup: DedupWindow::new(DEDUP_WINDOW),
-        notices: Vec::new(),
-        last_seq: 0,
-    };
+    let journal = Opened { store: None, notices: Vec::new(), last_seq: 0, pending: Pending::empty(DEDUP_WINDOW) };
     let socket = args.watch_socket.clone().unwrap_or_else(|| dir.join(WATCH_SOCKET));
     let screen = Screen {
         retain: RETAIN,

@@ -10,6 +10,7 @@ pub mod run;
 pub mod send;
 pub mod send_args;
 pub mod tail;
+pub mod window;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use glwatch::config::ReceiverOptions;

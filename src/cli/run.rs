@@ -275,7 +275,10 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     let journal_notices = journal.notices;
     let journal_ref = watch_journal(&args);
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
-    let (pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    // Dropped once the start-up lines are out: what reading the window found is printed after them.
+    let (banner_out, after_banner) = std::sync::mpsc::channel::<()>();
+    let (pipeline, committer) =
+        Pipeline::start_loading(store, sinks, super::window::loader(journal.pending, None, Some(after_banner)));
     let pipeline = pipeline.with_metrics(watch.metrics.clone());
     let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
@@ -295,6 +298,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     for notice in &journal_notices {
         eprintln!("glwatch: {notice}");
     }
+    drop(banner_out);
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
     watching.shutdown().await;
@@ -364,6 +368,7 @@ where
 {
     let screen_dropped = Arc::new(AtomicU64::new(0));
     let (tx, records) = tokio::sync::mpsc::channel(SCREEN_QUEUE);
+    let history_tx = tx.clone();
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
     let screen_routes = screen.routes.take();
     sinks.extend(screen_routes.as_ref().map(|r| r.sink()));
@@ -374,7 +379,8 @@ where
         store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
         w.metrics.count_dashboard_drops(screen_dropped.clone());
     }
-    let (mut pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let (mut pipeline, committer) =
+        Pipeline::start_loading(store, sinks, super::window::loader(journal.pending, Some(history_tx), None));
     if let Some(w) = &watch {
         pipeline = pipeline.with_metrics(w.metrics.clone());
     }
@@ -408,7 +414,8 @@ where
     }
     let ctx = glwatch::tui::DashboardContext {
         records,
-        history: journal.history,
+        // Arrives on `records` once read, ahead of every live record.
+        history: Vec::new(),
         listen_url: started.listen_url.clone(),
         fingerprint: started.fingerprint.clone(),
         cert: started.cert.clone(),

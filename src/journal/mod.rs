@@ -1,5 +1,5 @@
 //! The journal: every record appended to numbered segment files, made durable before events are acknowledged,
-//! and read back at start (history and duplicate window) and by `glwatch export`.
+//! and read back after start (history and duplicate window, newest segments only) and by `glwatch export`.
 //!
 //! Segment naming: the journal path names the first segment (`glwatch-data/journal.jsonl`); later segments insert a
 //! six-digit number before the extension (`journal.000001.jsonl`, `journal.000002.jsonl`, ...). Segments are never
@@ -11,7 +11,10 @@ pub mod reader;
 pub mod retention;
 pub mod writer;
 
-pub use reader::{first_stored_seq, history_begins, replay, scan, Replay, ScanMode, ScanReport, SeqReader};
+pub use reader::{
+    first_stored_seq, history_begins, load_window, repair_tail, replay, scan, Boundary, Replay, ScanMode, ScanReport,
+    SeqReader, Window,
+};
 pub use retention::Retention;
 pub use writer::{Durability, JournalWriter};
 
@@ -41,19 +44,66 @@ pub struct JournalOptions {
     pub retention: Retention,
 }
 
-/// The journal opened at start: the store for the pipeline and what replay recovered.
+/// The journal opened at start: the store for the pipeline, and the duplicate window and history still to be read
+/// (see [`Pending::load`]), which may happen once the port is open.
 pub struct Opened {
     /// `None` when running without a journal.
     pub store: Option<Box<dyn Store>>,
-    /// The last `retain` records, oldest first.
-    pub history: Vec<Record>,
-    /// Pre-filled with every accepted event found in the journal.
-    pub dedup: DedupWindow,
-    /// What the operator should read at start (torn tail, corrupt lines, durability, then the replay summary last),
-    /// one message per entry, without the `glwatch: ` prefix.
+    /// What the operator should read at start (torn tail, retention, durability), one message per entry, without
+    /// the `glwatch: ` prefix. What reading the window finds comes from [`Pending::load`].
     pub notices: Vec<String>,
     /// The number of the last record stored (0 for none).
     pub last_seq: u64,
+    /// The duplicate window and the dashboard's history, not read yet.
+    pub pending: Pending,
+}
+
+/// The part of the journal read after the port is open: segments as they were at open, newest first, until the
+/// last `retain` records and `dedup_window` accepted events are found.
+pub struct Pending {
+    journal: Option<(PathBuf, Boundary, usize)>,
+    retain: usize,
+    dedup_window: usize,
+}
+
+/// What [`Pending::load`] found.
+pub struct Loaded {
+    /// Pre-filled with the accepted events found, so re-deliveries after a restart are duplicates.
+    pub dedup: DedupWindow,
+    /// Corrupt lines skipped, then the summary last (records and segments read), without the `glwatch: ` prefix.
+    pub notices: Vec<String>,
+}
+
+impl Pending {
+    /// Nothing to read: without a journal the window starts empty.
+    pub fn empty(dedup_window: usize) -> Pending {
+        Pending { journal: None, retain: 0, dedup_window }
+    }
+
+    /// Reads the window, handing the history to `on_history` oldest first before returning. Work and memory
+    /// follow `retain` and the window's size, not the journal's.
+    pub fn load(self, on_history: impl FnMut(Record)) -> Result<Loaded, OpenError> {
+        let Some((path, boundary, max_line)) = self.journal else {
+            return Ok(Loaded { dedup: DedupWindow::new(self.dedup_window), notices: Vec::new() });
+        };
+        let window = load_window(&boundary, self.retain, self.dedup_window, max_line, on_history)
+            .map_err(|source| OpenError::Read { path: path.clone(), source })?;
+        let mut notices: Vec<String> =
+            window.report.messages().into_iter().map(|m| format!("journal warning: {m}")).collect();
+        // Only the newest segments are read: enough for the dashboard's history and the duplicate window.
+        let segments = match (window.segments_read, window.segments_all) {
+            (read, all) if read < all => format!(" from the newest {read} of {all} segments"),
+            (0 | 1, _) => String::new(),
+            (n, _) => format!(" from {n} segments"),
+        };
+        notices.push(format!(
+            "journal {}: {} records replayed{segments} ({} events)",
+            path.display(),
+            window.total,
+            window.events
+        ));
+        Ok(Loaded { dedup: window.dedup, notices })
+    }
 }
 
 /// Why the journal could not be opened at start: one line naming the file.
@@ -65,18 +115,18 @@ pub enum OpenError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// Replays the journal (repairing a torn tail) and opens it for appending. `None` runs without a journal.
+/// Opens the journal for appending: old segments past retention are deleted, the newest segment's torn tail is
+/// cut and the last seq read from its end. Nothing else is read here, so this takes the same time whatever the
+/// journal holds; the duplicate window and history are in [`Opened::pending`]. `None` runs without a journal.
 pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Opened, OpenError> {
     let Some(o) = options else {
         return Ok(Opened {
             store: None,
-            history: Vec::new(),
-            dedup: DedupWindow::new(dedup_window),
             notices: vec!["no journal (--no-journal): events are acknowledged without being written to disk".into()],
             last_seq: 0,
+            pending: Pending::empty(dedup_window),
         });
     };
-    let shown = o.path.display();
     let read_err = |source| OpenError::Read { path: o.path.clone(), source };
     let mut notices = Vec::new();
     let removed = retention::enforce(&o.path, &o.retention, o.max_line, time::OffsetDateTime::now_utc())
@@ -84,31 +134,26 @@ pub fn open(options: Option<&JournalOptions>, dedup_window: usize) -> Result<Ope
     if removed.segments > 0 {
         notices.push(format!("journal retention: {} old segments deleted ({} bytes)", removed.segments, removed.bytes));
     }
-    let all = segments(&o.path).map_err(read_err)?.len();
-    let from = reader::window_start(&o.path, o.retain, o.dedup_window).map_err(read_err)?;
-    let replayed = reader::replay_from(&o.path, from, o.retain, o.dedup_window, o.max_line).map_err(read_err)?;
+    if let Some(torn) = repair_tail(&o.path, o.max_line).map_err(read_err)? {
+        notices.push(format!("journal warning: {torn}"));
+    }
+    let boundary = Boundary::now(&o.path).map_err(read_err)?;
     let writer = JournalWriter::open(&o.path, o.segment_size, o.durability)
         .map_err(|source| OpenError::Write { path: o.path.clone(), source })?
         .with_retention(o.retention.clone(), o.max_line);
-    for m in replayed.report.messages() {
-        notices.push(format!("journal warning: {m}"));
-    }
     if o.durability == Durability::Os {
         notices.push(
             "journal durability os: records are written without fsync; a power cut (not a crash) can lose acknowledged events"
                 .into(),
         );
     }
-    // Only the newest segments are read: enough for the dashboard's history and the duplicate window.
-    let segments = match (replayed.report.segments, all) {
-        (read, all) if read < all => format!(" from the newest {read} of {all} segments"),
-        (0 | 1, _) => String::new(),
-        (n, _) => format!(" from {n} segments"),
-    };
-    notices
-        .push(format!("journal {shown}: {} records replayed{segments} ({} events)", replayed.total, replayed.events));
     let last_seq = writer.last_seq();
-    Ok(Opened { store: Some(Box::new(writer)), history: replayed.records, dedup: replayed.dedup, notices, last_seq })
+    let pending = Pending {
+        journal: Some((o.path.clone(), boundary, o.max_line)),
+        retain: o.retain,
+        dedup_window: o.dedup_window,
+    };
+    Ok(Opened { store: Some(Box::new(writer)), notices, last_seq, pending })
 }
 
 /// The path of segment `index` of the journal at `base` (index 0 is `base` itself).

@@ -222,7 +222,9 @@ pub fn json_reason(e: &serde_json::Error) -> String {
 }
 
 mod seq;
+mod window;
 pub use seq::*;
+pub use window::{load_window, repair_tail, Boundary, Window};
 
 /// The journal as read at start.
 pub struct Replay {
@@ -244,37 +246,6 @@ pub fn replay(base: &Path, retain: usize, dedup_capacity: usize, max_line: usize
     replay_from(base, 0, retain, dedup_capacity, max_line)
 }
 
-/// The oldest segment that has to be read for the last `retain` records and `dedup_capacity` accepted events:
-/// segments are counted newest first (lines, and lines of accepted events, found without parsing) until both are
-/// covered, so the work at start follows those two numbers rather than the size of the journal.
-pub fn window_start(base: &Path, retain: usize, dedup_capacity: usize) -> io::Result<u64> {
-    let list = segments(base)?;
-    let (mut records, mut events) = (0usize, 0usize);
-    let event = memchr::memmem::Finder::new(b"\"kind\":\"event\"");
-    let duplicate = memchr::memmem::Finder::new(b"\"duplicate\":true");
-    let mut buf = Vec::new();
-    for (index, path) in list.iter().rev() {
-        buf.clear();
-        match File::open(path) {
-            Ok(mut f) => f.read_to_end(&mut buf).map(|_| ())?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        }
-        for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            records += 1;
-            // Only the record's own fields come before the event, so these finds cannot match the payload's text.
-            let head = &line[..line.len().min(256)];
-            if event.find(head).is_some() && duplicate.find(head).is_none() {
-                events += 1;
-            }
-        }
-        if records >= retain && events >= dedup_capacity {
-            return Ok(*index);
-        }
-    }
-    Ok(list.first().map_or(0, |(i, _)| *i))
-}
-
 /// [`replay`] from segment number `from` on.
 pub fn replay_from(
     base: &Path,
@@ -288,27 +259,13 @@ pub fn replay_from(
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut events = 0u64;
     let mut report = scan_from(base, from, ScanMode::Repair, max_line, |line| {
-        let peek: Peek = match serde_json::from_str(line.text) {
-            Ok(p) => p,
-            Err(e) => return ScanStep::Corrupt(json_reason(&e)),
-        };
-        match peek.kind.as_ref() {
-            "event" => {
-                let Some(PeekEvent { id: Some(id), source: Some(source) }) = peek.attributes.or(peek.event) else {
-                    return ScanStep::Corrupt("invalid record: event without a string id and source".into());
-                };
-                if !peek.duplicate {
-                    dedup.insert(&DedupWindow::source_key(peek.source_name.as_deref(), &source), &id);
-                    events += 1;
-                }
+        match window::peek_key(line.text) {
+            Ok(Some(key)) => {
+                dedup.insert_key(key);
+                events += 1;
             }
-            "challenge" | "rejected" => {}
-            other => {
-                return ScanStep::Corrupt(format!(
-                    "invalid record: unknown kind {:?}",
-                    crate::cloudevent::truncate(other, 40)
-                ))
-            }
+            Ok(None) => {}
+            Err(reason) => return ScanStep::Corrupt(reason),
         }
         if retain > 0 {
             if paths.last().map(PathBuf::as_path) != Some(line.path) {

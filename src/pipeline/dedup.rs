@@ -31,6 +31,13 @@ impl DedupWindow {
         }
     }
 
+    /// The window's key for (source, id), as an allocation of its own (for keys read back from the journal).
+    pub fn key(source: &str, id: &str) -> Arc<str> {
+        let mut s = String::with_capacity(source.len() + id.len() + 12);
+        Self::spell_key(&mut s, source, id);
+        s.into()
+    }
+
     /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
     fn spell_key(into: &mut String, source: &str, id: &str) {
         into.clear();
@@ -58,6 +65,20 @@ impl DedupWindow {
             return false;
         }
         let key: Arc<str> = Arc::from(self.scratch.as_str());
+        self.remember(key);
+        true
+    }
+
+    /// [`DedupWindow::insert`] of a key made by [`DedupWindow::key`] (read back from the journal).
+    pub fn insert_key(&mut self, key: Arc<str>) -> bool {
+        if self.seen.contains(&key) {
+            return false;
+        }
+        self.remember(key);
+        true
+    }
+
+    fn remember(&mut self, key: Arc<str>) {
         if self.order.len() == self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.seen.remove(&old);
@@ -65,7 +86,6 @@ impl DedupWindow {
         }
         self.seen.insert(key.clone());
         self.order.push_back(key);
-        true
     }
 
     /// Undoes the most recent insert of this pair (its group could not be written).

@@ -9,6 +9,7 @@
 mod channel_sink;
 mod dedup;
 mod fill;
+mod ready;
 mod stdout_sink;
 
 pub use channel_sink::ChannelSink;
@@ -62,6 +63,8 @@ pub enum CommitError {
     Store(String),
     #[error("glwatch is shutting down")]
     Closed,
+    #[error("glwatch is starting: the duplicate window is still being read from the journal")]
+    Loading,
 }
 
 /// A delivery's events, waiting to be committed.
@@ -96,6 +99,8 @@ pub struct Pipeline {
     pub stats: Arc<PipelineStats>,
     /// Where request durations are recorded, when metrics are served.
     metrics: Option<Arc<dyn RequestObserver>>,
+    /// Set once the committer has its duplicate window; until then commits wait (bounded).
+    ready: Arc<ready::Ready>,
 }
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
@@ -135,19 +140,46 @@ impl Pipeline {
         sinks: Vec<Box<dyn Sink>>,
         dedup: DedupWindow,
     ) -> (Pipeline, Committer) {
+        Self::start_loading(store, sinks, Box::new(move || Some(dedup)))
+    }
+
+    /// Starts the committer thread, which first calls `load` for its duplicate window (read from the journal while
+    /// the port is already open). Until it returns, commits and notes wait, at most a bounded time, then are refused
+    /// (503, retried by GreenLake): nothing is committed without the window, so no duplicate slips through. When
+    /// `load` returns `None` (the journal could not be read) the committer stops and every commit is refused.
+    pub fn start_loading(
+        store: Option<Box<dyn Store>>,
+        sinks: Vec<Box<dyn Sink>>,
+        load: Box<dyn FnOnce() -> Option<DedupWindow> + Send>,
+    ) -> (Pipeline, Committer) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PipelineStats::default());
+        let ready = Arc::new(ready::Ready::new(false));
+        let loaded = ready.clone();
         let (finished, done) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("glwatch-committer".into())
             .spawn(move || {
-                let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
-                let fill = fill::GroupFill::default();
-                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill }.run();
+                let dedup = load();
+                if let Some(dedup) = dedup {
+                    loaded.set();
+                    let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
+                    let fill = fill::GroupFill::default();
+                    CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill }.run();
+                } else {
+                    // Closed first, so that waiters released by `set` find it closed.
+                    drop(rx);
+                    loaded.set();
+                }
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
-        (Pipeline { tx, stats, metrics: None }, Committer { thread, done })
+        (Pipeline { tx, stats, metrics: None, ready }, Committer { thread, done })
+    }
+
+    /// Whether the duplicate window is loaded and commits go through at once.
+    pub fn is_ready(&self) -> bool {
+        self.ready.is_set()
     }
 
     /// Records the duration of every request answered through this handle in `metrics`.
@@ -165,6 +197,7 @@ impl Pipeline {
 
     /// Commits a delivery's events: returns once they are durable and handed to the outputs.
     pub async fn commit(&self, delivery: Delivery) -> Result<Committed, CommitError> {
+        self.ready.wait().await?;
         let (ack, done) = oneshot::channel();
         self.tx.send(Job::Events { delivery, ack }).await.map_err(|_| CommitError::Closed)?;
         done.await.map_err(|_| CommitError::Closed)?
@@ -173,18 +206,20 @@ impl Pipeline {
     /// Records a challenge or rejection and waits until it is written (not synced: these need no durability).
     pub async fn note(&self, record: Record) {
         let (ack, done) = oneshot::channel();
-        match self.tx.try_send(Job::Note { record, ack }) {
-            Ok(()) => {
+        // While the window loads nothing is written: the note is queued and the request answered without waiting,
+        // so challenges and refusals are answered at once after start.
+        let loaded = self.ready.is_set();
+        if self.tx.try_send(Job::Note { record, ack }).is_ok() {
+            if loaded {
                 let _ = done.await;
             }
-            Err(_) => {
-                // A flood of refused requests must not make legitimate ones wait: drop and count. The log says so
-                // at the first drop and then every 10,000, so the flood cannot flood the log either.
-                let dropped = self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped == 1 || dropped % 10_000 == 0 {
-                    tracing::warn!("record queue full: {dropped} challenge or refusal records not written so far");
-                }
-            }
+            return;
+        }
+        // A flood of refused requests must not make legitimate ones wait: drop and count. The log says so at the
+        // first drop and then every 10,000, so the flood cannot flood the log either.
+        let dropped = self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped == 1 || dropped % 10_000 == 0 {
+            tracing::warn!("record queue full: {dropped} challenge or refusal records not written so far");
         }
     }
 }

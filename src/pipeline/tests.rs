@@ -129,3 +129,38 @@ impl EventFieldsId {
         crate::cloudevent::EventFields::from_raw(e.event.get()).id
     }
 }
+
+#[tokio::test]
+async fn commits_wait_for_the_window_being_loaded_and_none_is_accepted_twice() {
+    let store = Memory::default();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let load = Box::new(move || {
+        let _ = wait.recv();
+        let mut w = DedupWindow::new(10);
+        w.insert("s", "old");
+        Some(w)
+    });
+    let (p, committer) = Pipeline::start_loading(Some(Box::new(store.clone())), Vec::new(), load);
+    assert!(!p.is_ready());
+    let held = tokio::spawn({
+        let p = p.clone();
+        async move { p.commit(delivery("old")).await }
+    });
+    // Nothing is written while the window loads.
+    tokio::task::yield_now().await;
+    assert!(store.written.lock().unwrap().is_empty() && !held.is_finished());
+    release.send(()).unwrap();
+    assert_eq!(held.await.unwrap().unwrap(), Committed { accepted: 0, duplicates: 1 }, "a re-delivery stays one");
+    assert!(p.is_ready());
+    assert_eq!(p.commit(delivery("new")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    drop(p);
+    committer.join();
+}
+
+#[tokio::test]
+async fn a_window_that_cannot_be_read_refuses_every_commit() {
+    let (p, committer) = Pipeline::start_loading(None, Vec::new(), Box::new(|| None));
+    assert!(matches!(p.commit(delivery("a")).await, Err(CommitError::Closed)));
+    drop(p);
+    committer.join();
+}

@@ -149,8 +149,8 @@ impl App {
             return None;
         }
         match action {
-            Action::Record(r) => self.ingest(r, true),
-            Action::History(r) => self.ingest(r, false),
+            Action::Record(r) => self.ingest(r),
+            Action::History(r) => self.ingest(r),
             Action::Link(state) => self.link = Some(state),
             Action::Frame { now, screen_dropped } => {
                 self.now = now;
@@ -284,24 +284,23 @@ impl App {
         None
     }
 
-    /// `live`: the record arrived while the dashboard was open, so it counts in the rate.
-    fn ingest(&mut self, record: Record, live: bool) {
+    fn ingest(&mut self, record: Record) {
         match record {
             Record::Event(e) if e.duplicate => {
                 self.duplicates += 1;
                 self.history.duplicate(&e);
             }
-            Record::Event(e) => self.ingest_event(e, live),
+            Record::Event(e) => self.ingest_event(e),
             Record::Challenge(c) => self.challenges.add(c),
             Record::Rejected(r) => self.rejections.add(r),
         }
     }
 
-    fn ingest_event(&mut self, e: EventRecord, live: bool) {
+    fn ingest_event(&mut self, e: EventRecord) {
         self.events_total += 1;
-        if live {
-            self.rate.count(e.received_at);
-        }
+        // By when it arrived, history included: a restart shows the rate the events came at, not a burst of the
+        // whole history in the minute it was read.
+        self.rate.count(e.received_at);
         let pushed = self.history.push(e);
         self.index_pushed(&pushed);
         if self.follow {

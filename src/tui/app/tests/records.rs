@@ -153,3 +153,20 @@ fn rate_counts_events_per_minute() {
     app.update(Action::Frame { now: t + time::Duration::seconds(200), screen_dropped: 0 });
     assert_eq!(app.rate(5), [0, 2, 3, 0, 1]);
 }
+
+#[test]
+fn history_counts_in_the_rate_by_when_it_arrived_not_when_it_was_read() {
+    let mut app = App::new(info(), 100);
+    let t = time::macros::datetime!(2024-12-20 12:00:10 UTC);
+    // A restart reads a large history at once: older events must not pile up in the current minute.
+    for (i, secs) in [-7200i64, -3600, -120, -60, -55, 0].into_iter().enumerate() {
+        let mut e = event(&format!("h{i}"), AUDIT, None, "");
+        e.received_at = t + time::Duration::seconds(secs);
+        app.update(Action::History(Record::Event(e)));
+    }
+    let mut live = event("live", AUDIT, None, "");
+    live.received_at = t;
+    app.update(Action::Record(Record::Event(live)));
+    app.update(Action::Frame { now: t, screen_dropped: 0 });
+    assert_eq!(app.rate(4), [0, 1, 2, 2]);
+}
