@@ -88,7 +88,7 @@ impl Runner {
             if batch.is_empty() {
                 self.save_state();
                 let _ = tokio::time::timeout(IDLE_LOOK, self.notify.changed()).await;
-                self.status.head.store(*self.notify.borrow(), Ordering::Relaxed);
+                self.status.head.fetch_max(*self.notify.borrow(), Ordering::Relaxed);
                 continue;
             }
             let mut unwritten = false;

@@ -133,6 +133,12 @@ pub static BINDINGS: &[Binding] = &[
     },
     Binding {
         contexts: MAIN,
+        keys: &[key('o')],
+        act: Act::Fixed(|| Action::ToggleRoutes),
+        help: "show or hide the routes: delivered, backlog, state, last error",
+    },
+    Binding {
+        contexts: MAIN,
         keys: &[key('e')],
         act: Act::Fixed(|| Action::Export),
         help: "export the filtered events to CSV and JSONL",

@@ -7,12 +7,14 @@ mod help;
 mod picker;
 mod rate;
 mod rejections;
+mod routes;
 mod selection;
 mod view_index;
 
 pub use challenges::CHALLENGES_KEPT;
 pub use picker::{Picker, PickerKind};
 pub use rejections::{RejectedEntry, REJECTED_KINDS_KEPT};
+pub use routes::{RemoteRoutes, RoutePoll, RouteSource, RoutesNow};
 pub use selection::Detail;
 
 use crate::cloudevent::short_type;
@@ -90,6 +92,7 @@ pub struct App {
     show_rejected: bool,
     challenges: Challenges,
     rejections: Rejections,
+    routes: routes::RoutesPanel,
     duplicates: u64,
     events_total: u64,
     screen_dropped: u64,
@@ -125,6 +128,7 @@ impl App {
             show_rejected: true,
             challenges: Challenges::default(),
             rejections: Rejections::default(),
+            routes: routes::RoutesPanel::default(),
             duplicates: 0,
             events_total: 0,
             screen_dropped: 0,
@@ -202,6 +206,8 @@ impl App {
             }
             Action::ToggleChallenges => self.show_challenges = !self.show_challenges,
             Action::ToggleRejected => self.show_rejected = !self.show_rejected,
+            Action::ToggleRoutes => self.routes.toggle(),
+            Action::RouteSource(source) => self.routes.set_source(source),
             Action::ToggleHelp => {
                 self.help.top = 0;
                 self.mode = match self.mode {
