@@ -26,7 +26,7 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
     };
     let target = client.target().to_string();
     let (tx, records) = tokio::sync::mpsc::channel(QUEUE);
-    let (routes, poll) = glwatch::tui::app::RouteSource::remote();
+    let (routes, poll) = glwatch::tui::app::routes::RouteSource::remote();
     let poller = tokio::spawn(glwatch::watch::route_state::poll(client.clone(), poll));
     let reader = tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx));
     let ctx = glwatch::tui::DashboardContext {

@@ -424,7 +424,7 @@ where
         generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
         banner: screen.banner,
         attached: None,
-        routes: glwatch::tui::app::RouteSource::Local(route_statuses),
+        routes: glwatch::tui::app::routes::RouteSource::Local(route_statuses),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

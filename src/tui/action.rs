@@ -41,7 +41,7 @@ pub enum Action {
     /// The record channel closed: the receiver has stopped.
     ReceiverClosed,
     /// Where the routes panel reads routes' state, given once at start.
-    RouteSource(crate::tui::app::RouteSource),
+    RouteSource(crate::tui::app::routes::RouteSource),
 
     Up,
     Down,

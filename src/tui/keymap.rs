@@ -135,7 +135,7 @@ pub static BINDINGS: &[Binding] = &[
         contexts: MAIN,
         keys: &[key('o')],
         act: Act::Fixed(|| Action::ToggleRoutes),
-        help: "show or hide the routes: delivered, backlog, state, last error",
+        help: "show or hide the routes panel",
     },
     Binding {
         contexts: MAIN,

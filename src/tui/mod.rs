@@ -79,7 +79,7 @@ pub struct DashboardContext {
     /// receiver's address.
     pub attached: Option<String>,
     /// Where the routes panel (`o`) reads routes' state.
-    pub routes: app::RouteSource,
+    pub routes: app::routes::RouteSource,
 }
 
 /// Why the dashboard stopped on an error: what it was doing, and the terminal's error.

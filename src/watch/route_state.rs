@@ -4,13 +4,14 @@
 use super::client::{ClientError, WatchClient};
 use super::routes::Body;
 use crate::routes::{RouteReport, RouteStatus};
-use crate::tui::app::{RemoteRoutes, RoutePoll};
+use crate::tui::app::routes::{RemoteRoutes, RoutePoll};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +36,22 @@ pub struct RouteCollector {
     statuses: Mutex<Vec<Arc<RouteStatus>>>,
 }
 
+/// A per-route metric: its name, help, type and value in a report.
+type RouteMetric = (&'static str, &'static str, MetricType, fn(&RouteReport) -> u64);
+
+/// Counters are named without `_total`: the OpenMetrics encoder adds it.
+const METRICS: [RouteMetric; 4] = [
+    ("glwatch_route_delivered", "Events a route delivered", MetricType::Counter, |r| r.delivered),
+    (
+        "glwatch_route_failures",
+        "Failed delivery attempts of a route, retried ones included",
+        MetricType::Counter,
+        |r| r.failures,
+    ),
+    ("glwatch_route_backlog", "Records a route has still to go through", MetricType::Gauge, |r| r.backlog),
+    ("glwatch_route_dead_letters", "Events in a route's dead-letter file", MetricType::Gauge, |r| r.dead_letters),
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
     route: String,
@@ -56,30 +73,15 @@ impl prometheus_client::collector::Collector for RouteCollector {
         if reports.is_empty() {
             return Ok(());
         }
-        let label = |r: &RouteReport| RouteLabel { route: r.name.clone() };
-        // Counters are named without `_total`: the OpenMetrics encoder adds it.
-        let counters: [(&str, &str, fn(&RouteReport) -> u64); 2] = [
-            ("glwatch_route_delivered", "Events a route delivered", |r| r.delivered),
-            ("glwatch_route_failures", "Failed delivery attempts of a route, retried ones included", |r| r.failures),
-        ];
-        for (name, help, value) in counters {
-            let mut family =
-                encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
+        for (name, help, kind, value) in METRICS {
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
             for r in &reports {
-                let l = label(r);
-                ConstCounter::new(value(r)).encode(family.encode_family(&l)?)?;
-            }
-        }
-        let gauges: [(&str, &str, fn(&RouteReport) -> u64); 2] = [
-            ("glwatch_route_backlog", "Records a route has still to go through", |r| r.backlog),
-            ("glwatch_route_dead_letters", "Events in a route's dead-letter file", |r| r.dead_letters),
-        ];
-        for (name, help, value) in gauges {
-            let mut family =
-                encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Gauge)?;
-            for r in &reports {
-                let l = label(r);
-                ConstGauge::new(i64::try_from(value(r)).unwrap_or(i64::MAX)).encode(family.encode_family(&l)?)?;
+                let label = RouteLabel { route: r.name.clone() };
+                let encoder = family.encode_family(&label)?;
+                match kind {
+                    MetricType::Counter => ConstCounter::new(value(r)).encode(encoder)?,
+                    _ => ConstGauge::new(i64::try_from(value(r)).unwrap_or(i64::MAX)).encode(encoder)?,
+                }
             }
         }
         Ok(())

@@ -141,10 +141,7 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
         }
         "/healthz" => health(state),
         super::route_state::PATH => super::route_state::answer(state.metrics.routes()),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "not found: the paths are /v1/stream, /v1/records, /v1/routes, /metrics, /healthz\n",
-        ),
+        _ => text(StatusCode::NOT_FOUND, "not found: try /v1/stream, /v1/records, /v1/routes, /metrics, /healthz\n"),
     }
 }
 

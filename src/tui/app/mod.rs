@@ -7,14 +7,13 @@ mod help;
 mod picker;
 mod rate;
 mod rejections;
-mod routes;
+pub mod routes;
 mod selection;
 mod view_index;
 
 pub use challenges::CHALLENGES_KEPT;
 pub use picker::{Picker, PickerKind};
 pub use rejections::{RejectedEntry, REJECTED_KINDS_KEPT};
-pub use routes::{RemoteRoutes, RoutePoll, RouteSource, RoutesNow};
 pub use selection::Detail;
 
 use crate::cloudevent::short_type;

@@ -3,7 +3,8 @@
 
 use super::{alert, dim, ellipsize, title_style};
 use crate::routes::RouteReport;
-use crate::tui::app::{App, RoutesNow};
+use crate::tui::app::routes::RoutesNow;
+use crate::tui::app::App;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -73,4 +74,69 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Fill(1),
     ];
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::routes::RouteReport;
+    use crate::tui::action::Action;
+    use crate::tui::app::routes::{RemoteRoutes, RouteSource};
+    use crate::tui::view::tests::{render, sample_app};
+
+    fn report(name: &str, state: &str, error: Option<&str>) -> RouteReport {
+        RouteReport {
+            name: name.into(),
+            state: state.into(),
+            cursor: 7,
+            backlog: 5,
+            delivered: 42,
+            failures: 3,
+            dead_letters: 1,
+            last_error: error.map(str::to_owned),
+        }
+    }
+
+    fn shows(lines: &[String], text: &str) -> bool {
+        lines.iter().any(|l| l.contains(text))
+    }
+
+    #[test]
+    fn the_attached_panel_asks_only_while_open_and_shows_the_last_answer_sanitised() {
+        let mut app = sample_app();
+        let (source, mut poll) = RouteSource::remote();
+        app.update(Action::RouteSource(source));
+        assert!(!*poll.wanted.borrow_and_update());
+        assert!(!shows(&render(&mut app, 200, 50), "Routes ("));
+        app.update(Action::ToggleRoutes);
+        assert!(*poll.wanted.borrow_and_update(), "opening the panel starts the polling");
+        assert!(shows(&render(&mut app, 200, 50), "Asking the receiver for its routes…"));
+
+        let hostile = report("sheet\u{1b}[2J", "failing", Some("HTTP 503: \u{1b}]52;c;x\u{7}down"));
+        poll.latest
+            .send_replace(RemoteRoutes { reports: Some(vec![hostile, report("chat", "ok", None)]), error: None });
+        let s = render(&mut app, 200, 50);
+        assert!(shows(&s, "Routes (2)"), "{s:#?}");
+        let row = s.iter().find(|l| l.starts_with("sheet")).expect("the route's row");
+        assert!(row.contains("failing") && row.contains("42") && row.contains("HTTP 503"), "{row}");
+        assert!(!s.iter().any(|l| l.contains('\u{1b}') || l.contains('\u{7}')), "{s:#?}");
+
+        poll.latest.send_replace(RemoteRoutes {
+            reports: Some(vec![report("chat", "ok", None)]),
+            error: Some("cannot connect".into()),
+        });
+        assert!(shows(&render(&mut app, 200, 50), "not updated: cannot connect"));
+        // Small terminals lose the panel rather than the events, and nothing panics.
+        for (w, h) in [(20, 6), (80, 12), (1, 1)] {
+            render(&mut app, w, h);
+        }
+        app.update(Action::ToggleRoutes);
+        assert!(!*poll.wanted.borrow_and_update(), "closing it stops the polling");
+    }
+
+    #[test]
+    fn without_routes_the_panel_says_how_to_forward() {
+        let mut app = sample_app();
+        app.update(Action::ToggleRoutes);
+        assert!(shows(&render(&mut app, 200, 50), "No routes: glwatch forwards events with --routes FILE"));
+    }
 }
