@@ -109,8 +109,7 @@ impl Runner {
     fn advance(&mut self, seq: u64, write: bool) {
         self.cursor = seq;
         self.status.cursor.store(seq, Ordering::Relaxed);
-        let head = self.status.head.load(Ordering::Relaxed);
-        self.status.head.store(head.max(seq), Ordering::Relaxed);
+        self.status.head.fetch_max(seq, Ordering::Relaxed);
         if write {
             if let Err(e) = self.files.write_cursor(seq) {
                 tracing::error!(
