@@ -54,8 +54,14 @@ class Destination(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A receiver stopped mid-request resets its connection: not worth a traceback.
+        pass
+
+
 def destination(status):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Destination)
+    server = QuietServer(("127.0.0.1", 0), Destination)
     server.status = status
     server.requests = 0
     server.daemon_threads = True
