@@ -75,6 +75,7 @@ pub enum Action {
 
     OpenTypePicker,
     OpenUserPicker,
+    OpenSourcePicker,
     PickerUp,
     PickerDown,
     PickerPageUp,

@@ -10,7 +10,7 @@
 //! ├ rejected requests (r) ────────────────────────────────────────────────────────────────────────┤
 //! ├ routes (o, hidden until asked for) ───────────────────────────────────────────────────────────┤
 //! └ status line: filter input, messages, key hints ───────────────────────────────────────────────┘
-//!   overlays: type / user picker (t, u), help (?), and once at start the generated secret
+//!   overlays: type / user / source picker (t, u, s), help (?), and once at start the generated secret
 //! ```
 //!
 //! Small terminals lose regions in this order: panels (the routes panel, opened on purpose, last), detail pane (shown instead of the table when focused),
