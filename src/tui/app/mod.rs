@@ -205,8 +205,7 @@ impl App {
             }
             Action::ToggleChallenges => self.show_challenges = !self.show_challenges,
             Action::ToggleRejected => self.show_rejected = !self.show_rejected,
-            Action::ToggleRoutes => self.routes.toggle(),
-            Action::RouteSource(source) => self.routes.set_source(source),
+            a @ (Action::ToggleRoutes | Action::RouteSource(_)) => self.routes.update(a),
             Action::ToggleHelp => {
                 self.help.top = 0;
                 self.mode = match self.mode {

@@ -4,6 +4,7 @@
 
 use super::App;
 use crate::routes::{RouteReport, RouteStatus};
+use crate::tui::action::Action;
 use crate::tui::sanitize::sanitize;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -63,13 +64,13 @@ pub(super) struct RoutesPanel {
 }
 
 impl RoutesPanel {
-    pub(super) fn set_source(&mut self, source: RouteSource) {
-        self.source = source;
-        self.tell_poller();
-    }
-
-    pub(super) fn toggle(&mut self) {
-        self.shown = !self.shown;
+    /// The panel's own actions: opening or closing it, and where it reads from.
+    pub(super) fn update(&mut self, action: Action) {
+        match action {
+            Action::ToggleRoutes => self.shown = !self.shown,
+            Action::RouteSource(source) => self.source = source,
+            _ => return,
+        }
         self.tell_poller();
     }
 
