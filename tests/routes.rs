@@ -4,85 +4,11 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::downstream::{header, Downstream};
 use common::*;
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// What the test receiver got: headers and body of each request.
-#[derive(Clone)]
-struct Got {
-    headers: hyper::HeaderMap,
-    body: Bytes,
-    /// The status it was answered with.
-    status: u16,
-}
-
-/// A local HTTP receiver answering every request with the status currently set.
-struct Downstream {
-    url: String,
-    status: Arc<AtomicU16>,
-    got: Arc<Mutex<Vec<Got>>>,
-}
-
-impl Downstream {
-    async fn start(status: u16) -> Downstream {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let status = Arc::new(AtomicU16::new(status));
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let (s, g) = (status.clone(), got.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
-                let (s, g) = (s.clone(), g.clone());
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (s, g) = (s.clone(), g.clone());
-                        async move {
-                            let headers = req.headers().clone();
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let status = s.load(Ordering::SeqCst);
-                            g.lock().unwrap().push(Got { headers, body, status });
-                            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"nope")));
-                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, std::convert::Infallible>(resp)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).await;
-                });
-            }
-        });
-        Downstream { url, status, got }
-    }
-
-    fn set(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
-    }
-
-    /// The requests answered 2xx, in order.
-    fn delivered(&self) -> Vec<Got> {
-        self.got.lock().unwrap().iter().filter(|g| (200..300).contains(&g.status)).cloned().collect()
-    }
-
-    fn attempts(&self) -> usize {
-        self.got.lock().unwrap().len()
-    }
-
-    fn delivered_ids(&self) -> Vec<String> {
-        self.delivered().iter().map(|g| header(g, "ce-id")).collect()
-    }
-}
-
-fn header(g: &Got, name: &str) -> String {
-    g.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-}
 
 const FAST: &[(&str, &str)] = &[("GLWATCH_ROUTE_BACKOFF_BASE", "50ms")];
 

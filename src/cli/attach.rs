@@ -26,6 +26,8 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
     };
     let target = client.target().to_string();
     let (tx, records) = tokio::sync::mpsc::channel(QUEUE);
+    let (routes, poll) = glwatch::tui::app::routes::RouteSource::remote();
+    let poller = tokio::spawn(glwatch::watch::route_state::poll(client.clone(), poll));
     let reader = tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx));
     let ctx = glwatch::tui::DashboardContext {
         records,
@@ -42,12 +44,14 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
         generated_secret: None,
         banner: None,
         attached: Some(target),
+        routes,
     };
     let outcome = tokio::select! {
         r = glwatch::tui::run(ctx) => r,
         () = wait_for_signal() => Ok(()),
     };
     reader.abort();
+    poller.abort();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("dashboard: {e:#}")),

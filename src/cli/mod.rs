@@ -96,9 +96,31 @@ pub struct RoutesArgs {
     #[command(subcommand)]
     pub action: Option<RoutesAction>,
 
-    /// The data directory of the glwatch whose routes to show: it holds routes/ and journal.jsonl.
+    /// The glwatch whose routes to show: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file. When nothing answers on the
+    /// default socket, the routes' last saved state is read from --data-dir instead.
+    #[arg(env = "GLWATCH_ROUTES_TARGET", value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// The data directory of the glwatch whose routes to show: it holds glwatch.sock, routes/ and journal.jsonl.
     #[arg(long, global = true, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
     pub data_dir: PathBuf,
+
+    /// The watch token of an https:// target.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    pub token: Option<String>,
+
+    /// Read the watch token from this file.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
+    #[arg(long, env = "GLWATCH_ROUTES_CA", value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any certificate from an https:// target (testing only).
+    #[arg(long, env = "GLWATCH_ROUTES_INSECURE")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]

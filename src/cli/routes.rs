@@ -1,8 +1,10 @@
 //! Routes on the command line: `--routes` / `--forward` loaded and started beside the receiver, and
-//! `glwatch routes` (state, redelivery) read from and written to the route files in the data directory.
+//! `glwatch routes`: the state asked of the running glwatch's watch endpoint (or read from the route files in the
+//! data directory when none runs), and redelivery requests written there.
 
 use super::{RedeliverArgs, RoutesAction, RoutesArgs, RunArgs};
-use glwatch::routes::{files, Redeliver, RouteFiles, Routes, RoutesOptions};
+use glwatch::routes::{files, Redeliver, RouteFiles, RouteReport, Routes, RoutesOptions};
+use glwatch::watch::client::ClientError;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,14 +37,53 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
 
 /// `glwatch routes`.
 pub fn command(args: RoutesArgs) -> ExitCode {
-    let dir = args.data_dir;
-    match args.action {
-        None => show(&glwatch::data_dir::journal(&dir), &dir),
-        Some(RoutesAction::Redeliver(r)) => redeliver(&dir, &r),
+    match &args.action {
+        None => super::run::with_runtime(|rt| rt.block_on(show(&args))),
+        Some(RoutesAction::Redeliver(r)) => redeliver(&args.data_dir, r),
     }
 }
 
-fn show(journal: &Path, dir: &Path) -> ExitCode {
+/// How long `glwatch routes` waits for the endpoint's answer.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Asks the running glwatch; with no TARGET and nothing answering on the default socket, reads the files its
+/// routes left in the data directory, and says so.
+async fn show(args: &RoutesArgs) -> ExitCode {
+    let client = match super::tail::watch_client(
+        args.target.as_deref(),
+        &args.data_dir,
+        &args.token,
+        &args.token_file,
+        &args.ca,
+        args.insecure,
+    ) {
+        Ok(c) => c,
+        Err(e) => return super::run::fail(&e),
+    };
+    let target = client.target().to_string();
+    let answer = tokio::time::timeout(ANSWER_TIMEOUT, glwatch::watch::route_state::fetch(&client)).await;
+    match answer {
+        Ok(Ok(reports)) if reports.is_empty() => {
+            eprintln!("glwatch: the glwatch on {target} forwards nothing (no --routes or --forward)");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(reports)) => {
+            print(&reports, |_| false);
+            ExitCode::SUCCESS
+        }
+        Ok(Err(ClientError::Connect { .. })) if args.target.is_none() => {
+            eprintln!(
+                "glwatch: no glwatch answers on {target}; showing what its routes last saved in {}",
+                files::dir(&args.data_dir).display()
+            );
+            from_files(&glwatch::data_dir::journal(&args.data_dir), &args.data_dir)
+        }
+        Ok(Err(e)) => super::run::fail(&e.to_string()),
+        Err(_) => super::run::fail(&format!("{target}: no answer within {ANSWER_TIMEOUT:?}")),
+    }
+}
+
+fn from_files(journal: &Path, dir: &Path) -> ExitCode {
     let mut names: Vec<String> = match std::fs::read_dir(files::dir(dir)) {
         Ok(entries) => entries
             .filter_map(|e| e.ok())
@@ -56,38 +97,59 @@ fn show(journal: &Path, dir: &Path) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let head = glwatch::journal::reader::last_seq(journal).unwrap_or(0);
+    let reports: Vec<RouteReport> = names
+        .into_iter()
+        .map(|name| {
+            let f = RouteFiles::new(dir, &name);
+            let cursor = f.read_cursor().ok().flatten().unwrap_or(0);
+            let saved = f.read_state().unwrap_or_default();
+            let dead_letters = f.dead_count();
+            let mut state = if saved.state.is_empty() { "ok".to_owned() } else { saved.state };
+            if state == "ok" && dead_letters > 0 {
+                state = "dead letters".into();
+            }
+            RouteReport {
+                name,
+                state,
+                cursor,
+                backlog: head.saturating_sub(cursor),
+                delivered: saved.delivered,
+                failures: saved.failures,
+                dead_letters,
+                last_error: saved.last_error,
+            }
+        })
+        .collect();
+    print(&reports, |name| RouteFiles::new(dir, name).redeliver.exists());
+    ExitCode::SUCCESS
+}
+
+/// The table on stdout; `pending` marks a route whose redelivery request is not taken up yet.
+fn print(reports: &[RouteReport], pending: impl Fn(&str) -> bool) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "{:<16} {:<12} {:>10} {:>8} {:>10} {:>8} {:>6}  LAST ERROR",
         "ROUTE", "STATE", "CURSOR", "BACKLOG", "DELIVERED", "FAILURES", "DEAD"
     );
-    for name in names {
-        let f = RouteFiles::new(dir, &name);
-        let cursor = f.read_cursor().ok().flatten().unwrap_or(0);
-        let saved = f.read_state().unwrap_or_default();
-        let dead = f.dead_count();
-        let mut state = if saved.state.is_empty() { "ok".to_owned() } else { saved.state.clone() };
-        if state == "ok" && dead > 0 {
-            state = "dead letters".into();
-        }
-        if f.redeliver.exists() {
+    for r in reports {
+        let mut state = glwatch::text::escape(&r.state).into_owned();
+        if pending(&r.name) {
             state.push('*');
         }
         let _ = writeln!(
             out,
             "{:<16} {:<12} {:>10} {:>8} {:>10} {:>8} {:>6}  {}",
-            name,
+            glwatch::text::escape(&r.name),
             state,
-            cursor,
-            head.saturating_sub(cursor),
-            saved.delivered,
-            saved.failures,
-            dead,
-            saved.last_error.as_deref().map(glwatch::text::escape).unwrap_or_default()
+            r.cursor,
+            r.backlog,
+            r.delivered,
+            r.failures,
+            r.dead_letters,
+            r.last_error.as_deref().map(glwatch::text::escape).unwrap_or_default()
         );
     }
-    ExitCode::SUCCESS
 }
 
 fn redeliver(dir: &Path, r: &RedeliverArgs) -> ExitCode {

@@ -269,6 +269,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         Err(e) => return fail_with(super::routes::USAGE, &e),
     };
     let watch = Watch::new(journal.last_seq);
+    watch.metrics.watch_routes(routes.as_ref().map(|r| r.statuses.clone()).unwrap_or_default());
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
     sinks.extend(watch.sinks());
     sinks.extend(routes.as_ref().map(|r| r.sink()));
@@ -371,6 +372,7 @@ where
     let history_tx = tx.clone();
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(ChannelSink::new(tx, screen_dropped.clone()))];
     let screen_routes = screen.routes.take();
+    let route_statuses = screen_routes.as_ref().map(|r| r.statuses.clone()).unwrap_or_default();
     sinks.extend(screen_routes.as_ref().map(|r| r.sink()));
     let watch = screen.watch.as_ref().map(|_| Watch::new(journal.last_seq));
     let mut store = journal.store;
@@ -378,6 +380,7 @@ where
         sinks.extend(w.sinks());
         store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
         w.metrics.count_dashboard_drops(screen_dropped.clone());
+        w.metrics.watch_routes(route_statuses.clone());
     }
     let (mut pipeline, committer) =
         Pipeline::start_loading(store, sinks, super::window::loader(journal.pending, Some(history_tx), None));
@@ -428,6 +431,7 @@ where
         generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
         banner: screen.banner,
         attached: None,
+        routes: glwatch::tui::app::routes::RouteSource::Local(route_statuses),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

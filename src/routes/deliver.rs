@@ -88,7 +88,7 @@ impl Runner {
             if batch.is_empty() {
                 self.save_state();
                 let _ = tokio::time::timeout(IDLE_LOOK, self.notify.changed()).await;
-                self.status.head.store(*self.notify.borrow(), Ordering::Relaxed);
+                self.status.head.fetch_max(*self.notify.borrow(), Ordering::Relaxed);
                 continue;
             }
             let mut unwritten = false;
@@ -109,8 +109,7 @@ impl Runner {
     fn advance(&mut self, seq: u64, write: bool) {
         self.cursor = seq;
         self.status.cursor.store(seq, Ordering::Relaxed);
-        let head = self.status.head.load(Ordering::Relaxed);
-        self.status.head.store(head.max(seq), Ordering::Relaxed);
+        self.status.head.fetch_max(seq, Ordering::Relaxed);
         if write {
             if let Err(e) = self.files.write_cursor(seq) {
                 tracing::error!(

@@ -15,6 +15,7 @@ pub use files::{Redeliver, RouteFiles, SavedState};
 
 use crate::pipeline::Sink;
 use crate::record::{line_seq, Record};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -132,6 +133,39 @@ impl RouteStatus {
     }
 }
 
+/// One route's state as `GET /v1/routes` serves it and `glwatch routes` and the dashboard's routes panel show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteReport {
+    pub name: String,
+    /// `ok`, `retrying`, `failing` or `dead letters` (see [`Health`]).
+    pub state: String,
+    /// The last seq the route is done with.
+    pub cursor: u64,
+    /// Records after the cursor (not all of them may match the route's filter).
+    pub backlog: u64,
+    pub delivered: u64,
+    /// Failed attempts, retried ones included.
+    pub failures: u64,
+    /// Events in the dead-letter file now.
+    pub dead_letters: u64,
+    pub last_error: Option<String>,
+}
+
+impl RouteStatus {
+    pub fn report(&self) -> RouteReport {
+        RouteReport {
+            name: self.name.clone(),
+            state: self.health().as_str().to_owned(),
+            cursor: self.cursor.load(Ordering::Relaxed),
+            backlog: self.backlog(),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
+            last_error: self.last_error(),
+        }
+    }
+}
+
 /// Why routes could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -185,7 +219,7 @@ impl Routes {
 
     /// The pipeline sink that wakes the routes after each committed group; it never blocks.
     pub fn sink(&self) -> Box<dyn Sink> {
-        Box::new(CommitNotify { tx: self.notify.clone(), last: *self.notify.borrow() })
+        Box::new(CommitNotify { tx: self.notify.clone(), last: *self.notify.borrow(), statuses: self.statuses.clone() })
     }
 
     /// Stops every route where it is: cursors are only ever moved past finished work, so nothing is lost.
@@ -200,6 +234,8 @@ impl Routes {
 struct CommitNotify {
     tx: watch::Sender<u64>,
     last: u64,
+    /// Their backlog grows with each group even while a route is stuck retrying one event.
+    statuses: Vec<Arc<RouteStatus>>,
 }
 
 impl Sink for CommitNotify {
@@ -209,6 +245,9 @@ impl Sink for CommitNotify {
 
     fn flush(&mut self) {
         let last = self.last;
+        for s in &self.statuses {
+            s.head.fetch_max(last, Ordering::Relaxed);
+        }
         self.tx.send_if_modified(|v| {
             let moved = *v != last;
             *v = last;

@@ -196,7 +196,7 @@ pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<String>,
     pub body: Bytes,
-    /// `Retry-After` in seconds, when the server sent one in that form.
+    /// `Retry-After`, sent as seconds or as an HTTP-date.
     pub retry_after: Option<Duration>,
 }
 
@@ -377,8 +377,7 @@ impl Client {
                 .headers()
                 .get(hyper::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| retry_after::parse(v, time::OffsetDateTime::now_utc()));
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
                 .collect()
                 .await
@@ -407,6 +406,8 @@ fn http_reason(e: &hyper::Error) -> String {
         None => e.to_string(),
     }
 }
+
+mod retry_after;
 
 #[cfg(test)]
 mod tests;

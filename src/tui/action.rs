@@ -40,6 +40,8 @@ pub enum Action {
     },
     /// The record channel closed: the receiver has stopped.
     ReceiverClosed,
+    /// Where the routes panel reads routes' state, given once at start.
+    RouteSource(crate::tui::app::routes::RouteSource),
 
     Up,
     Down,
@@ -54,6 +56,7 @@ pub enum Action {
     ToggleFollow,
     ToggleChallenges,
     ToggleRejected,
+    ToggleRoutes,
     ToggleHelp,
 
     HelpUp,

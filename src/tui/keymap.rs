@@ -139,6 +139,12 @@ pub static BINDINGS: &[Binding] = &[
     },
     Binding {
         contexts: MAIN,
+        keys: &[key('o')],
+        act: Act::Fixed(|| Action::ToggleRoutes),
+        help: "show or hide the routes panel",
+    },
+    Binding {
+        contexts: MAIN,
         keys: &[key('e')],
         act: Act::Fixed(|| Action::Export),
         help: "export the filtered events to CSV and JSONL",

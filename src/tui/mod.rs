@@ -78,6 +78,8 @@ pub struct DashboardContext {
     /// The endpoint this dashboard is attached to (`glwatch attach`), shown in the header instead of the
     /// receiver's address.
     pub attached: Option<String>,
+    /// Where the routes panel (`o`) reads routes' state.
+    pub routes: app::routes::RouteSource,
 }
 
 /// Why the dashboard stopped on an error: what it was doing, and the terminal's error.
@@ -120,9 +122,11 @@ pub async fn run(ctx: DashboardContext) -> Result<(), DashboardError> {
         generated_secret,
         banner,
         attached,
+        routes,
     } = ctx;
     let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached };
     let mut app = App::new(info, retain);
+    app.update(Action::RouteSource(routes));
     if let Some(secret) = generated_secret {
         app.update(Action::ShowSecret(secret));
     }

@@ -55,6 +55,8 @@ pub struct Metrics {
     /// False after the journal's last write or sync failed; true again after one succeeds.
     journal_ok: AtomicBool,
     started: Instant,
+    /// The routes of this process, read when scraped and by `/v1/routes`.
+    routes: Arc<super::route_state::RouteCollector>,
 }
 
 impl Metrics {
@@ -102,6 +104,8 @@ impl Metrics {
             "Records the dashboard could not keep up with (still journaled)",
             dashboard_dropped.clone(),
         );
+        let routes = Arc::new(super::route_state::RouteCollector::default());
+        registry.register_collector(Box::new(routes.clone()));
         Arc::new(Metrics {
             registry,
             events,
@@ -121,6 +125,7 @@ impl Metrics {
             last_event_unix: AtomicI64::new(0),
             journal_ok: AtomicBool::new(true),
             started: Instant::now(),
+            routes,
         })
     }
 
@@ -164,6 +169,15 @@ impl Metrics {
     /// Reads the dashboard's count of records not shown when scraped.
     pub fn count_dashboard_drops(&self, source: Arc<AtomicU64>) {
         *self.dashboard_dropped_source.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    }
+
+    /// Reports these routes in the metrics and on `/v1/routes`.
+    pub fn watch_routes(&self, statuses: Vec<Arc<crate::routes::RouteStatus>>) {
+        self.routes.watch(statuses);
+    }
+
+    pub fn routes(&self) -> &super::route_state::RouteCollector {
+        &self.routes
     }
 
     pub fn subscribers(&self) -> &Gauge {

@@ -155,7 +155,8 @@ pub async fn handle(state: &Arc<State>, request: Request<Incoming>, remote: Opti
             response
         }
         "/healthz" => health(state),
-        _ => text(StatusCode::NOT_FOUND, "not found: the routes are /v1/stream, /v1/records, /metrics and /healthz\n"),
+        super::route_state::PATH => super::route_state::answer(state.metrics.routes()),
+        _ => text(StatusCode::NOT_FOUND, "not found: try /v1/stream, /v1/records, /v1/routes, /metrics, /healthz\n"),
     }
 }
 

@@ -7,6 +7,7 @@ mod help;
 mod picker;
 mod rate;
 mod rejections;
+pub mod routes;
 mod selection;
 mod view_index;
 
@@ -90,6 +91,7 @@ pub struct App {
     show_rejected: bool,
     challenges: Challenges,
     rejections: Rejections,
+    routes: routes::RoutesPanel,
     duplicates: u64,
     events_total: u64,
     screen_dropped: u64,
@@ -125,6 +127,7 @@ impl App {
             show_rejected: true,
             challenges: Challenges::default(),
             rejections: Rejections::default(),
+            routes: routes::RoutesPanel::default(),
             duplicates: 0,
             events_total: 0,
             screen_dropped: 0,
@@ -202,6 +205,7 @@ impl App {
             }
             Action::ToggleChallenges => self.show_challenges = !self.show_challenges,
             Action::ToggleRejected => self.show_rejected = !self.show_rejected,
+            a @ (Action::ToggleRoutes | Action::RouteSource(_)) => self.routes.update(a),
             Action::ToggleHelp => {
                 self.help.top = 0;
                 self.mode = match self.mode {

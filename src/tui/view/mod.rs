@@ -8,11 +8,12 @@
 //! │                                                │                                              │ stacked when not
 //! ├ challenge panel (c) ──────────────────────────────────────────────────────────────────────────┤
 //! ├ rejected requests (r) ────────────────────────────────────────────────────────────────────────┤
+//! ├ routes (o, hidden until asked for) ───────────────────────────────────────────────────────────┤
 //! └ status line: filter input, messages, key hints ───────────────────────────────────────────────┘
 //!   overlays: type / user / source picker (t, u, s), help (?), and once at start the generated secret
 //! ```
 //!
-//! Small terminals lose regions in this order: panels, detail pane (shown instead of the table when focused),
+//! Small terminals lose regions in this order: panels (the routes panel, opened on purpose, last), detail pane (shown instead of the table when focused),
 //! the long header, the status line. Nothing here may panic whatever the size: every region is clipped to the
 //! frame.
 
@@ -22,6 +23,7 @@ pub mod header;
 pub mod help;
 pub mod picker;
 pub mod rejected;
+pub mod routes;
 pub mod secret;
 pub mod status;
 pub mod table;
@@ -40,6 +42,7 @@ pub struct Regions {
     pub detail: Option<Rect>,
     pub challenges: Option<Rect>,
     pub rejected: Option<Rect>,
+    pub routes: Option<Rect>,
     pub status: Rect,
 }
 
@@ -70,14 +73,23 @@ pub fn layout(area: Rect, app: &App) -> Regions {
     };
     let mut chal_h = panel_h(app.show_challenges(), app.challenges().len());
     let mut rej_h = panel_h(app.show_rejected(), app.rejected_kinds());
-    if body.height < chal_h + rej_h + 10 {
+    let mut routes_h = if app.show_routes() { routes::rows(app, panel_rows) } else { 0 };
+    if body.height < chal_h + rej_h + routes_h + 10 {
         rej_h = 0;
     }
-    if body.height < chal_h + rej_h + 10 {
+    if body.height < chal_h + rej_h + routes_h + 10 {
         chal_h = 0;
     }
-    let [main, chal, rej] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(chal_h), Constraint::Length(rej_h)]).areas(body);
+    if body.height < routes_h + 10 {
+        routes_h = 0;
+    }
+    let [main, chal, rej, routes] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(chal_h),
+        Constraint::Length(rej_h),
+        Constraint::Length(routes_h),
+    ])
+    .areas(body);
 
     let (table, detail) = if main.width >= SIDE_BY_SIDE_WIDTH && main.height >= 3 {
         let [t, d] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(main);
@@ -97,6 +109,7 @@ pub fn layout(area: Rect, app: &App) -> Regions {
         detail: detail.and_then(some),
         challenges: some(chal),
         rejected: some(rej),
+        routes: some(routes),
         status,
     }
 }
@@ -123,6 +136,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if let Some(j) = r.rejected {
         rejected::draw(frame, j, app);
+    }
+    if let Some(o) = r.routes {
+        routes::draw(frame, o, app);
     }
     status::draw(frame, r.status, app);
     match app.mode() {

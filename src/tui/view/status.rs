@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub const HINTS: &str =
-    " ? help  / filter  t types  u users  f follow  c challenges  r rejected  e export  y copy  q quit";
+    " ? help  / filter  t types  u users  f follow  c challenges  r rejected  o routes  e export  y copy  q quit";
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if area.height == 0 {
