@@ -142,12 +142,17 @@ fn get_unix(dir: &Path, path: &str) -> (u16, String) {
 }
 
 fn receiver(nats: &[String], extra: &[&str]) -> Receiver {
+    receiver_said(nats, extra).0
+}
+
+/// A receiver, and its banner's NATS line.
+fn receiver_said(nats: &[String], extra: &[&str]) -> (Receiver, String) {
     let seeds = nats.join(",");
     let mut args = vec!["--secret", SECRET, "--nats", &seeds];
     args.extend_from_slice(extra);
     let rx = Receiver::start(&args);
-    rx.wait_stderr("glwatch: NATS ");
-    rx
+    let said = rx.wait_stderr("glwatch: NATS ");
+    (rx, said)
 }
 
 /// Posts `id` until it is answered 2xx, as GreenLake retries; returns the answers' statuses.
@@ -179,7 +184,8 @@ async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
     }
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), "n1", None);
-    let rx = receiver(&[node.url()], &[]);
+    let (rx, said) = receiver_said(&[node.url()], &[]);
+    assert!(said.ends_with("stream GLWATCH (file, 1 replica(s), duplicate window 12h) created"), "{said}");
     let client = rx.client();
     for i in 0..5 {
         let reply = client.post_signed(SECRET, &audit_event(&format!("e-{i}"))).await;
@@ -280,11 +286,17 @@ async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back
     let (status, health) = get_unix(&rx.dir, "/healthz");
     assert_eq!(status, 503, "{health}");
     assert!(health.contains("\"state\":\"disconnected\""), "{health}");
+    // A receiver can start while NATS is down: it says so and answers 503 until NATS is back.
+    let (late, said) = receiver_said(&[node.url()], &["--nats-timeout", "2s", "--no-journal"]);
+    assert!(said.contains("not reachable yet; answering 503 until it is"), "{said}");
+    assert_eq!(late.client().post_signed(SECRET, &audit_event("late")).await.status, 503);
 
     node.restart();
-    let statuses = deliver(&rx, "after").await;
-    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
-    acknowledged.push("after".into());
+    for (rx, id) in [(&rx, "after"), (&late, "late")] {
+        let statuses = deliver(rx, id).await;
+        assert_eq!(statuses.last(), Some(&200), "{id}: {statuses:?}");
+        acknowledged.push(id.into());
+    }
     // Whatever was answered 2xx is in the stream; a refused one may be too (its ack came late), never twice.
     let found = ids(&messages(&jetstream(&[node.url()]).await, "GLWATCH").await);
     for id in &acknowledged {
