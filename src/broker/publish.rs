@@ -147,11 +147,12 @@ pub async fn start(options: &NatsOptions) -> Result<Started, BrokerError> {
             format!("NATS {}: {described} {done}", status.servers)
         }
         Ok(Err(e @ (BrokerError::StreamDiffers { .. } | BrokerError::Invalid(_)))) => return Err(e),
-        Ok(Err(e)) => {
+        // Whichever timer fired first, a link that never came up is said as such.
+        Ok(Err(e)) if status.connected() => {
             tokio::spawn(ensure_later(js.clone(), options.clone(), status.clone()));
             format!("NATS {}: {e}; answering 503 until the {described} is there", status.servers)
         }
-        Err(_) => {
+        _ => {
             tokio::spawn(ensure_later(js.clone(), options.clone(), status.clone()));
             format!("NATS {} not reachable yet; answering 503 until it is and the {described} is there", status.servers)
         }
