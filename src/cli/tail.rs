@@ -51,6 +51,7 @@ pub async fn run(args: TailArgs) -> ExitCode {
         filter: glwatch::filter::Filter {
             types: args.types.into_iter().collect(),
             users: args.users.into_iter().collect(),
+            sources: args.sources.into_iter().collect(),
             ..Default::default()
         },
         kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
