@@ -239,7 +239,10 @@ impl NatsPublisher {
             for &i in &todo {
                 sent_before[i] = true;
             }
-            tokio::time::sleep(RESEND_PAUSE).await;
+            // Only when something is left to send again: the pause must not cost every group.
+            if held.iter().any(Option::is_none) {
+                tokio::time::sleep(RESEND_PAUSE).await;
+            }
         }
     }
 
