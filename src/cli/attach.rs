@@ -45,6 +45,7 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
         banner: None,
         attached: Some(target),
         routes,
+        nats: None,
     };
     let outcome = tokio::select! {
         r = glwatch::tui::run(ctx) => r,

@@ -82,6 +82,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
         // The demo keeps nothing: its watchers get the live records, and no history beyond what they saw.
         watch: Some((WatchOptions { socket: Some(socket), listen: None, token: None }, None)),
         routes: None,
+        nats: None,
     };
     let rate = args.rate;
     dashboard_over_receiver(config, Some(identity), journal, screen, move |started, stop| {

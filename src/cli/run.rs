@@ -268,6 +268,10 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail_with(super::routes::USAGE, &e),
     };
+    let nats = match super::nats::start(&args).await {
+        Ok(n) => n,
+        Err(e) => return fail(&e),
+    };
     let watch = Watch::new(journal.last_seq);
     watch.metrics.watch_routes(routes.as_ref().map(|r| r.statuses.clone()).unwrap_or_default());
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
@@ -278,8 +282,9 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
     // Dropped once the start-up lines are out: what reading the window found is printed after them.
     let (banner_out, after_banner) = std::sync::mpsc::channel::<()>();
-    let (pipeline, committer) =
-        Pipeline::start_loading(store, sinks, super::window::loader(journal.pending, None, Some(after_banner)));
+    let (publisher, nats_notice) = split_nats(nats, Some(&watch));
+    let load = super::window::loader(journal.pending, None, Some(after_banner));
+    let (pipeline, committer) = Pipeline::start_loading(store, sinks, load, publisher);
     let pipeline = pipeline.with_metrics(watch.metrics.clone());
     let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
@@ -296,7 +301,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         print_generated_secret(secret);
     }
     // After the listen and certificate lines, so the first lines keep their place whatever the journal says.
-    for notice in &journal_notices {
+    for notice in journal_notices.iter().chain(&nats_notice) {
         eprintln!("glwatch: {notice}");
     }
     drop(banner_out);
@@ -329,6 +334,10 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
             Ok(r) => r,
             Err(e) => return fail_with(super::routes::USAGE, &e),
         },
+        nats: match super::nats::start(&args).await {
+            Ok(n) => n,
+            Err(e) => return fail(&e),
+        },
     };
     dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
 }
@@ -350,6 +359,20 @@ pub struct Screen {
     pub watch: Option<(WatchOptions, Option<JournalRef>)>,
     /// Routes forwarding events onward, already started.
     pub routes: Option<glwatch::routes::Routes>,
+    /// The NATS JetStream publisher with `--nats`, connected and its stream checked.
+    pub nats: Option<glwatch::broker::publish::Started>,
+}
+
+/// The publisher for the pipeline and the banner's NATS line; the state goes to the metrics and /healthz.
+fn split_nats(
+    nats: Option<glwatch::broker::publish::Started>,
+    watch: Option<&Watch>,
+) -> (Option<Box<dyn glwatch::pipeline::Publisher>>, Option<String>) {
+    let Some(nats) = nats else { return (None, None) };
+    if let Some(w) = watch {
+        w.metrics.watch_nats(nats.status.clone());
+    }
+    (Some(Box::new(nats.publisher)), Some(nats.notice))
 }
 
 /// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
@@ -382,8 +405,10 @@ where
         w.metrics.count_dashboard_drops(screen_dropped.clone());
         w.metrics.watch_routes(route_statuses.clone());
     }
-    let (mut pipeline, committer) =
-        Pipeline::start_loading(store, sinks, super::window::loader(journal.pending, Some(history_tx), None));
+    let nats_status = screen.nats.as_ref().map(|n| n.status.clone());
+    let (publisher, nats_notice) = split_nats(screen.nats.take(), watch.as_ref());
+    let load = super::window::loader(journal.pending, Some(history_tx), None);
+    let (mut pipeline, committer) = Pipeline::start_loading(store, sinks, load, publisher);
     if let Some(w) = &watch {
         pipeline = pipeline.with_metrics(w.metrics.clone());
     }
@@ -415,6 +440,10 @@ where
         eprintln!("glwatch: {notice}");
         tracing::warn!("{notice}");
     }
+    if let Some(notice) = &nats_notice {
+        eprintln!("glwatch: {notice}");
+        tracing::info!("{notice}");
+    }
     let ctx = glwatch::tui::DashboardContext {
         records,
         // Arrives on `records` once read, ahead of every live record.
@@ -432,6 +461,7 @@ where
         banner: screen.banner,
         attached: None,
         routes: glwatch::tui::app::routes::RouteSource::Local(route_statuses),
+        nats: nats_status,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

@@ -4,16 +4,19 @@
 //! Every request that produces records sends them here over a bounded channel. The committer takes whatever is
 //! queued at once, writes it all, syncs once if any of it must be durable, then answers everyone. Requests that
 //! arrive during an fsync queue up and share the next one: this is the group commit that keeps durability cheap.
-//! The duplicate window and the outputs (sinks) live in their own files.
+//! The duplicate window, the outputs (sinks) and the publisher (a broker such as NATS JetStream, written after the
+//! journal and acknowledged before anyone is answered) live in their own files.
 
 mod channel_sink;
 mod dedup;
 mod fill;
+mod publisher;
 mod ready;
 mod stdout_sink;
 
 pub use channel_sink::ChannelSink;
 pub use dedup::DedupWindow;
+pub use publisher::{Outgoing, Publisher};
 pub use stdout_sink::StdoutSink;
 
 use crate::cloudevent::ParsedEvent;
@@ -61,6 +64,8 @@ pub struct Committed {
 pub enum CommitError {
     #[error("journal unavailable: {0}")]
     Store(String),
+    #[error("NATS: {0}")]
+    Broker(String),
     #[error("glwatch is shutting down")]
     Closed,
     #[error("glwatch is starting: the duplicate window is still being read from the journal")]
@@ -140,17 +145,31 @@ impl Pipeline {
         sinks: Vec<Box<dyn Sink>>,
         dedup: DedupWindow,
     ) -> (Pipeline, Committer) {
-        Self::start_loading(store, sinks, Box::new(move || Some(dedup)))
+        Self::start_loading(store, sinks, Box::new(move || Some(dedup)), None)
+    }
+
+    /// Like [`Pipeline::start`], and every group's new events are published after the journal's write; a
+    /// delivery is answered only once the publisher holds all of them.
+    pub fn start_publishing(
+        store: Option<Box<dyn Store>>,
+        sinks: Vec<Box<dyn Sink>>,
+        dedup: DedupWindow,
+        publisher: Option<Box<dyn Publisher>>,
+    ) -> (Pipeline, Committer) {
+        Self::start_loading(store, sinks, Box::new(move || Some(dedup)), publisher)
     }
 
     /// Starts the committer thread, which first calls `load` for its duplicate window (read from the journal while
     /// the port is already open). Until it returns, commits and notes wait, at most a bounded time, then are refused
     /// (503, retried by GreenLake): nothing is committed without the window, so no duplicate slips through. When
-    /// `load` returns `None` (the journal could not be read) the committer stops and every commit is refused.
+    /// `load` returns `None` (the journal could not be read) the committer stops and every commit is refused. With a
+    /// `publisher`, every group's new events are published after the journal's write, and a delivery is answered
+    /// only once the publisher holds all of them.
     pub fn start_loading(
         store: Option<Box<dyn Store>>,
         sinks: Vec<Box<dyn Sink>>,
         load: Box<dyn FnOnce() -> Option<DedupWindow> + Send>,
+        publisher: Option<Box<dyn Publisher>>,
     ) -> (Pipeline, Committer) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PipelineStats::default());
@@ -165,7 +184,7 @@ impl Pipeline {
                     loaded.set();
                     let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
                     let fill = fill::GroupFill::default();
-                    CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill }.run();
+                    CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill, publisher }.run();
                 } else {
                     // Closed first, so that waiters released by `set` find it closed.
                     drop(rx);
@@ -235,12 +254,14 @@ struct CommitLoop {
     /// group's lines in the file before they were cut, and a number must never stand for two records.
     next_seq: u64,
     fill: fill::GroupFill,
+    publisher: Option<Box<dyn Publisher>>,
 }
 
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
 struct Pending {
     records: Vec<Record>,
-    new_keys: Vec<(String, String)>,
+    /// Each record's (source, id) dedup key.
+    keys: Vec<(String, String)>,
     committed: Committed,
     ack: oneshot::Sender<Result<Committed, CommitError>>,
 }
@@ -300,19 +321,41 @@ impl CommitLoop {
             }),
             None => Ok(()),
         };
+        // The journal first, then the broker: what the broker holds is always in the journal too.
+        let result = result.map_err(|e| CommitError::Store(e.to_string())).and_then(|()| self.publish(&pending, &buf));
         match result {
-            Ok(()) => {
+            Ok(held) => {
                 // The buffer holds exactly these lines in this order; emit them without serialising twice.
                 let mut lines = Lines(&buf);
-                for p in &pending {
-                    for r in &p.records {
+                let mut held = held.into_iter();
+                for p in &mut pending {
+                    for r in &mut p.records {
                         let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
-                        self.emit(r, line);
+                        let verdict = held.next();
+                        match r {
+                            // The broker's verdict wins: another receiver took it first, or it never reached the
+                            // broker (answered 503 after the journal took it). The journal keeps its first view.
+                            Record::Event(e) if verdict.is_some_and(|held| held != e.duplicate) => {
+                                e.duplicate = !e.duplicate;
+                                let (more, less) = match e.duplicate {
+                                    true => (&mut p.committed.duplicates, &mut p.committed.accepted),
+                                    false => (&mut p.committed.accepted, &mut p.committed.duplicates),
+                                };
+                                *more += 1;
+                                *less -= 1;
+                                let line = r.to_line_seq(crate::record::line_seq(line.as_bytes()));
+                                self.emit(r, &line);
+                            }
+                            _ => self.emit(r, line),
+                        }
                     }
                 }
                 for (r, _) in &notes {
-                    let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
-                    self.emit(r, line);
+                    let line = lines.next().unwrap_or_default();
+                    if let Some(publisher) = self.publisher.as_mut() {
+                        publisher.note(r, line);
+                    }
+                    self.emit(r, std::str::from_utf8(line).unwrap_or_default());
                 }
                 self.flush();
                 for p in pending {
@@ -320,11 +363,16 @@ impl CommitLoop {
                 }
             }
             Err(e) => {
-                tracing::error!("journal write failed, refusing deliveries with 503 so GreenLake retries: {e}");
-                let reason = format!("journal unavailable: {e}");
+                // The publisher logs its own failures, at a bounded rate.
+                if let CommitError::Store(e) = &e {
+                    tracing::error!("journal write failed, refusing deliveries with 503 so GreenLake retries: {e}");
+                }
+                let reason = e.to_string();
                 for p in pending {
-                    for (source, id) in &p.new_keys {
-                        self.dedup.forget(source, id);
+                    for (r, (source, id)) in p.records.iter().zip(&p.keys) {
+                        if matches!(r, Record::Event(e) if !e.duplicate) {
+                            self.dedup.forget(source, id);
+                        }
                     }
                     if let Some(Record::Event(first)) = p.records.first() {
                         let rejected = Record::Rejected(RejectedRecord {
@@ -341,9 +389,9 @@ impl CommitLoop {
                         let line = rejected.to_line();
                         self.emit(&rejected, &line);
                     }
-                    let _ = p.ack.send(Err(CommitError::Store(e.to_string())));
+                    let _ = p.ack.send(Err(e.clone()));
                 }
-                // Notes were not journaled but the operator still sees them.
+                // Notes were not journaled (or not published) but the operator still sees them.
                 for (r, _) in &notes {
                     let line = r.to_line();
                     self.emit(r, &line);
@@ -362,7 +410,7 @@ impl CommitLoop {
 
     fn stage(&mut self, delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>>) -> Pending {
         let mut committed = Committed { accepted: 0, duplicates: 0 };
-        let mut new_keys = Vec::new();
+        let mut keys = Vec::with_capacity(delivery.events.len());
         let mut records = Vec::with_capacity(delivery.events.len());
         let source_name = delivery.source_name.as_deref().map(|n| crate::text::escape(n).into_owned());
         for ev in delivery.events {
@@ -370,10 +418,10 @@ impl CommitLoop {
             let fresh = self.dedup.insert(&source, &ev.id);
             if fresh {
                 committed.accepted += 1;
-                new_keys.push((source, ev.id));
             } else {
                 committed.duplicates += 1;
             }
+            keys.push((source, ev.id));
             records.push(Record::Event(EventRecord {
                 source_name: source_name.clone(),
                 attributes: delivery.attributes.clone(),
@@ -385,7 +433,7 @@ impl CommitLoop {
                 event: ev.raw,
             }));
         }
-        Pending { records, new_keys, committed, ack }
+        Pending { records, keys, committed, ack }
     }
 
     fn emit(&mut self, record: &Record, line: &str) {

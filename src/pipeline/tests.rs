@@ -98,6 +98,7 @@ fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group(
         buf: Vec::new(),
         next_seq: 1,
         fill: Default::default(),
+        publisher: None,
     };
     let note = Record::Rejected(RejectedRecord {
         source_name: None,
@@ -140,7 +141,7 @@ async fn commits_wait_for_the_window_being_loaded_and_none_is_accepted_twice() {
         w.insert("s", "old");
         Some(w)
     });
-    let (p, committer) = Pipeline::start_loading(Some(Box::new(store.clone())), Vec::new(), load);
+    let (p, committer) = Pipeline::start_loading(Some(Box::new(store.clone())), Vec::new(), load, None);
     assert!(!p.is_ready());
     let held = tokio::spawn({
         let p = p.clone();
@@ -159,8 +160,74 @@ async fn commits_wait_for_the_window_being_loaded_and_none_is_accepted_twice() {
 
 #[tokio::test]
 async fn a_window_that_cannot_be_read_refuses_every_commit() {
-    let (p, committer) = Pipeline::start_loading(None, Vec::new(), Box::new(|| None));
+    let (p, committer) = Pipeline::start_loading(None, Vec::new(), Box::new(|| None), None);
     assert!(matches!(p.commit(delivery("a")).await, Err(CommitError::Closed)));
     drop(p);
     committer.join();
+}
+
+/// Holds each (source, id) once, like JetStream's message ids; fails while `down`.
+#[derive(Clone, Default)]
+struct Broker {
+    stored: Arc<Mutex<Vec<String>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Publisher for Broker {
+    fn publish(&mut self, events: &[Outgoing<'_>]) -> Result<Vec<bool>, String> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err("not connected".into());
+        }
+        assert!(events.iter().all(|e| !e.line.ends_with(b"\n") && e.line.starts_with(b"{\"seq\":")));
+        let mut stored = self.stored.lock().unwrap();
+        let mut held = Vec::new();
+        for key in events.iter().map(|e| format!("{}/{}", e.source, e.id)) {
+            held.push(stored.contains(&key));
+            if !stored.contains(&key) {
+                stored.push(key);
+            }
+        }
+        Ok(held)
+    }
+}
+
+#[tokio::test]
+async fn the_broker_acknowledges_after_the_journal_and_its_verdict_on_duplicates_wins() {
+    let store = Memory::default();
+    // Another receiver already published "held"; "replayed" is in this receiver's window (from its journal) but
+    // was answered 503 before a restart, so the broker never got it.
+    let broker = Broker { stored: Arc::new(Mutex::new(vec!["s/held".into()])), ..Default::default() };
+    let mut window = DedupWindow::new(10);
+    window.insert("s", "replayed");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (p, committer) = Pipeline::start_publishing(
+        Some(Box::new(store.clone())),
+        vec![Box::new(Collect(lines.clone()))],
+        window,
+        Some(Box::new(broker.clone())),
+    );
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    assert_eq!(p.commit(delivery("held")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    assert_eq!(p.commit(delivery("replayed")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    broker.down.store(true, Ordering::SeqCst);
+    assert!(matches!(p.commit(delivery("b")).await, Err(CommitError::Broker(_))));
+    // A re-delivery is not acknowledged either while the broker cannot say it holds it.
+    assert!(matches!(p.commit(delivery("a")).await, Err(CommitError::Broker(_))));
+    broker.down.store(false, Ordering::SeqCst);
+    // Never acknowledged, so its retry is sent again and accepted.
+    assert_eq!(p.commit(delivery("b")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    drop(p);
+    committer.join();
+    assert_eq!(*broker.stored.lock().unwrap(), ["s/held", "s/a", "s/replayed", "s/b"]);
+    let seen = lines.lock().unwrap();
+    let shown = |id: &str| seen.iter().filter(|l| l.contains(&format!("\"id\":\"{id}\""))).cloned().collect::<Vec<_>>();
+    assert!(
+        shown("held")[0].contains("\"duplicate\":true") && crate::record::line_seq(shown("held")[0].as_bytes()) > 0
+    );
+    assert!(shown("replayed")[0].contains("\"duplicate\":false"), "{:?}", shown("replayed"));
+    assert!(seen.iter().any(|l| l.contains("\"status\":503") && l.contains("NATS: not connected")), "{seen:?}");
+    // The journal was written first: it holds the refused group's line too.
+    let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();
+    assert_eq!(journal.lines().filter(|l| l.contains("\"id\":\"b\"")).count(), 2);
 }

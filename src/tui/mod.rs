@@ -80,6 +80,8 @@ pub struct DashboardContext {
     pub attached: Option<String>,
     /// Where the routes panel (`o`) reads routes' state.
     pub routes: app::routes::RouteSource,
+    /// The NATS link the receiver publishes through (`--nats`), read live for the header.
+    pub nats: Option<Arc<crate::broker::NatsStatus>>,
 }
 
 /// Why the dashboard stopped on an error: what it was doing, and the terminal's error.
@@ -123,8 +125,10 @@ pub async fn run(ctx: DashboardContext) -> Result<(), DashboardError> {
         banner,
         attached,
         routes,
+        nats,
     } = ctx;
-    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached };
+    let info =
+        Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached, nats };
     let mut app = App::new(info, retain);
     app.update(Action::RouteSource(routes));
     if let Some(secret) = generated_secret {

@@ -139,6 +139,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         first.push(Span::styled("  secret ", dim()));
         first.push(Span::raw(info.secret_state.clone()));
+        if let Some(nats) = &info.nats {
+            first.push(Span::styled("  nats ", dim()));
+            let color = if nats.ready() { Color::Green } else { Color::Red };
+            first
+                .push(Span::styled(format!("● {}", nats.state()), Style::new().fg(color).add_modifier(Modifier::BOLD)));
+        }
     }
     if let Some(banner) = &info.banner {
         first.push(Span::raw("  "));
@@ -193,5 +199,17 @@ mod tests {
     fn sparkline_scales_to_the_busiest_minute() {
         assert_eq!(sparkline(&[0, 1, 7, 14]), " ▁▄█");
         assert_eq!(sparkline(&[0, 0]), "  ");
+    }
+
+    #[tokio::test]
+    async fn the_nats_link_is_shown_live() {
+        // Nothing listens on the discard port: the link stays down.
+        let options = crate::broker::NatsOptions { servers: vec!["nats://127.0.0.1:9".into()], ..Default::default() };
+        let client = async_nats::ConnectOptions::new().retry_on_initial_connect().connect("127.0.0.1:9").await.unwrap();
+        let mut info = crate::tui::view::tests::info();
+        info.nats = Some(std::sync::Arc::new(crate::broker::NatsStatus::new(client, &options)));
+        let mut app = App::new(info, 10);
+        let screen = crate::tui::view::tests::render(&mut app, 120, 24);
+        assert!(screen[0].contains("secret primary  nats ● disconnected"), "{}", screen[0]);
     }
 }
