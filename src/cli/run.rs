@@ -304,7 +304,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     for notice in journal_notices.iter().chain(&nats_notice) {
         eprintln!("glwatch: {notice}");
     }
-    drop(banner_out);
+    let _ = banner_out.send(());
     wait_for_signal().await;
     tracing::info!("stopping: no new connections, finishing requests in flight");
     watching.shutdown().await;

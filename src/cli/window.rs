@@ -26,11 +26,10 @@ pub fn loader(
             }
             Err(e) => (vec![format!("{e}; deliveries are refused until glwatch is restarted")], None),
         };
-        if let Some(banner) = after_banner {
-            // Returns once the sender is dropped, whether the start-up lines went out or the start failed.
-            let _ = banner.recv();
-        }
-        for notice in notices {
+        // Told once the start-up lines are out; a start that failed drops the sender instead, and its one error
+        // line stays the only one.
+        let started = after_banner.is_none_or(|banner| banner.recv().is_ok());
+        for notice in notices.into_iter().filter(|_| started) {
             match &screen {
                 None => eprintln!("glwatch: {notice}"),
                 Some(tx) => {
