@@ -47,7 +47,7 @@ impl Filter {
 
     /// Whether the time window admits a record received at `t`; cheap, so checked before an event is parsed.
     pub fn admits_time(&self, t: OffsetDateTime) -> bool {
-        self.since.map_or(true, |s| t >= s) && self.until.map_or(true, |u| t < u)
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
     }
 
     pub fn admits_type(&self, ty: &str) -> bool {

@@ -39,7 +39,7 @@ fn event(i: usize) -> Record {
     let json = format!(
         r#"{{"specversion":"1.0","id":"ev-{i:08}","source":"//global.api.greenlake.hpe.com/audit-log","type":"{ty}","datacontenttype":"application/json","time":"2024-12-20T12:34:53.161Z","data":{{"id":"ev-{i:08}","user":{{"username":"{user}"}},"workspace":{{"id":"3009de2825f211ec8a84fedebcb4a754","workspace_name":null,"workspace_type":null}},"application":{{"id":"00000000-0000-0000-0000-000000000000"}},"category":"user_management","description":"User {user} logged {what} (session {i})","created_at":1734698093161,"updated_at":1734698093161,"additional_info":{{"ip_address":"194.9.99.5","account_name":"HPEDEV -GLCP- Hackshack"}},"has_details":false}}}}"#,
         ty = TYPES[i % TYPES.len()],
-        what = if i % 2 == 0 { "in" } else { "out" },
+        what = if i.is_multiple_of(2) { "in" } else { "out" },
     );
     let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_734_698_093 + (i / 100) as i64);
     common::event_record(json, at, &format!("10.0.{}.{}:443", (i / 256) % 4, i % 256))

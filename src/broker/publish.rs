@@ -193,7 +193,7 @@ async fn ensure_later(js: jetstream::Context, options: NatsOptions, status: Arc<
                 tracing::info!("NATS stream {} {state:?}; deliveries are acknowledged again", options.stream);
                 return;
             }
-            Ok(Err(e)) if said.map_or(true, |t| t.elapsed() > Duration::from_secs(60)) => {
+            Ok(Err(e)) if said.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) => {
                 tracing::error!("{e}; answering 503 until this is fixed");
                 said = Some(std::time::Instant::now());
             }

@@ -240,7 +240,7 @@ impl Pipeline {
         // A flood of refused requests must not make legitimate ones wait: drop and count. The log says so at the
         // first drop and then every 10,000, so the flood cannot flood the log either.
         let dropped = self.stats.notes_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if dropped == 1 || dropped % 10_000 == 0 {
+        if dropped == 1 || dropped.is_multiple_of(10_000) {
             tracing::warn!("record queue full: {dropped} challenge or refusal records not written so far");
         }
     }

@@ -291,7 +291,7 @@ impl Runner {
                     if elapsed >= self.cfg.retry_for {
                         return Err((format!("still failing after {:?}: {reason}", self.cfg.retry_for), attempts));
                     }
-                    if attempts == 1 || attempts % 10 == 0 {
+                    if attempts == 1 || attempts.is_multiple_of(10) {
                         tracing::warn!("route {}: attempt {attempts} for {} failed: {reason}", self.cfg.name, p.id);
                     }
                     self.save_state();

@@ -88,7 +88,7 @@ struct Demo {
 impl Demo {
     /// Posts one body; the status, or `None` when there was no answer (the connection is then renewed).
     async fn post(&mut self, body: Bytes, signature: Option<&str>) -> Option<hyper::StatusCode> {
-        if self.conn.as_ref().map_or(true, Connection::is_closed) {
+        if self.conn.as_ref().is_none_or(Connection::is_closed) {
             match self.client.connect().await {
                 Ok(c) => self.conn = Some(c),
                 Err(_) => {

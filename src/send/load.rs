@@ -231,7 +231,7 @@ async fn deliver(
         }
         let last = attempt >= retry.retries;
         attempt += 1;
-        if conn.as_ref().map_or(true, Connection::is_closed) {
+        if conn.as_ref().is_none_or(Connection::is_closed) {
             match shared.client.connect().await {
                 Ok(c) => *conn = Some(c),
                 Err(e) => {

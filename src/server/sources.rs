@@ -53,7 +53,7 @@ pub fn routes(config: &ReceiverConfig) -> Vec<Route> {
 
 /// The route for a request path: an exact match (a handful of sources, so a scan is enough).
 pub fn find<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
-    routes.iter().find(|r| r.path.as_deref().map_or(true, |p| p == path))
+    routes.iter().find(|r| r.path.as_deref().is_none_or(|p| p == path))
 }
 
 /// A verified delivery of a non-GreenLake scheme, ready to commit: the payload as received (minified) is the

@@ -70,7 +70,7 @@ impl Texts {
     /// Stores `parts` one after the other; returns (chunk number, offset).
     fn push(&mut self, seq: u64, parts: [&str; 2]) -> (u32, u32) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if self.chunks.back().map_or(true, |c| c.buf.len() + len > c.buf.capacity()) {
+        if self.chunks.back().is_none_or(|c| c.buf.len() + len > c.buf.capacity()) {
             self.chunks.push_back(Chunk { buf: String::with_capacity(CHUNK.max(len)), last_seq: seq });
         }
         let number = self.first.wrapping_add(self.chunks.len().saturating_sub(1) as u32);

@@ -273,7 +273,7 @@ where
                 let _active = ActiveHere::enter();
                 dirty |= drain(app, records);
                 let dropped = screen_dropped.load(Ordering::Relaxed);
-                let stale = last_draw.map_or(true, |t| t.elapsed() >= IDLE_REDRAW);
+                let stale = last_draw.is_none_or(|t| t.elapsed() >= IDLE_REDRAW);
                 if dirty || stale || dropped != app.screen_dropped() {
                     draw_frame(terminal, app, OffsetDateTime::now_utc(), dropped).map_err(DashboardError::Draw)?;
                     dirty = false;

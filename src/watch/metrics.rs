@@ -218,7 +218,7 @@ impl Metrics {
 
     /// False while NATS is configured but cannot acknowledge deliveries (they are answered 503).
     pub fn nats_ok(&self) -> bool {
-        self.nats.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(true, |n| n.status.ready())
+        self.nats.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_none_or(|n| n.status.ready())
     }
 
     /// Reports the expiry of this certificate, as it is reloaded.

@@ -312,7 +312,7 @@ impl App {
         self.index_pushed(&pushed);
         if self.follow {
             self.select_last();
-        } else if self.selected.map_or(true, |s| s < self.history.base()) {
+        } else if self.selected.is_none_or(|s| s < self.history.base()) {
             match self.seq_at(0) {
                 Some(s) => self.select(s),
                 None => self.selected = None,
