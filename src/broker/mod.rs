@@ -1,6 +1,8 @@
 //! NATS JetStream as the shared log of several receivers: connection options and connecting with glwatch's own
 //! rustls client configuration (ring), so no process-wide crypto provider is needed.
 
+pub mod read;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

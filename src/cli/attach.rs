@@ -13,20 +13,28 @@ const QUEUE: usize = 16 * 1024;
 /// Runs the attached dashboard until the operator quits. The receiver is never told anything: quitting only
 /// closes this side's connections.
 pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
-    let client = match watch_client(
-        args.target.as_deref(),
-        &args.data_dir,
-        &args.token,
-        &args.token_file,
-        &args.ca,
-        args.insecure,
-    ) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let target = client.target().to_string();
     let (tx, records) = tokio::sync::mpsc::channel(QUEUE);
-    let reader = tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx));
+    let (target, reader) = match args.target.as_deref().filter(|t| glwatch::watch::nats::is_nats_target(t)) {
+        Some(nats) => {
+            let options = args.nats.options(nats);
+            let name = format!("{nats} (stream {})", options.stream);
+            (name, tokio::spawn(glwatch::watch::nats::feed(options, args.retain, tx)))
+        }
+        None => {
+            let client = match watch_client(
+                args.target.as_deref(),
+                &args.data_dir,
+                &args.token,
+                &args.token_file,
+                &args.ca,
+                args.insecure,
+            ) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            (client.target().to_string(), tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx)))
+        }
+    };
     let ctx = glwatch::tui::DashboardContext {
         records,
         history: Vec::new(),

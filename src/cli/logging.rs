@@ -3,8 +3,12 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+/// The NATS client's own connection chatter is left out: glwatch says what the connection does where it matters.
+const DEFAULT_FILTER: &str = "info,async_nats=warn";
+
 fn log_filter() -> tracing_subscriber::EnvFilter {
-    let filter = std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    let filter =
+        std::env::var("GLWATCH_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| DEFAULT_FILTER.into());
     tracing_subscriber::EnvFilter::new(filter)
 }
 

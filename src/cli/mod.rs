@@ -54,8 +54,9 @@ pub enum Command {
 /// Flags of `glwatch attach`.
 #[derive(Debug, Clone, Args)]
 pub struct AttachArgs {
-    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock), or
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock),
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
+    /// NATS JetStream its receivers publish to.
     #[arg(env = "GLWATCH_ATTACH_TARGET", value_name = "TARGET")]
     pub target: Option<String>,
 
@@ -86,6 +87,9 @@ pub struct AttachArgs {
     /// Accept any certificate from an https:// target (testing only).
     #[arg(long, env = "GLWATCH_ATTACH_INSECURE")]
     pub insecure: bool,
+
+    #[command(flatten)]
+    pub nats: NatsReadArgs,
 }
 
 /// Flags of `glwatch routes`.
@@ -125,8 +129,9 @@ pub struct RedeliverArgs {
 /// Flags of `glwatch tail`.
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
-    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir),
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
+    /// NATS JetStream its receivers publish to (seq is then the stream sequence).
     #[arg(env = "GLWATCH_TAIL_TARGET", value_name = "TARGET")]
     pub target: Option<String>,
 
@@ -177,6 +182,9 @@ pub struct TailArgs {
     /// Accept any certificate from an https:// target (testing only).
     #[arg(long, env = "GLWATCH_TAIL_INSECURE")]
     pub insecure: bool,
+
+    #[command(flatten)]
+    pub nats: NatsReadArgs,
 }
 
 /// The kinds of record.
@@ -761,6 +769,54 @@ impl NatsArgs {
             replicas: self.nats_replicas as usize,
             duplicate_window: self.nats_duplicate_window,
             timeout: self.nats_timeout,
+        }
+    }
+}
+
+/// The `--nats*` options of a reader (`tail`, `attach` of a nats:// target): the target names the server.
+#[derive(Args, Debug, Clone)]
+pub struct NatsReadArgs {
+    /// More NATS servers of the same cluster to try besides a nats:// target (comma-separated).
+    #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
+    pub nats: Vec<String>,
+
+    /// NATS credentials file (JWT and nkey seed), for a nats:// target.
+    #[arg(long, env = "GLWATCH_NATS_CREDS", value_name = "FILE", conflicts_with = "nats_token")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// NATS authentication token, for a nats:// target.
+    #[arg(long, env = "GLWATCH_NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+
+    /// CA certificate (PEM) that signed the NATS servers' certificates; turns TLS on.
+    #[arg(long, env = "GLWATCH_NATS_CA", value_name = "PEM")]
+    pub nats_ca: Option<PathBuf>,
+
+    /// JetStream stream the receivers publish to.
+    #[arg(long, env = "GLWATCH_NATS_STREAM", value_name = "NAME", default_value = "GLWATCH")]
+    pub nats_stream: String,
+
+    /// Subject prefix the receivers publish under.
+    #[arg(long, env = "GLWATCH_NATS_SUBJECT", value_name = "PREFIX", default_value = "glwatch")]
+    pub nats_subject: String,
+}
+
+impl NatsReadArgs {
+    /// The options for reading from `target` (tried first) and the extra --nats servers.
+    pub fn options(&self, target: &str) -> glwatch::broker::NatsOptions {
+        let servers = std::iter::once(target)
+            .chain(self.nats.iter().map(|s| s.trim()))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        glwatch::broker::NatsOptions {
+            servers,
+            creds: self.nats_creds.clone(),
+            token: self.nats_token.clone(),
+            ca: self.nats_ca.clone(),
+            stream: self.nats_stream.clone(),
+            subject: self.nats_subject.clone(),
+            ..Default::default()
         }
     }
 }

@@ -26,6 +26,7 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
         max_line: journal.max_line,
         last_seq,
         backoff_base: args.route_backoff_base.unwrap_or(glwatch::routes::DEFAULT_BACKOFF_BASE),
+        nats: None,
     };
     let names: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
     let routes = Routes::start(configs, options).map_err(|e| e.to_string())?;

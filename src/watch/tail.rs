@@ -34,7 +34,7 @@ pub struct Select {
 }
 
 impl Select {
-    fn admits(&self, line: &str) -> bool {
+    pub fn admits(&self, line: &str) -> bool {
         if self.kinds.is_empty() && self.filter.is_empty() {
             return true;
         }
@@ -71,6 +71,8 @@ pub struct TailOptions {
 pub enum TailError {
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Nats(#[from] crate::broker::read::ReadError),
     #[error("stdout: {0}")]
     Output(std::io::Error),
 }
