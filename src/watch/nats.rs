@@ -46,27 +46,18 @@ pub async fn tail(
     out: &mut impl Write,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), TailError> {
-    tokio::pin!(stop);
-    let mut select = options.select.clone();
-    if let Start::Since(t) = options.start {
-        select.filter.since = Some(t);
-    }
+    let select = options.select.from(options.start);
     let client = crate::broker::connect(&options.options).await.map_err(ReadError::from)?;
-    let printed = if options.follow {
-        tokio::select! {
-            r = follow(&client, &options.options, start_at(options.start), &select, out) => r,
-            () = &mut stop => Ok(()),
-        }
-    } else {
-        tokio::select! {
-            r = stored_records(&client, &options.options, start_at(options.start), &select, out) => r,
-            () = &mut stop => Ok(()),
+    let tailing = Tailing { client: &client, options: &options.options, select: &select };
+    let start = start_at(options.start);
+    let printing = async {
+        if options.follow {
+            tailing.follow(start, out).await
+        } else {
+            tailing.stored(start, out).await
         }
     };
-    match printed {
-        Err(TailError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
+    super::tail::until_stopped(printing, stop).await
 }
 
 fn note_history(s: &Stored) {
@@ -75,117 +66,143 @@ fn note_history(s: &Stored) {
     }
 }
 
-/// What is stored from `start` up to the last message when the stream was first asked.
-async fn stored_records(
-    client: &async_nats::Client,
-    options: &NatsOptions,
-    start: StartAt,
-    select: &Select,
-    out: &mut impl Write,
-) -> Result<(), TailError> {
-    let head = stored(client, options).await?;
-    note_history(&head);
-    let mut reader = Reader::open(client, options, start).await?;
-    if reader.pending_at_start == 0 || head.messages == 0 {
-        return Ok(());
-    }
-    loop {
-        let read = reader.next().await?;
-        if read.seq > head.last_seq {
-            break;
-        }
-        if select.admits(&read.line) {
-            writeln!(out, "{}", read.line).map_err(TailError::Output)?;
-        }
-        if read.seq >= head.last_seq || read.pending == 0 {
-            break;
-        }
-    }
-    out.flush().map_err(TailError::Output)
+/// A tail's connection, stream and selection.
+struct Tailing<'a> {
+    client: &'a async_nats::Client,
+    options: &'a NatsOptions,
+    select: &'a Select,
 }
 
-/// What the connection is doing, said once per change.
-struct Link {
-    up: bool,
-}
-
-impl Link {
-    /// `Some(up)` when the state changed since the last look.
-    fn changed(&mut self, client: &async_nats::Client) -> Option<bool> {
-        let up = client.connection_state() == State::Connected;
-        (up != self.up).then(|| {
-            self.up = up;
-            up
-        })
+impl Tailing<'_> {
+    /// What is stored from `start` up to the last message when the stream was first asked.
+    async fn stored(&self, start: StartAt, out: &mut impl Write) -> Result<(), TailError> {
+        let head = stored(self.client, self.options).await?;
+        note_history(&head);
+        let mut reader = Reader::open(self.client, self.options, start).await?;
+        if reader.pending_at_start == 0 || head.messages == 0 {
+            return Ok(());
+        }
+        loop {
+            let read = reader.next().await?;
+            if read.seq > head.last_seq {
+                break;
+            }
+            if self.select.admits(&read.line) {
+                writeln!(out, "{}", read.line).map_err(TailError::Output)?;
+            }
+            if read.seq >= head.last_seq || read.pending == 0 {
+                break;
+            }
+        }
+        out.flush().map_err(TailError::Output)
     }
-}
 
-/// Opens a reader, retrying until the stream can be read (it may not exist before the first receiver starts).
-async fn open_retrying(
-    client: &async_nats::Client,
-    options: &NatsOptions,
-    start: StartAt,
-    mut failed: impl FnMut(&ReadError),
-) -> Reader {
-    let mut wait = RETRY_START;
-    loop {
-        match Reader::open(client, options, start).await {
-            Ok(r) => return r,
-            Err(e) => {
-                failed(&e);
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(RETRY_MAX);
+    async fn follow(&self, start: StartAt, out: &mut impl Write) -> Result<(), TailError> {
+        if let Ok(head) = stored(self.client, self.options).await {
+            note_history(&head);
+        }
+        let mut follower = Follower::new(self.client, self.options, start);
+        loop {
+            match follower.next().await {
+                Followed::Read(Read { line, .. }) => {
+                    if self.select.admits(&line) {
+                        writeln!(out, "{line}").and_then(|()| out.flush()).map_err(TailError::Output)?;
+                    }
+                }
+                Followed::Lost(why) => eprintln!("glwatch: {why}; retrying every {}s at most", RETRY_MAX.as_secs()),
+                Followed::Back => eprintln!(
+                    "glwatch: reconnected to NATS at {}, resuming after stream seq {}",
+                    self.options.servers.join(","),
+                    follower.last.unwrap_or(0)
+                ),
             }
         }
     }
 }
 
-async fn follow(
-    client: &async_nats::Client,
-    options: &NatsOptions,
+/// What following the stream has to say.
+enum Followed {
+    Read(Read),
+    /// Reading stopped (the connection, or the stream); the follower keeps trying. Said once per outage.
+    Lost(String),
+    /// Reading again after a loss.
+    Back,
+}
+
+/// Follows the stream from a start position across lost connections and failed consumers, resuming after the
+/// last stream sequence it handed out, so nothing is missed or repeated.
+struct Follower<'a> {
+    client: &'a async_nats::Client,
+    options: &'a NatsOptions,
     start: StartAt,
-    select: &Select,
-    out: &mut impl Write,
-) -> Result<(), TailError> {
-    let target = options.servers.join(",");
-    if let Ok(head) = stored(client, options).await {
-        note_history(&head);
+    reader: Option<Reader>,
+    last: Option<u64>,
+    up: bool,
+    look: tokio::time::Interval,
+    wait: Duration,
+}
+
+impl<'a> Follower<'a> {
+    fn new(client: &'a async_nats::Client, options: &'a NatsOptions, start: StartAt) -> Follower<'a> {
+        let look = tokio::time::interval(LOOK);
+        Follower { client, options, start, reader: None, last: None, up: true, look, wait: RETRY_START }
     }
-    let mut said = false;
-    let say = |e: &ReadError, said: &mut bool| {
-        if !*said {
-            eprintln!("glwatch: {e}; retrying every {}s at most", RETRY_MAX.as_secs());
-            *said = true;
-        }
-    };
-    let mut reader = open_retrying(client, options, start, |e| say(e, &mut said)).await;
-    let mut last: Option<u64> = None;
-    let mut link = Link { up: true };
-    let mut look = tokio::time::interval(LOOK);
-    loop {
-        tokio::select! {
-            read = reader.next() => match read {
-                Ok(Read { seq, line, .. }) => {
-                    last = Some(seq);
-                    if select.admits(&line) {
-                        writeln!(out, "{line}").and_then(|()| out.flush()).map_err(TailError::Output)?;
+
+    /// `Some(Lost)` the first time in an outage.
+    fn lost(&mut self, why: String) -> Option<Followed> {
+        std::mem::replace(&mut self.up, false).then_some(Followed::Lost(why))
+    }
+
+    async fn next(&mut self) -> Followed {
+        loop {
+            let Some(reader) = &mut self.reader else {
+                let start = self.last.map_or(self.start, StartAt::After);
+                match Reader::open(self.client, self.options, start).await {
+                    Ok(r) => {
+                        self.reader = Some(r);
+                        self.wait = RETRY_START;
+                        if !std::mem::replace(&mut self.up, true) {
+                            return Followed::Back;
+                        }
+                    }
+                    Err(e) => {
+                        let said = self.lost(e.to_string());
+                        tokio::time::sleep(self.wait).await;
+                        self.wait = (self.wait * 2).min(RETRY_MAX);
+                        if let Some(said) = said {
+                            return said;
+                        }
                     }
                 }
-                Err(e) => {
-                    let resume = last.map_or(start, StartAt::After);
-                    let mut said = false;
-                    say(&e, &mut said);
-                    reader = open_retrying(client, options, resume, |e| say(e, &mut said)).await;
+                continue;
+            };
+            tokio::select! {
+                read = reader.next() => match read {
+                    Ok(read) => {
+                        self.last = Some(read.seq);
+                        return Followed::Read(read);
+                    }
+                    Err(e) => {
+                        self.reader = None;
+                        if let Some(said) = self.lost(e.to_string()) {
+                            return said;
+                        }
+                    }
+                },
+                _ = self.look.tick() => {
+                    let up = self.client.connection_state() == State::Connected;
+                    if up && !self.up {
+                        self.up = true;
+                        return Followed::Back;
+                    }
+                    if !up {
+                        let why = format!("lost the connection to NATS at {}", self.options.servers.join(","));
+                        if let Some(said) = self.lost(why) {
+                            return said;
+                        }
+                    }
                 }
-            },
-            _ = look.tick() => match link.changed(client) {
-                Some(false) => eprintln!("glwatch: lost the connection to NATS at {target}; reconnecting"),
-                Some(true) => eprintln!(
-                    "glwatch: reconnected to NATS at {target}, resuming after stream seq {}",
-                    last.unwrap_or(0)
-                ),
-                None => {}
-            },
+            }
         }
     }
 }
@@ -219,60 +236,34 @@ async fn run_feed(options: &NatsOptions, retain: usize, tx: &mpsc::Sender<Feed>)
             }
         }
     };
-    say(Feed::Link(LinkState::Loading)).await;
-    if head.messages > 0 {
+    // History is what the stream held when asked: up to its last message then.
+    let mut loading = head.messages > 0 && retain > 0;
+    if loading {
+        say(Feed::Link(LinkState::Loading)).await;
         say(Feed::Notice(super::attach::history_note(head.first_seq, None))).await;
-    }
-    let tx_err = tx.clone();
-    let mut reader = open_retrying(&client, options, StartAt::Last(retain as u64), |e| {
-        let _ = tx_err.try_send(Feed::Link(LinkState::Reconnecting(e.to_string())));
-    })
-    .await;
-    let mut loading = reader.pending_at_start > 0 && head.messages > 0;
-    if !loading {
+    } else {
         say(Feed::Link(LinkState::Connected)).await;
     }
-    let mut last: Option<u64> = None;
-    let mut link = Link { up: true };
-    let mut look = tokio::time::interval(LOOK);
+    let mut follower = Follower::new(&client, options, StartAt::Last(retain as u64));
     loop {
-        tokio::select! {
-            read = reader.next() => match read {
-                Ok(Read { seq, line, pending }) => {
-                    last = Some(seq);
-                    let Ok(record) = Record::from_line(&line) else { continue };
-                    if loading && seq <= head.last_seq {
-                        say(Feed::History(record)).await;
-                        if seq >= head.last_seq || pending == 0 {
-                            loading = false;
-                            say(Feed::Link(LinkState::Connected)).await;
-                        }
-                    } else {
-                        if loading {
-                            loading = false;
-                            say(Feed::Link(LinkState::Connected)).await;
-                        }
-                        say(Feed::Record(record)).await;
-                    }
-                }
-                Err(e) => {
-                    say(Feed::Link(LinkState::Reconnecting(e.to_string()))).await;
-                    let resume = last.map_or(StartAt::Last(retain as u64), StartAt::After);
-                    let tx_err = tx.clone();
-                    reader = open_retrying(&client, options, resume, |e| {
-                        let _ = tx_err.try_send(Feed::Link(LinkState::Reconnecting(e.to_string())));
-                    })
-                    .await;
-                    if !loading {
+        match follower.next().await {
+            Followed::Read(Read { seq, line, pending }) => {
+                let Ok(record) = Record::from_line(&line) else { continue };
+                if loading && seq <= head.last_seq {
+                    say(Feed::History(record)).await;
+                    if seq >= head.last_seq || pending == 0 {
+                        loading = false;
                         say(Feed::Link(LinkState::Connected)).await;
                     }
+                } else {
+                    if std::mem::take(&mut loading) {
+                        say(Feed::Link(LinkState::Connected)).await;
+                    }
+                    say(Feed::Record(record)).await;
                 }
-            },
-            _ = look.tick() => match link.changed(&client) {
-                Some(false) => say(Feed::Link(LinkState::Reconnecting("NATS disconnected".into()))).await,
-                Some(true) if !loading => say(Feed::Link(LinkState::Connected)).await,
-                _ => {}
-            },
+            }
+            Followed::Lost(why) => say(Feed::Link(LinkState::Reconnecting(why))).await,
+            Followed::Back => say(Feed::Link(if loading { LinkState::Loading } else { LinkState::Connected })).await,
         }
     }
 }
