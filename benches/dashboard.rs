@@ -88,6 +88,7 @@ fn info() -> Info {
         utc_offset: time::UtcOffset::UTC,
         banner: None,
         attached: None,
+        nats: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn info() -> Info {
         utc_offset: time::UtcOffset::UTC,
         banner: None,
         attached: None,
+        nats: None,
     }
 }
 

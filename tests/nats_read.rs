@@ -289,7 +289,6 @@ async fn destination() -> (String, Arc<Mutex<Vec<String>>>) {
 /// One receiver's routes reading the stream: its own data directory, its own connection.
 async fn routes_on(nats: &Nats, data_dir: PathBuf, url: &str) -> glwatch::routes::Routes {
     let options = glwatch::broker::NatsOptions { servers: vec![nats.url()], ..Default::default() };
-    let client = glwatch::broker::connect(&options).await.unwrap();
     let config = glwatch::routes::config::forward(url).unwrap();
     glwatch::routes::Routes::start(
         vec![config],
@@ -299,7 +298,7 @@ async fn routes_on(nats: &Nats, data_dir: PathBuf, url: &str) -> glwatch::routes
             data_dir,
             last_seq: 0,
             backoff_base: std::time::Duration::from_millis(50),
-            nats: Some(glwatch::routes::nats::NatsRoutes { client, options }),
+            nats: Some(glwatch::routes::nats::NatsRoutes { options }),
         },
     )
     .unwrap()

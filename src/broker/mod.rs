@@ -1,7 +1,11 @@
 //! NATS JetStream as the shared log of several receivers: connection options and connecting with glwatch's own
 //! rustls client configuration (ring), so no process-wide crypto provider is needed.
 
+pub mod publish;
 pub mod read;
+pub mod stream;
+
+pub use publish::{NatsPublisher, NatsStatus};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +75,12 @@ pub enum BrokerError {
     Tls(String),
     #[error("cannot connect to NATS at {servers}: {error}")]
     Connect { servers: String, error: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("NATS stream {stream}: {error}")]
+    Stream { stream: String, error: String },
+    #[error("NATS stream {stream} is not as asked: {differences}")]
+    StreamDiffers { stream: String, differences: String },
 }
 
 /// Connects to the seed list. Reconnects are automatic and unbounded afterwards; the first connection is retried in
@@ -92,7 +102,15 @@ pub async fn connect(options: &NatsOptions) -> Result<async_nats::Client, Broker
         .name("glwatch")
         .retry_on_initial_connect()
         .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(5));
+        .connection_timeout(Duration::from_secs(5))
+        // The log says when the link drops and comes back; the state itself is read from the client.
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+                async_nats::Event::Connected => tracing::info!("NATS connected"),
+                other => tracing::info!("NATS: {other}"),
+            }
+        });
     // Built only when TLS can be in play: the platform roots may be missing on a host that uses plain nats://.
     if options.ca.is_some() || options.servers.iter().any(|s| s.starts_with("tls://")) {
         let mut tls = tls_config(&trust).map_err(|e| BrokerError::Tls(e.to_string()))?;

@@ -50,6 +50,7 @@ pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
         generated_secret: None,
         banner: None,
         attached: Some(target),
+        nats: None,
     };
     let outcome = tokio::select! {
         r = glwatch::tui::run(ctx) => r,

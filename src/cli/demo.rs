@@ -86,6 +86,7 @@ pub async fn run(args: DemoArgs, dir: &Path, log_path: PathBuf, utc_offset: time
         // The demo keeps nothing, and serves nothing beyond its own receiver.
         watch: None,
         routes: None,
+        nats: None,
     };
     let rate = args.rate;
     dashboard_over_receiver(config, Some(identity), journal, screen, move |started, stop| {

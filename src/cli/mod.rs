@@ -5,6 +5,7 @@ pub mod attach;
 pub mod demo;
 pub mod export;
 pub mod logging;
+pub mod nats;
 pub mod routes;
 pub mod run;
 pub mod send;
@@ -494,6 +495,10 @@ pub struct RunArgs {
     /// Where logs go while the dashboard is on screen. Default: DIR/glwatch.log of --data-dir.
     #[arg(long, env = "GLWATCH_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Publish accepted events into NATS JetStream (see the README, "Several receivers").
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 impl ExportArgs {
@@ -571,7 +576,8 @@ impl RunArgs {
             retention: glwatch::journal::Retention {
                 keep: self.journal_keep,
                 max_size: self.journal_max_size,
-                routes_dir: Some(self.data_dir.join("routes")),
+                // With --nats the routes read the stream; their cursors are stream sequences, not the journal's.
+                routes_dir: self.nats.nats.is_empty().then(|| self.data_dir.join("routes")),
             },
         })
     }
@@ -757,7 +763,6 @@ pub struct NatsArgs {
 }
 
 impl NatsArgs {
-    #[allow(dead_code)] // the receiver's and readers' wiring comes next
     pub fn options(&self) -> glwatch::broker::NatsOptions {
         glwatch::broker::NatsOptions {
             servers: self.nats.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),

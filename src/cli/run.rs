@@ -268,6 +268,10 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail_with(super::routes::USAGE, &e),
     };
+    let nats = match super::nats::start(&args).await {
+        Ok(n) => n,
+        Err(e) => return fail(&e),
+    };
     let watch = Watch::new(journal.last_seq);
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(StdoutSink::new())];
     sinks.extend(watch.sinks());
@@ -275,7 +279,8 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
     let journal_notices = journal.notices;
     let journal_ref = watch_journal(&args);
     let store = watch.meter(journal.store, journal_ref.as_ref().map(|j| j.base.as_path()));
-    let (pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let (publisher, nats_notice) = split_nats(nats, Some(&watch));
+    let (pipeline, committer) = Pipeline::start_publishing(store, sinks, journal.dedup, publisher);
     let pipeline = pipeline.with_metrics(watch.metrics.clone());
     let started = match start(config, pipeline.clone()).await {
         Ok(s) => s,
@@ -292,7 +297,7 @@ pub async fn run_headless(mut args: RunArgs) -> ExitCode {
         print_generated_secret(secret);
     }
     // After the listen and certificate lines, so the first lines keep their place whatever the journal says.
-    for notice in &journal_notices {
+    for notice in journal_notices.iter().chain(&nats_notice) {
         eprintln!("glwatch: {notice}");
     }
     wait_for_signal().await;
@@ -324,6 +329,10 @@ pub async fn run_dashboard(args: RunArgs, utc_offset: time::UtcOffset) -> ExitCo
             Ok(r) => r,
             Err(e) => return fail_with(super::routes::USAGE, &e),
         },
+        nats: match super::nats::start(&args).await {
+            Ok(n) => n,
+            Err(e) => return fail(&e),
+        },
     };
     dashboard_over_receiver(config, None, journal, screen, |_, _| std::future::ready(None)).await
 }
@@ -345,6 +354,20 @@ pub struct Screen {
     pub watch: Option<(WatchOptions, Option<JournalRef>)>,
     /// Routes forwarding events onward, already started.
     pub routes: Option<glwatch::routes::Routes>,
+    /// The NATS JetStream publisher with `--nats`, connected and its stream checked.
+    pub nats: Option<glwatch::broker::publish::Started>,
+}
+
+/// The publisher for the pipeline and the banner's NATS line; the state goes to the metrics and /healthz.
+fn split_nats(
+    nats: Option<glwatch::broker::publish::Started>,
+    watch: Option<&Watch>,
+) -> (Option<Box<dyn glwatch::pipeline::Publisher>>, Option<String>) {
+    let Some(nats) = nats else { return (None, None) };
+    if let Some(w) = watch {
+        w.metrics.watch_nats(nats.status.clone());
+    }
+    (Some(Box::new(nats.publisher)), Some(nats.notice))
 }
 
 /// Starts the receiver (with `identity`, else the configured or default certificate), runs the dashboard over it
@@ -374,7 +397,9 @@ where
         store = w.meter(store, journal_ref.as_ref().map(|j| j.base.as_path()));
         w.metrics.count_dashboard_drops(screen_dropped.clone());
     }
-    let (mut pipeline, committer) = Pipeline::start(store, sinks, journal.dedup);
+    let nats_status = screen.nats.as_ref().map(|n| n.status.clone());
+    let (publisher, nats_notice) = split_nats(screen.nats.take(), watch.as_ref());
+    let (mut pipeline, committer) = Pipeline::start_publishing(store, sinks, journal.dedup, publisher);
     if let Some(w) = &watch {
         pipeline = pipeline.with_metrics(w.metrics.clone());
     }
@@ -406,6 +431,10 @@ where
         eprintln!("glwatch: {notice}");
         tracing::warn!("{notice}");
     }
+    if let Some(notice) = &nats_notice {
+        eprintln!("glwatch: {notice}");
+        tracing::info!("{notice}");
+    }
     let ctx = glwatch::tui::DashboardContext {
         records,
         history: journal.history,
@@ -421,6 +450,7 @@ where
         generated_secret: started.generated_secret.clone().filter(|_| screen.show_generated_secret),
         banner: screen.banner,
         attached: None,
+        nats: nats_status,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let beside = alongside(&started, stopped);

@@ -4,14 +4,17 @@
 //! Every request that produces records sends them here over a bounded channel. The committer takes whatever is
 //! queued at once, writes it all, syncs once if any of it must be durable, then answers everyone. Requests that
 //! arrive during an fsync queue up and share the next one: this is the group commit that keeps durability cheap.
-//! The duplicate window and the outputs (sinks) live in their own files.
+//! The duplicate window, the outputs (sinks) and the publisher (a broker such as NATS JetStream, written after the
+//! journal and acknowledged before anyone is answered) live in their own files.
 
 mod channel_sink;
 mod dedup;
+mod publisher;
 mod stdout_sink;
 
 pub use channel_sink::ChannelSink;
 pub use dedup::DedupWindow;
+pub use publisher::{Outgoing, Publisher};
 pub use stdout_sink::StdoutSink;
 
 use crate::cloudevent::ParsedEvent;
@@ -59,6 +62,8 @@ pub struct Committed {
 pub enum CommitError {
     #[error("journal unavailable: {0}")]
     Store(String),
+    #[error("NATS: {0}")]
+    Broker(String),
     #[error("glwatch is shutting down")]
     Closed,
 }
@@ -134,6 +139,17 @@ impl Pipeline {
         sinks: Vec<Box<dyn Sink>>,
         dedup: DedupWindow,
     ) -> (Pipeline, Committer) {
+        Self::start_publishing(store, sinks, dedup, None)
+    }
+
+    /// Like [`Pipeline::start`], and every group's new events are published after the journal's write; a
+    /// delivery is answered only once the publisher holds all of them.
+    pub fn start_publishing(
+        store: Option<Box<dyn Store>>,
+        sinks: Vec<Box<dyn Sink>>,
+        dedup: DedupWindow,
+        publisher: Option<Box<dyn Publisher>>,
+    ) -> (Pipeline, Committer) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PipelineStats::default());
         let (finished, done) = std::sync::mpsc::channel();
@@ -141,7 +157,7 @@ impl Pipeline {
             .name("glwatch-committer".into())
             .spawn(move || {
                 let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
-                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq }.run();
+                CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, publisher }.run();
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
@@ -197,6 +213,7 @@ struct CommitLoop {
     /// The number the next record gets. Not taken back when a group fails: a reader may already have seen the
     /// group's lines in the file before they were cut, and a number must never stand for two records.
     next_seq: u64,
+    publisher: Option<Box<dyn Publisher>>,
 }
 
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
@@ -244,19 +261,37 @@ impl CommitLoop {
             Some(store) => store.append(&buf).and_then(|_| if durable { store.sync() } else { Ok(()) }),
             None => Ok(()),
         };
+        // The journal first, then the broker: what the broker holds is always in the journal too.
+        let result = result.map_err(|e| CommitError::Store(e.to_string())).and_then(|()| self.publish(&pending, &buf));
         match result {
-            Ok(()) => {
+            Ok(held) => {
                 // The buffer holds exactly these lines in this order; emit them without serialising twice.
                 let mut lines = Lines(&buf);
-                for p in &pending {
-                    for r in &p.records {
+                let mut held = held.into_iter();
+                for p in &mut pending {
+                    for r in &mut p.records {
                         let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
-                        self.emit(r, line);
+                        let fresh = matches!(r, Record::Event(e) if !e.duplicate);
+                        match r {
+                            // Another receiver took it first: a duplicate here too (the journal keeps this
+                            // receiver's first view of it).
+                            Record::Event(e) if fresh && held.next() == Some(true) => {
+                                e.duplicate = true;
+                                p.committed.accepted -= 1;
+                                p.committed.duplicates += 1;
+                                let line = r.to_line_seq(crate::record::line_seq(line.as_bytes()));
+                                self.emit(r, &line);
+                            }
+                            _ => self.emit(r, line),
+                        }
                     }
                 }
                 for (r, _) in &notes {
-                    let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
-                    self.emit(r, line);
+                    let line = lines.next().unwrap_or_default();
+                    if let Some(publisher) = self.publisher.as_mut() {
+                        publisher.note(r, line);
+                    }
+                    self.emit(r, std::str::from_utf8(line).unwrap_or_default());
                 }
                 self.flush();
                 for p in pending {
@@ -264,8 +299,11 @@ impl CommitLoop {
                 }
             }
             Err(e) => {
-                tracing::error!("journal write failed, refusing deliveries with 503 so GreenLake retries: {e}");
-                let reason = format!("journal unavailable: {e}");
+                // The publisher logs its own failures, at a bounded rate.
+                if let CommitError::Store(e) = &e {
+                    tracing::error!("journal write failed, refusing deliveries with 503 so GreenLake retries: {e}");
+                }
+                let reason = e.to_string();
                 for p in pending {
                     for (source, id) in &p.new_keys {
                         self.dedup.forget(source, id);
@@ -285,9 +323,9 @@ impl CommitLoop {
                         let line = rejected.to_line();
                         self.emit(&rejected, &line);
                     }
-                    let _ = p.ack.send(Err(CommitError::Store(e.to_string())));
+                    let _ = p.ack.send(Err(e.clone()));
                 }
-                // Notes were not journaled but the operator still sees them.
+                // Notes were not journaled (or not published) but the operator still sees them.
                 for (r, _) in &notes {
                     let line = r.to_line();
                     self.emit(r, &line);

@@ -97,6 +97,7 @@ fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group(
         rx,
         buf: Vec::new(),
         next_seq: 1,
+        publisher: None,
     };
     let note = Record::Rejected(RejectedRecord {
         source_name: None,
@@ -127,4 +128,56 @@ impl EventFieldsId {
     fn of(e: &EventRecord) -> String {
         crate::cloudevent::EventFields::from_raw(e.event.get()).id
     }
+}
+
+/// Says the broker already held ids starting with "held", fails while `down`, and keeps what it was sent.
+#[derive(Clone, Default)]
+struct Broker {
+    sent: Arc<Mutex<Vec<String>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Publisher for Broker {
+    fn publish(&mut self, events: &[Outgoing<'_>]) -> Result<Vec<bool>, String> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err("not connected".into());
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.extend(events.iter().map(|e| format!("{}/{}", e.source, e.id)));
+        assert!(events.iter().all(|e| !e.line.ends_with(b"\n") && e.line.starts_with(b"{\"seq\":")));
+        Ok(events.iter().map(|e| e.id.starts_with("held")).collect())
+    }
+}
+
+#[tokio::test]
+async fn the_broker_acknowledges_after_the_journal_and_its_duplicates_are_duplicates() {
+    let store = Memory::default();
+    let broker = Broker::default();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (p, committer) = Pipeline::start_publishing(
+        Some(Box::new(store.clone())),
+        vec![Box::new(Collect(lines.clone()))],
+        DedupWindow::new(10),
+        Some(Box::new(broker.clone())),
+    );
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    // Already in the broker (another receiver took it): answered as a duplicate, and shown as one.
+    assert_eq!(p.commit(delivery("held-1")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    // A local duplicate is not sent again.
+    assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    broker.down.store(true, Ordering::SeqCst);
+    assert!(matches!(p.commit(delivery("b")).await, Err(CommitError::Broker(_))));
+    broker.down.store(false, Ordering::SeqCst);
+    // Never acknowledged, so its retry is sent again and accepted.
+    assert_eq!(p.commit(delivery("b")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
+    drop(p);
+    committer.join();
+    assert_eq!(*broker.sent.lock().unwrap(), ["s/a", "s/held-1", "s/b"]);
+    let seen = lines.lock().unwrap();
+    let held = seen.iter().find(|l| l.contains("held-1")).unwrap();
+    assert!(held.contains("\"duplicate\":true") && crate::record::line_seq(held.as_bytes()) > 0, "{held}");
+    assert!(seen.iter().any(|l| l.contains("\"status\":503") && l.contains("NATS: not connected")), "{seen:?}");
+    // The journal was written first: it holds the refused group's line too.
+    let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();
+    assert_eq!(journal.lines().filter(|l| l.contains("\"id\":\"b\"")).count(), 2);
 }

@@ -21,10 +21,9 @@ use std::time::Duration;
 const ACK_WAIT: Duration = Duration::from_secs(30);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-/// The JetStream side of the routes: a connection and the stream's names.
+/// The JetStream side of the routes: where the stream is. Each route connects when it starts reading.
 #[derive(Debug, Clone)]
 pub struct NatsRoutes {
-    pub client: async_nats::Client,
     pub options: NatsOptions,
 }
 
@@ -37,6 +36,7 @@ pub struct NatsSource {
     route: String,
     nats: NatsRoutes,
     files: RouteFiles,
+    client: Option<async_nats::Client>,
     consumer: Option<PullConsumer>,
     messages: Option<Messages>,
     /// Handed out, not yet acknowledged, in stream order.
@@ -53,6 +53,7 @@ impl NatsSource {
             route: route.to_owned(),
             nats,
             files,
+            client: None,
             consumer: None,
             messages: None,
             held: VecDeque::new(),
@@ -76,8 +77,15 @@ impl NatsSource {
         }
     }
 
-    async fn stream(&self) -> Result<async_nats::jetstream::stream::Stream, String> {
-        let js = async_nats::jetstream::new(self.nats.client.clone());
+    async fn stream(&mut self) -> Result<async_nats::jetstream::stream::Stream, String> {
+        let client = match &self.client {
+            Some(c) => c.clone(),
+            None => {
+                let c = crate::broker::connect(&self.nats.options).await.map_err(|e| e.to_string())?;
+                self.client.insert(c).clone()
+            }
+        };
+        let js = async_nats::jetstream::new(client);
         js.get_stream(&self.nats.options.stream).await.map_err(|e| format!("stream {}: {e}", self.nats.options.stream))
     }
 

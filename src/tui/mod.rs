@@ -78,6 +78,8 @@ pub struct DashboardContext {
     /// The endpoint this dashboard is attached to (`glwatch attach`), shown in the header instead of the
     /// receiver's address.
     pub attached: Option<String>,
+    /// The NATS link the receiver publishes through (`--nats`), read live for the header.
+    pub nats: Option<Arc<crate::broker::NatsStatus>>,
 }
 
 /// Why the dashboard stopped on an error: what it was doing, and the terminal's error.
@@ -120,8 +122,10 @@ pub async fn run(ctx: DashboardContext) -> Result<(), DashboardError> {
         generated_secret,
         banner,
         attached,
+        nats,
     } = ctx;
-    let info = Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached };
+    let info =
+        Info { listen_url, fingerprint, cert, secret_state, log_path, export_dir, utc_offset, banner, attached, nats };
     let mut app = App::new(info, retain);
     if let Some(secret) = generated_secret {
         app.update(Action::ShowSecret(secret));

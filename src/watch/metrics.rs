@@ -32,7 +32,8 @@ struct OutcomeLabel {
 
 /// Every metric glwatch exposes. Counters are registered without `_total`: the OpenMetrics encoder adds it.
 pub struct Metrics {
-    registry: Registry,
+    /// Locked to register the NATS metrics once the link is set up, after the metrics were shared.
+    registry: std::sync::Mutex<Registry>,
     events: Family<VerifiedByLabel, Counter>,
     duplicates: Counter,
     rejected: Family<StatusLabel, Counter>,
@@ -52,7 +53,18 @@ pub struct Metrics {
     last_event_unix: AtomicI64,
     /// False after the journal's last write or sync failed; true again after one succeeds.
     journal_ok: AtomicBool,
+    /// The NATS link with `--nats`: its counters are copied in when scraped.
+    nats: std::sync::Mutex<Option<NatsMetrics>>,
     started: Instant,
+}
+
+/// The NATS metrics, registered only when glwatch publishes, and the state they are read from.
+struct NatsMetrics {
+    status: Arc<crate::broker::NatsStatus>,
+    connected: Gauge,
+    published: Counter,
+    duplicates: Counter,
+    failures: Counter,
 }
 
 impl Metrics {
@@ -101,7 +113,7 @@ impl Metrics {
             dashboard_dropped.clone(),
         );
         Arc::new(Metrics {
-            registry,
+            registry: std::sync::Mutex::new(registry),
             events,
             duplicates,
             rejected,
@@ -117,6 +129,7 @@ impl Metrics {
             cert: std::sync::Mutex::new(None),
             last_event_unix: AtomicI64::new(0),
             journal_ok: AtomicBool::new(true),
+            nats: std::sync::Mutex::new(None),
             started: Instant::now(),
         })
     }
@@ -133,10 +146,68 @@ impl Metrics {
         if let Some(t) = self.certificate_expiry() {
             self.certificate_expiry.set(t);
         }
+        if let Some(n) = self.nats.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            n.connected.set(i64::from(n.status.ready()));
+            let catch_up = |counter: &Counter, now: u64| counter.inc_by(now.saturating_sub(counter.get()));
+            catch_up(&n.published, n.status.published());
+            catch_up(&n.duplicates, n.status.duplicates());
+            catch_up(&n.failures, n.status.failures());
+        }
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(
+            &mut out,
+            &self.registry.lock().unwrap_or_else(|p| p.into_inner()),
+        );
         out
+    }
+
+    /// Serves the NATS link's state: `glwatch_nats_connected` and its publish counters.
+    pub fn watch_nats(&self, status: Arc<crate::broker::NatsStatus>) {
+        let n = NatsMetrics {
+            status,
+            connected: Gauge::default(),
+            published: Counter::default(),
+            duplicates: Counter::default(),
+            failures: Counter::default(),
+        };
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(
+            "glwatch_nats_connected",
+            "1 while NATS is connected and the stream is there, so deliveries can be acknowledged",
+            n.connected.clone(),
+        );
+        registry.register("glwatch_nats_published", "Events the JetStream stream took", n.published.clone());
+        registry.register(
+            "glwatch_nats_duplicates",
+            "Events the JetStream stream already held (taken by another receiver, or before a 503)",
+            n.duplicates.clone(),
+        );
+        registry.register(
+            "glwatch_nats_publish_failures",
+            "Groups of deliveries answered 503 because JetStream did not acknowledge them",
+            n.failures.clone(),
+        );
+        *self.nats.lock().unwrap_or_else(|p| p.into_inner()) = Some(n);
+    }
+
+    /// The NATS link for /healthz, when glwatch publishes: whether deliveries can be acknowledged, and why not.
+    pub fn nats_health(&self) -> Option<serde_json::Value> {
+        let nats = self.nats.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &nats.as_ref()?.status;
+        Some(serde_json::json!({
+            "state": s.state(),
+            "servers": s.servers,
+            "stream": s.stream,
+            "published": s.published(),
+            "publish_failures": s.failures(),
+            "last_error": s.last_error(),
+        }))
+    }
+
+    /// False while NATS is configured but cannot acknowledge deliveries (they are answered 503).
+    pub fn nats_ok(&self) -> bool {
+        self.nats.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(true, |n| n.status.ready())
     }
 
     /// Reports the expiry of this certificate, as it is reloaded.

@@ -220,13 +220,11 @@ async fn records(state: &Arc<State>, query: Query) -> Response<Body> {
 
 fn health(state: &Arc<State>) -> Response<Body> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let journal = match (&state.journal, state.metrics.journal_ok()) {
-        (None, _) => "none",
-        (Some(_), true) => "writable",
-        (Some(_), false) => "failing",
-    };
+    let journal =
+        state.journal.as_ref().map_or("none", |_| if state.metrics.journal_ok() { "writable" } else { "failing" });
+    let healthy = journal != "failing" && state.metrics.nats_ok();
     let body = serde_json::json!({
-        "status": if journal == "failing" { "unhealthy" } else { "ok" },
+        "status": if healthy { "ok" } else { "unhealthy" },
         "uptime_seconds": state.metrics.uptime().as_secs(),
         "last_event_age_seconds": state.metrics.last_event_unix().map(|t| (now - t).max(0)),
         "journal": journal,
@@ -235,8 +233,9 @@ fn health(state: &Arc<State>) -> Response<Body> {
         }),
         "certificate_expires_in_seconds": state.metrics.certificate_expiry().map(|t| t - now),
         "last_seq": state.hub.head(),
+        "nats": state.metrics.nats_health(),
     });
-    let status = if journal == "failing" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut response = text(status, &format!("{body}\n"));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -46,6 +46,8 @@ pub struct Info {
     pub banner: Option<String>,
     /// The endpoint this dashboard is attached to, instead of running a receiver.
     pub attached: Option<String>,
+    /// The NATS link the receiver publishes through, read live.
+    pub nats: Option<std::sync::Arc<crate::broker::NatsStatus>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

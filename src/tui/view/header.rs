@@ -139,6 +139,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         first.push(Span::styled("  secret ", dim()));
         first.push(Span::raw(info.secret_state.clone()));
+        if let Some(nats) = &info.nats {
+            first.push(Span::styled("  nats ", dim()));
+            let color = if nats.ready() { Color::Green } else { Color::Red };
+            first
+                .push(Span::styled(format!("● {}", nats.state()), Style::new().fg(color).add_modifier(Modifier::BOLD)));
+        }
     }
     if let Some(banner) = &info.banner {
         first.push(Span::raw("  "));

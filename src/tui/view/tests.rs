@@ -30,6 +30,7 @@ pub fn info() -> Info {
         utc_offset: UtcOffset::UTC,
         banner: None,
         attached: None,
+        nats: None,
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) fn info() -> Info {
         utc_offset: UtcOffset::UTC,
         banner: None,
         attached: None,
+        nats: None,
     }
 }
 
