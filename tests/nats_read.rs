@@ -6,98 +6,14 @@
 mod common;
 
 use async_nats::jetstream;
+use common::nats::Nats;
 use common::tmux::Tmux;
 use common::*;
 use glwatch::record::Record;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-
-/// A `nats-server -js` of our own: loopback, a port the server picks, its store in a temporary directory.
-struct Nats {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-/// Whether `nats-server` can be run; a test without it says why and passes, unless CI requires it.
-fn have_nats_server() -> bool {
-    let found = Command::new("nats-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if found.is_ok() {
-        return true;
-    }
-    if std::env::var("GLWATCH_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-        panic!("nats-server is not installed and GLWATCH_REQUIRE_EXTERNAL=1 (.ci/run installs it)");
-    }
-    eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
-    false
-}
-
-impl Nats {
-    fn start() -> Option<Nats> {
-        if !have_nats_server() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (child, port) = Nats::spawn(dir.path(), None);
-        Some(Nats { child, port, dir })
-    }
-
-    /// Runs the server on `port` (one it picks when `None`) and waits until it says where it listens.
-    fn spawn(dir: &Path, port: Option<u16>) -> (Child, u16) {
-        let ports = dir.join("ports");
-        let _ = std::fs::remove_dir_all(&ports);
-        std::fs::create_dir_all(&ports).unwrap();
-        let port_arg = port.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port_arg, "-sd"])
-            .arg(dir.join("store"))
-            .arg("-ports_file_dir")
-            .arg(&ports)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut found = None;
-        let ready = wait_until_blocking(WAIT, || {
-            found = std::fs::read_dir(&ports)
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-                .and_then(|v| v["nats"][0].as_str()?.rsplit(':').next()?.parse::<u16>().ok());
-            found.is_some()
-        });
-        assert!(ready, "nats-server did not start: {}", std::fs::read_to_string(dir.join("server.log")).unwrap());
-        (child, found.unwrap())
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The same server again: same port, same store.
-    fn restart(&mut self) {
-        self.kill();
-        self.child = Nats::spawn(self.dir.path(), Some(self.port)).0;
-    }
-
-    async fn jetstream(&self) -> jetstream::Context {
-        jetstream::new(async_nats::connect(self.url()).await.unwrap())
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// The stream as receivers create it: `glwatch.>`, file storage.
 async fn create_stream(js: &jetstream::Context) {
@@ -313,18 +229,7 @@ async fn a_route_on_two_receivers_forwards_each_event_once() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let first = routes_on(&nats, dirs[0].path().to_owned(), &url).await;
     let second = routes_on(&nats, dirs[1].path().to_owned(), &url).await;
-    // A new route starts with what arrives from now on: wait for its consumer before publishing.
-    let stream = js.get_stream("GLWATCH").await.unwrap();
-    let name = glwatch::routes::nats::consumer_name("forward");
-    let mut made = false;
-    for _ in 0..600 {
-        if stream.consumer_info(&name).await.is_ok() {
-            made = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(made, "the route's durable consumer {name} was never created");
+    wait_for_route(&js).await;
 
     let mut sent: Vec<String> = (0..30).map(|i| format!("ev-{i}")).collect();
     publish_events(&js, "ev", 30).await;
@@ -342,4 +247,71 @@ async fn a_route_on_two_receivers_forwards_each_event_once() {
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), got.len());
     first.stop();
     second.stop();
+}
+
+/// A new route starts with what arrives from now on: waits for its durable consumer before anything is sent.
+async fn wait_for_route(js: &jetstream::Context) {
+    let name = glwatch::routes::nats::consumer_name("forward");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(stream) = js.get_stream("GLWATCH").await {
+            if stream.consumer_info(&name).await.is_ok() {
+                return;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the route's durable consumer {name} was never created");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn event_id(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["event"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_receivers_on_one_stream_feed_one_tail_and_one_route_each_event_once() {
+    let Some(nats) = Nats::start() else { return };
+    let url = nats.url();
+    let (dest, got) = destination().await;
+    // Started before any receiver: it waits for the stream to exist.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_glwatch"))
+        .args(["tail", "-f", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let followed = lines(follow.stdout.take().unwrap());
+    let args = ["--secret", SECRET, "--nats", &url, "--forward", &dest];
+    let receivers = [Receiver::start(&args), Receiver::start(&args)];
+    wait_for_route(&nats.jetstream().await).await;
+
+    let ids: Vec<String> = (0..10).map(|i| format!("ev-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let reply = receivers[i % 2].client().post_signed(SECRET, &audit_event(id)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    // GreenLake retrying an event through the other receiver: acknowledged, stored and forwarded once.
+    let reply = receivers[1].client().post_signed(SECRET, &audit_event("ev-0")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // A last one: had the retry been stored or forwarded again, it would come before this.
+    let mut ids = ids;
+    ids.push("marker".into());
+    let reply = receivers[0].client().post_signed(SECRET, &audit_event("marker")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let seen: Vec<String> = (0..11).map(|_| followed.recv_timeout(WAIT).expect("a record followed")).collect();
+    assert_eq!(seen.iter().map(|l| event_id(l)).collect::<Vec<_>>(), ids);
+    for (n, line) in seen.iter().enumerate() {
+        assert_eq!(glwatch::record::line_seq(line.as_bytes()), n as u64 + 1, "{line}");
+    }
+    assert!(wait_until(WAIT, || got.lock().unwrap().len() >= 11).await, "{:?}", got.lock().unwrap());
+    assert_eq!(*got.lock().unwrap(), ids, "the route forwarded each event once, in order");
+
+    let (code, out, err) = tail(&[&url, "--last", "3"]);
+    assert_eq!((code, out), (0, seen[8..].to_vec()), "{err}");
+    let (code, out, err) = tail(&[&url, "--after", "9"]);
+    assert_eq!((code, out), (0, seen[9..].to_vec()), "{err}");
+    let _ = follow.kill();
+    let _ = follow.wait();
 }

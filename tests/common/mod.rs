@@ -1,6 +1,7 @@
 //! Test harness: runs the real `glwatch` binary in a temporary directory and talks to it over real TLS.
 #![allow(dead_code)]
 
+pub mod nats;
 pub mod tmux;
 
 use bytes::Bytes;
