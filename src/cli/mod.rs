@@ -722,13 +722,43 @@ mod tests {
     }
 }
 
-/// The `--nats*` options, shared by the receiver (publishing) and the readers (tail, attach).
+/// The receiver's `--nats*` options (publishing).
 #[derive(Args, Debug, Clone)]
 pub struct NatsArgs {
     /// NATS server(s) to publish accepted events to (JetStream), repeatable or comma-separated seed list.
     #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
     pub nats: Vec<String>,
 
+    #[command(flatten)]
+    pub conn: NatsConnArgs,
+
+    /// Stream replicas when glwatch creates the stream (3 on a three-node cluster).
+    #[arg(long, env = "GLWATCH_NATS_REPLICAS", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub nats_replicas: u64,
+
+    /// JetStream's duplicate window (Nats-Msg-Id dedup), GreenLake's retry span by default.
+    #[arg(long, env = "GLWATCH_NATS_DUPLICATE_WINDOW", value_name = "DURATION", default_value = "12h", value_parser = glwatch::units::parse_duration)]
+    pub nats_duplicate_window: std::time::Duration,
+
+    /// How long a delivery waits for JetStream's ack before it is answered 503.
+    #[arg(long, env = "GLWATCH_NATS_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = glwatch::units::parse_duration)]
+    pub nats_timeout: std::time::Duration,
+}
+
+impl NatsArgs {
+    pub fn options(&self) -> glwatch::broker::NatsOptions {
+        glwatch::broker::NatsOptions {
+            replicas: self.nats_replicas as usize,
+            duplicate_window: self.nats_duplicate_window,
+            timeout: self.nats_timeout,
+            ..self.conn.options(self.nats.iter().map(String::as_str))
+        }
+    }
+}
+
+/// The `--nats*` options of every NATS user: authentication, TLS and where the records are.
+#[derive(Args, Debug, Clone)]
+pub struct NatsConnArgs {
     /// NATS credentials file (JWT and nkey seed).
     #[arg(long, env = "GLWATCH_NATS_CREDS", value_name = "FILE", conflicts_with = "nats_token")]
     pub nats_creds: Option<PathBuf>,
@@ -748,32 +778,19 @@ pub struct NatsArgs {
     /// Subject prefix: PREFIX.event.<type>, PREFIX.challenge, PREFIX.rejected.
     #[arg(long, env = "GLWATCH_NATS_SUBJECT", value_name = "PREFIX", default_value = "glwatch")]
     pub nats_subject: String,
-
-    /// Stream replicas when glwatch creates the stream (3 on a three-node cluster).
-    #[arg(long, env = "GLWATCH_NATS_REPLICAS", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
-    pub nats_replicas: u64,
-
-    /// JetStream's duplicate window (Nats-Msg-Id dedup), GreenLake's retry span by default.
-    #[arg(long, env = "GLWATCH_NATS_DUPLICATE_WINDOW", value_name = "DURATION", default_value = "12h", value_parser = glwatch::units::parse_duration)]
-    pub nats_duplicate_window: std::time::Duration,
-
-    /// How long a delivery waits for JetStream's ack before it is answered 503.
-    #[arg(long, env = "GLWATCH_NATS_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = glwatch::units::parse_duration)]
-    pub nats_timeout: std::time::Duration,
 }
 
-impl NatsArgs {
-    pub fn options(&self) -> glwatch::broker::NatsOptions {
+impl NatsConnArgs {
+    /// The options for `servers` (blank ones left out), with the defaults for publishing.
+    pub fn options<'a>(&self, servers: impl Iterator<Item = &'a str>) -> glwatch::broker::NatsOptions {
         glwatch::broker::NatsOptions {
-            servers: self.nats.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            servers: servers.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             creds: self.nats_creds.clone(),
             token: self.nats_token.clone(),
             ca: self.nats_ca.clone(),
             stream: self.nats_stream.clone(),
             subject: self.nats_subject.clone(),
-            replicas: self.nats_replicas as usize,
-            duplicate_window: self.nats_duplicate_window,
-            timeout: self.nats_timeout,
+            ..Default::default()
         }
     }
 }
@@ -785,43 +802,13 @@ pub struct NatsReadArgs {
     #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
     pub nats: Vec<String>,
 
-    /// NATS credentials file (JWT and nkey seed), for a nats:// target.
-    #[arg(long, env = "GLWATCH_NATS_CREDS", value_name = "FILE", conflicts_with = "nats_token")]
-    pub nats_creds: Option<PathBuf>,
-
-    /// NATS authentication token, for a nats:// target.
-    #[arg(long, env = "GLWATCH_NATS_TOKEN", hide_env_values = true)]
-    pub nats_token: Option<String>,
-
-    /// CA certificate (PEM) that signed the NATS servers' certificates; turns TLS on.
-    #[arg(long, env = "GLWATCH_NATS_CA", value_name = "PEM")]
-    pub nats_ca: Option<PathBuf>,
-
-    /// JetStream stream the receivers publish to.
-    #[arg(long, env = "GLWATCH_NATS_STREAM", value_name = "NAME", default_value = "GLWATCH")]
-    pub nats_stream: String,
-
-    /// Subject prefix the receivers publish under.
-    #[arg(long, env = "GLWATCH_NATS_SUBJECT", value_name = "PREFIX", default_value = "glwatch")]
-    pub nats_subject: String,
+    #[command(flatten)]
+    pub conn: NatsConnArgs,
 }
 
 impl NatsReadArgs {
     /// The options for reading from `target` (tried first) and the extra --nats servers.
     pub fn options(&self, target: &str) -> glwatch::broker::NatsOptions {
-        let servers = std::iter::once(target)
-            .chain(self.nats.iter().map(|s| s.trim()))
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        glwatch::broker::NatsOptions {
-            servers,
-            creds: self.nats_creds.clone(),
-            token: self.nats_token.clone(),
-            ca: self.nats_ca.clone(),
-            stream: self.nats_stream.clone(),
-            subject: self.nats_subject.clone(),
-            ..Default::default()
-        }
+        self.conn.options(std::iter::once(target).chain(self.nats.iter().map(String::as_str)))
     }
 }
