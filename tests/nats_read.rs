@@ -225,7 +225,8 @@ async fn a_route_on_two_receivers_forwards_each_event_once() {
     let Some(nats) = Nats::start() else { return };
     let js = nats.jetstream().await;
     create_stream(&js).await;
-    let (url, got) = destination().await;
+    let (url, destination_ids) = destination().await;
+    let got = destination_ids.clone();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let first = routes_on(&nats, dirs[0].path().to_owned(), &url).await;
     let second = routes_on(&nats, dirs[1].path().to_owned(), &url).await;
@@ -245,6 +246,16 @@ async fn a_route_on_two_receivers_forwards_each_event_once() {
         [&first, &second].iter().map(|r| r.statuses[0].delivered.load(std::sync::atomic::Ordering::Relaxed)).sum();
     assert_eq!(delivered, 31);
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), got.len());
+
+    // `glwatch routes redeliver forward --from 1` on one receiver replays the stream once, not once per receiver.
+    let files = glwatch::routes::RouteFiles::new(dirs[0].path(), "forward");
+    files.request(&glwatch::routes::Redeliver::From(1)).unwrap();
+    let all = || destination_ids.lock().unwrap().len();
+    assert!(wait_until(WAIT, || all() >= 2 * sent.len()).await, "{:?}", destination_ids.lock().unwrap());
+    publish_events(&js, "after-replay", 1).await;
+    assert!(wait_until(WAIT, || all() > 2 * sent.len()).await);
+    let again = destination_ids.lock().unwrap()[sent.len()..].to_vec();
+    assert_eq!(again, [sent.clone(), vec!["after-replay-0".to_owned()]].concat());
     first.stop();
     second.stop();
 }

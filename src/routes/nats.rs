@@ -182,12 +182,16 @@ impl Source for NatsSource {
             Ok(Some(Err(e))) => {
                 use async_nats::jetstream::consumer::pull::MessagesErrorKind as Kind;
                 // A missed heartbeat is the client noticing an outage; it pulls again by itself once back.
-                if !matches!(e.kind(), Kind::MissingHeartbeat) {
-                    self.complain(&e.to_string());
-                    self.messages = None;
-                    self.consumer = None;
+                if matches!(e.kind(), Kind::MissingHeartbeat) {
+                    tokio::time::sleep(IDLE_LOOK / 4).await;
+                    return batch;
                 }
-                tokio::time::sleep(IDLE_LOOK / 4).await;
+                self.complain(&e.to_string());
+                self.messages = None;
+                self.consumer = None;
+                // A consumer deleted by `redeliver --from` on another receiver is created again there at once;
+                // waiting first lets this one find it rather than make one that starts from now.
+                tokio::time::sleep(IDLE_LOOK).await;
                 return batch;
             }
             Ok(None) => {
