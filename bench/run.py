@@ -286,8 +286,9 @@ def main():
 
 
 def notes_section():
-    notes = BENCH / "NOTES.md"
-    return notes.read_text() if notes.exists() else ""
+    # NATS.md is the section bench/nats.py writes: kept when this rewrites RESULTS.md.
+    parts = [BENCH / "NOTES.md", BENCH / "NATS.md"]
+    return "\n".join(p.read_text() for p in parts if p.exists())
 
 
 if __name__ == "__main__":

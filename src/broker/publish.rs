@@ -10,13 +10,15 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Publishes sent before their acks are awaited; below the context's 5,000 acks in flight, so a large group never
 /// waits on itself.
 const ACK_CHUNK: usize = 1024;
 /// How often the stream is looked for again while NATS was unreachable at start.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Pause before events not yet acknowledged are sent again.
+const RESEND_PAUSE: Duration = Duration::from_millis(100);
 /// Longest wait for a challenge or refusal to be handed to the client; they are not acknowledged.
 const NOTE_WAIT: Duration = Duration::from_millis(100);
 
@@ -99,6 +101,8 @@ pub struct NatsPublisher {
     timeout: Duration,
     /// The last group failed: the next success is logged, further failures are not.
     failing: bool,
+    /// When a group first found the link down.
+    down_since: Option<Instant>,
 }
 
 /// What [`start`] set up.
@@ -116,6 +120,9 @@ pub async fn start(options: &NatsOptions) -> Result<Started, BrokerError> {
     stream::validate(options)?;
     let client = super::connect(options).await?;
     let js = jetstream::ContextBuilder::new().timeout(options.timeout).build(client.clone());
+    // An ack lost in a reconnect or a leader election is waited for a fraction of the timeout, then the event is
+    // sent again (same message id) within it.
+    let publishing = jetstream::ContextBuilder::new().timeout(ack_wait(options.timeout)).build(client.clone());
     let status = Arc::new(NatsStatus {
         client: client.clone(),
         servers: options.servers.join(","),
@@ -140,25 +147,31 @@ pub async fn start(options: &NatsOptions) -> Result<Started, BrokerError> {
             format!("NATS {}: {described} {done}", status.servers)
         }
         Ok(Err(e @ (BrokerError::StreamDiffers { .. } | BrokerError::Invalid(_)))) => return Err(e),
-        Ok(Err(e)) => {
+        // Whichever timer fired first, a link that never came up is said as such.
+        Ok(Err(e)) if status.connected() => {
             tokio::spawn(ensure_later(js.clone(), options.clone(), status.clone()));
             format!("NATS {}: {e}; answering 503 until the {described} is there", status.servers)
         }
-        Err(_) => {
+        _ => {
             tokio::spawn(ensure_later(js.clone(), options.clone(), status.clone()));
             format!("NATS {} not reachable yet; answering 503 until it is and the {described} is there", status.servers)
         }
     };
     let publisher = NatsPublisher {
-        js,
+        js: publishing,
         client,
         runtime: tokio::runtime::Handle::current(),
         status: status.clone(),
         prefix: options.subject.clone(),
         timeout: options.timeout,
         failing: false,
+        down_since: None,
     };
     Ok(Started { publisher, status, notice })
+}
+
+fn ack_wait(timeout: Duration) -> Duration {
+    (timeout / 4).max(Duration::from_millis(200)).min(timeout)
 }
 
 /// Looks for (or creates) the stream until it is there as asked; a difference is logged each minute.
@@ -185,22 +198,44 @@ async fn ensure_later(js: jetstream::Context, options: NatsOptions, status: Arc<
 }
 
 impl NatsPublisher {
-    async fn publish_all(&self, events: &[Outgoing<'_>]) -> Result<Vec<bool>, String> {
-        let mut held = Vec::with_capacity(events.len());
-        for chunk in events.chunks(ACK_CHUNK) {
-            let mut acks = Vec::with_capacity(chunk.len());
-            for event in chunk {
-                let subject = stream::event_subject(&self.prefix, &event_type(event.record));
-                let message = PublishMessage::build()
-                    .message_id(stream::message_id(event.source, event.id))
-                    .payload(Bytes::copy_from_slice(event.line));
-                acks.push(self.js.send_publish(subject, message).await.map_err(|e| e.to_string())?);
+    /// Publishes until every event is acknowledged or `deadline` passes. Events not acknowledged are sent again
+    /// with the same message id (a leader election, a reconnect to another node): the stream keeps one copy.
+    /// `last` keeps the latest error, for the answer when the deadline passes first.
+    async fn publish_all(&self, events: &[Outgoing<'_>], last: &mut String) -> Vec<bool> {
+        let mut held: Vec<Option<bool>> = vec![None; events.len()];
+        let mut sent_before = vec![false; events.len()];
+        loop {
+            let todo: Vec<usize> = (0..events.len()).filter(|i| held[*i].is_none()).collect();
+            if todo.is_empty() {
+                return held.into_iter().map(Option::unwrap_or_default).collect();
             }
-            for ack in acks {
-                held.push(ack.await.map_err(|e| e.to_string())?.duplicate);
+            for chunk in todo.chunks(ACK_CHUNK) {
+                let mut acks = Vec::with_capacity(chunk.len());
+                for &i in chunk {
+                    let event = &events[i];
+                    let subject = stream::event_subject(&self.prefix, &event_type(event.record));
+                    let message = PublishMessage::build()
+                        .message_id(stream::message_id(event.source, event.id))
+                        .payload(Bytes::copy_from_slice(event.line));
+                    match self.js.send_publish(subject, message).await {
+                        Ok(ack) => acks.push((i, ack)),
+                        Err(e) => *last = e.to_string(),
+                    }
+                }
+                for (i, ack) in acks {
+                    match ack.await {
+                        // After a lost ack, "already held" most likely means our own earlier copy: it counts as
+                        // accepted here. The stream holds one copy either way.
+                        Ok(ack) => held[i] = Some(ack.duplicate && !sent_before[i]),
+                        Err(e) => *last = e.to_string(),
+                    }
+                }
             }
+            for &i in &todo {
+                sent_before[i] = true;
+            }
+            tokio::time::sleep(RESEND_PAUSE).await;
         }
-        Ok(held)
     }
 
     fn refuse(&mut self, error: String) -> Result<Vec<bool>, String> {
@@ -215,8 +250,11 @@ impl NatsPublisher {
 
 impl Publisher for NatsPublisher {
     fn publish(&mut self, events: &[Outgoing<'_>]) -> Result<Vec<bool>, String> {
-        // Fail at once rather than wait out the timeout for each group while the link is down.
-        if !self.status.connected() {
+        // A short drop (a node restarting, a reconnect to another one) is ridden out within the timeout; once the
+        // link has been down longer than that, answer at once rather than make every group wait it out.
+        if self.status.connected() {
+            self.down_since = None;
+        } else if self.down_since.get_or_insert_with(Instant::now).elapsed() >= self.timeout {
             return self.refuse("not connected".into());
         }
         if !self.status.stream_ready() {
@@ -224,10 +262,10 @@ impl Publisher for NatsPublisher {
         }
         let timeout = self.timeout;
         let runtime = self.runtime.clone();
+        let mut last = String::from("no answer");
         let result = runtime.block_on(async {
-            tokio::time::timeout(timeout, self.publish_all(events))
-                .await
-                .unwrap_or_else(|_| Err(format!("no ack within {}", humantime::format_duration(timeout))))
+            // The timer is made inside block_on: this thread is not one of the runtime's.
+            tokio::time::timeout(timeout, self.publish_all(events, &mut last)).await
         });
         match result {
             Ok(held) => {
@@ -240,7 +278,7 @@ impl Publisher for NatsPublisher {
                 }
                 Ok(held)
             }
-            Err(e) => self.refuse(e),
+            Err(_) => self.refuse(format!("no ack within {} ({last})", humantime::format_duration(timeout))),
         }
     }
 
@@ -255,7 +293,8 @@ impl Publisher for NatsPublisher {
         }
         let payload = Bytes::copy_from_slice(line);
         let client = &self.client;
-        let _ = self.runtime.block_on(tokio::time::timeout(NOTE_WAIT, client.publish(subject, payload)));
+        let _ =
+            self.runtime.block_on(async { tokio::time::timeout(NOTE_WAIT, client.publish(subject, payload)).await });
     }
 }
 

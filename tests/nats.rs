@@ -1,0 +1,364 @@
+//! Receivers publishing into real `nats-server -js` processes on loopback: acks before answers, dedupe across
+//! receivers, NATS down and back, and a three-node cluster with three replicas losing a node.
+
+mod common;
+
+use common::{audit_event, Receiver, SECRET, WAIT};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether `nats-server` can run here. Missing, the test says why and is skipped, unless the environment
+/// requires it (`.ci/run` sets GLWATCH_REQUIRE_EXTERNAL=1 and installs it): then it fails.
+fn nats_available() -> bool {
+    let found = Command::new("nats-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if found.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var("GLWATCH_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+        "`nats-server` is not installed and GLWATCH_REQUIRE_EXTERNAL=1: apt-get install nats-server (.ci/run does)"
+    );
+    eprintln!("skipped: `nats-server` is not installed (apt-get install nats-server; .ci/run installs it)");
+    false
+}
+
+/// One `nats-server -js` with its own store directory; killed when dropped. Restartable on the same port and
+/// store.
+struct Node {
+    name: String,
+    port: u16,
+    args: Vec<String>,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Node {
+    fn start(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> Node {
+        let port = free_port();
+        let store = dir.join(name);
+        let mut args: Vec<String> =
+            ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-n", name].iter().map(|s| s.to_string()).collect();
+        args.extend(["-sd".into(), store.display().to_string()]);
+        if let Some((own, all)) = cluster {
+            let routes: Vec<String> =
+                all.iter().filter(|p| **p != own).map(|p| format!("nats://127.0.0.1:{p}")).collect();
+            args.extend([
+                "--cluster_name".into(),
+                "glwatch-test".into(),
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{own}"),
+                "--routes".into(),
+                routes.join(","),
+            ]);
+        }
+        let mut node = Node { name: name.into(), port, args, child: None, log: dir.join(format!("{name}.log")) };
+        node.restart();
+        node
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server and waits until it takes connections.
+    fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new("nats-server")
+            .args(&self.args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let port = self.port;
+        let up = common::wait_until_blocking(WAIT, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(up, "nats-server {} did not listen: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A test's own view of the stream: connected with async-nats, as an operator's tool would.
+async fn jetstream(urls: &[String]) -> async_nats::jetstream::Context {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(urls.iter().map(|u| u.parse().unwrap()).collect::<Vec<async_nats::ServerAddr>>())
+        .await
+        .expect("the test connects to NATS");
+    async_nats::jetstream::new(client)
+}
+
+/// Every message of the stream: (subject, Nats-Msg-Id, record), read back from the first sequence. Waits until
+/// the stream answers (a cluster may still be electing a leader).
+async fn messages(js: &async_nats::jetstream::Context, stream: &str) -> Vec<(String, String, Value)> {
+    let mut found = None;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while found.is_none() && tokio::time::Instant::now() < deadline {
+        if let Ok(mut s) = js.get_stream(stream).await {
+            if let Ok((first, last)) = s.info().await.map(|i| (i.state.first_sequence, i.state.last_sequence)) {
+                found = Some((s, first, last));
+                continue;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, first, last) = found.expect("the stream answers");
+    let mut out = Vec::new();
+    for seq in first.max(1)..=last {
+        let m = s.get_raw_message(seq).await.unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        let id = m.headers.get("Nats-Msg-Id").map(|v| v.to_string()).unwrap_or_default();
+        let record: Value = serde_json::from_slice(&m.payload).expect("the payload is a record line");
+        out.push((m.subject.to_string(), id, record));
+    }
+    out
+}
+
+/// GET over the receiver's local watch socket.
+fn get_unix(dir: &Path, path: &str) -> (u16, String) {
+    let mut s = std::os::unix::net::UnixStream::connect(dir.join("glwatch-data/glwatch.sock")).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    (text[9..12].parse().unwrap(), text.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+fn receiver(nats: &[String], extra: &[&str]) -> Receiver {
+    receiver_said(nats, extra).0
+}
+
+/// A receiver, and its banner's NATS line.
+fn receiver_said(nats: &[String], extra: &[&str]) -> (Receiver, String) {
+    let seeds = nats.join(",");
+    let mut args = vec!["--secret", SECRET, "--nats", &seeds];
+    args.extend_from_slice(extra);
+    let rx = Receiver::start(&args);
+    let said = rx.wait_stderr("glwatch: NATS ");
+    (rx, said)
+}
+
+/// Posts `id` until it is answered 2xx, as GreenLake retries; returns the answers' statuses.
+async fn deliver(rx: &Receiver, id: &str) -> Vec<u16> {
+    let client = rx.client();
+    let mut statuses = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let reply = client.post_signed(SECRET, &audit_event(id)).await;
+        statuses.push(reply.status);
+        if reply.status == 200 || std::time::Instant::now() > deadline {
+            return statuses;
+        }
+        assert_eq!(reply.status, 503, "{id}: {reply:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn ids(messages: &[(String, String, Value)]) -> Vec<String> {
+    let mut ids: Vec<String> = messages.iter().map(|(_, _, r)| r["event"]["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "n1", None);
+    let (rx, said) = receiver_said(&[node.url()], &[]);
+    assert!(said.ends_with("stream GLWATCH (file, 1 replica(s), duplicate window 12h) created"), "{said}");
+    let client = rx.client();
+    for i in 0..5 {
+        let reply = client.post_signed(SECRET, &audit_event(&format!("e-{i}"))).await;
+        assert_eq!((reply.status, reply.json()), (200, serde_json::json!({"accepted": 1, "duplicates": 0})));
+    }
+    let js = jetstream(&[node.url()]).await;
+    let found = messages(&js, "GLWATCH").await;
+    assert_eq!(ids(&found), ["e-0", "e-1", "e-2", "e-3", "e-4"]);
+    for (subject, msg_id, record) in &found {
+        assert_eq!(subject, "glwatch.event.com.hpe.greenlake.audit-log.v1.logs.created");
+        assert_eq!(msg_id.len(), 64, "a Nats-Msg-Id derived from (source, id)");
+        assert_eq!((record["kind"].as_str(), record["duplicate"].as_bool()), (Some("event"), Some(false)));
+    }
+    // The stream glwatch created: on disk, the replicas and window asked for.
+    let config = js.get_stream("GLWATCH").await.unwrap().cached_info().config.clone();
+    assert_eq!(config.subjects, ["glwatch.>"]);
+    assert_eq!(config.storage, async_nats::jetstream::stream::StorageType::File);
+    assert_eq!(config.duplicate_window, Duration::from_secs(12 * 3600));
+
+    let (status, health) = get_unix(&rx.dir, "/healthz");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!((status, health["nats"]["state"].as_str()), (200, Some("connected")), "{health}");
+    let (_, metrics) = get_unix(&rx.dir, "/metrics");
+    for line in ["glwatch_nats_connected 1", "glwatch_nats_published_total 5", "glwatch_nats_publish_failures_total 0"]
+    {
+        assert!(metrics.lines().any(|l| l == line), "{line:?} missing from:\n{metrics}");
+    }
+
+    // A receiver started against a stream that differs says what differs and does not start.
+    let out = Command::new(env!("CARGO_BIN_EXE_glwatch"))
+        .args(["--headless", "--listen", "127.0.0.1:0", "--secret", SECRET, "--no-journal", "--no-watch-socket"])
+        .args(["--nats", &node.url(), "--nats-replicas", "3", "--nats-duplicate-window", "1h"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("NATS stream GLWATCH is not as asked: it has 1 replica(s), --nats-replicas says 3; its duplicate window is 12h, --nats-duplicate-window says 1h"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn two_receivers_sharing_the_stream_take_a_redelivery_once() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "n1", None);
+    let a = receiver(&[node.url()], &[]);
+    let b = receiver(&[node.url()], &["--no-journal"]);
+    let first = a.client().post_signed(SECRET, &audit_event("same")).await;
+    assert_eq!((first.status, first.json()), (200, serde_json::json!({"accepted": 1, "duplicates": 0})));
+    // GreenLake's retry reaches the other receiver: acknowledged, as a duplicate, and not stored twice.
+    let retry = b.client().post_signed(SECRET, &audit_event("same")).await;
+    assert_eq!((retry.status, retry.json()), (200, serde_json::json!({"accepted": 0, "duplicates": 1})));
+    // Counted as a re-delivery, as a local one would be (and, like one, not printed on stdout again).
+    let (_, metrics) = get_unix(&b.dir, "/metrics");
+    for line in ["glwatch_duplicates_total 1", "glwatch_nats_duplicates_total 1", "glwatch_nats_published_total 0"] {
+        assert!(metrics.lines().any(|l| l == line), "{line:?} missing from:\n{metrics}");
+    }
+    let other = b.client().post_signed(SECRET, &audit_event("other")).await;
+    assert_eq!(other.json(), serde_json::json!({"accepted": 1, "duplicates": 0}));
+    let found = messages(&jetstream(&[node.url()]).await, "GLWATCH").await;
+    assert_eq!(ids(&found), ["other", "same"]);
+}
+
+#[tokio::test]
+async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(dir.path(), "n1", None);
+    let rx = receiver(&[node.url()], &["--nats-timeout", "2s"]);
+    let client = rx.client();
+    assert_eq!(client.post_signed(SECRET, &audit_event("before")).await.status, 200);
+
+    node.kill();
+    let mut acknowledged = vec!["before".to_owned()];
+    let mut refused = None;
+    for i in 0.. {
+        let reply = client.post_signed(SECRET, &audit_event(&format!("down-{i}"))).await;
+        if reply.status == 503 {
+            refused = Some(reply);
+            break;
+        }
+        // Taken before the link was seen to drop: the stream must hold it.
+        assert_eq!(reply.status, 200, "{reply:?}");
+        acknowledged.push(format!("down-{i}"));
+        assert!(i < 1000, "never refused with NATS down");
+    }
+    let refused = refused.unwrap();
+    assert_eq!(refused.header("retry-after"), Some("5"), "{refused:?}");
+    assert!(refused.body.contains("NATS"), "{}", refused.body);
+    let (status, health) = get_unix(&rx.dir, "/healthz");
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("\"state\":\"disconnected\""), "{health}");
+    // A receiver can start while NATS is down: it says so and answers 503 until NATS is back.
+    let (late, said) = receiver_said(&[node.url()], &["--nats-timeout", "2s", "--no-journal"]);
+    assert!(said.contains("not reachable yet; answering 503 until it is"), "{said}");
+    assert_eq!(late.client().post_signed(SECRET, &audit_event("late")).await.status, 503);
+
+    node.restart();
+    for (rx, id) in [(&rx, "after"), (&late, "late")] {
+        let statuses = deliver(rx, id).await;
+        assert_eq!(statuses.last(), Some(&200), "{id}: {statuses:?}");
+        acknowledged.push(id.into());
+    }
+    // Whatever was answered 2xx is in the stream; a refused one may be too (its ack came late), never twice.
+    let found = ids(&messages(&jetstream(&[node.url()]).await, "GLWATCH").await);
+    for id in &acknowledged {
+        assert_eq!(found.iter().filter(|f| *f == id).count(), 1, "{id} in {found:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_dies() {
+    if !nats_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cluster: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes: Vec<Node> =
+        (0..3).map(|i| Node::start(dir.path(), &format!("n{i}"), Some((cluster[i], &cluster)))).collect();
+    let urls: Vec<String> = nodes.iter().map(Node::url).collect();
+    let js = jetstream(&urls).await;
+    // JetStream answers once the cluster has elected its meta leader.
+    let mut ready = false;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !ready && tokio::time::Instant::now() < deadline {
+        // "No such stream" is an answer from the meta leader; a timeout or no responders is not.
+        ready = match js.get_stream("GLWATCH").await {
+            Ok(_) => true,
+            Err(e) => matches!(e.kind(), async_nats::jetstream::context::GetStreamErrorKind::JetStream(_)),
+        };
+        if !ready {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let logs: Vec<String> = nodes.iter().map(|n| std::fs::read_to_string(&n.log).unwrap_or_default()).collect();
+    assert!(ready, "the cluster's JetStream never answered: {logs:#?}");
+    // A leader election can take seconds on a loaded machine: the timeout covers it, so none is refused.
+    let flags = ["--nats-replicas", "3", "--nats-timeout", "30s"];
+    let a = receiver(&urls, &flags);
+    let b = receiver(&urls, &flags);
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let rx = if i % 2 == 0 { &a } else { &b };
+        let reply = rx.client().post_signed(SECRET, &audit_event(&format!("r3-{i}"))).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        acknowledged.push(format!("r3-{i}"));
+    }
+    let leader = js.get_stream("GLWATCH").await.unwrap().info().await.unwrap().cluster.clone().unwrap().leader.unwrap();
+    let dead = nodes.iter().position(|n| n.name == leader).unwrap();
+    nodes[dead].kill();
+    for i in 20..40 {
+        let rx = if i % 2 == 0 { &a } else { &b };
+        let id = format!("r3-{i}");
+        let reply = rx.client().post_signed(SECRET, &audit_event(&id)).await;
+        assert_eq!(reply.status, 200, "after killing the stream leader {leader}: {reply:?}");
+        acknowledged.push(id);
+    }
+    // The same events again, to the other receiver: all duplicates.
+    for i in 0..40 {
+        let rx = if i % 2 == 0 { &b } else { &a };
+        let reply = rx.client().post_signed(SECRET, &audit_event(&format!("r3-{i}"))).await;
+        assert_eq!((reply.status, reply.json()["duplicates"].as_u64()), (200, Some(1)), "{reply:?}");
+    }
+    let alive: Vec<String> = nodes.iter().filter(|n| n.child.is_some()).map(Node::url).collect();
+    let found = ids(&messages(&jetstream(&alive).await, "GLWATCH").await);
+    acknowledged.sort();
+    assert_eq!(found, acknowledged, "each acknowledged event once, none lost");
+}
