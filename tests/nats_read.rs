@@ -95,6 +95,13 @@ async fn tail_prints_the_stored_records_numbered_by_stream_sequence_and_exits() 
     assert_eq!((code, out), (1, Vec::<String>::new()));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("NATS stream NOPE"), "{err}");
+
+    let mut nats = nats;
+    nats.kill();
+    let (code, out, err) = tail(&[&url]);
+    assert_eq!((code, out), (1, Vec::<String>::new()));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot connect to NATS at {url}")), "{err}");
 }
 
 #[tokio::test]

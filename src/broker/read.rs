@@ -46,10 +46,19 @@ pub fn all_subjects(options: &NatsOptions) -> String {
     format!("{}.>", options.subject)
 }
 
+/// An error about the stream, or that NATS cannot be reached when that is why.
+fn stream_error(client: &async_nats::Client, options: &NatsOptions, why: String) -> ReadError {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        let error = format!("not connected ({why})");
+        return ReadError::Broker(BrokerError::Connect { servers: options.servers.join(","), error });
+    }
+    ReadError::Stream { stream: options.stream.clone(), why }
+}
+
 /// The stream's current extent.
 pub async fn stored(client: &async_nats::Client, options: &NatsOptions) -> Result<Stored, ReadError> {
     let js = async_nats::jetstream::new(client.clone());
-    let bad = |why: String| ReadError::Stream { stream: options.stream.clone(), why };
+    let bad = |why: String| stream_error(client, options, why);
     let stream = js.get_stream(&options.stream).await.map_err(|e| bad(e.to_string()))?;
     let info = stream.get_info().await.map_err(|e| bad(e.to_string()))?;
     Ok(Stored {
@@ -92,10 +101,7 @@ impl Reader {
         };
         let bad = |why: String| ReadError::Consumer { stream: options.stream.clone(), why };
         let js = async_nats::jetstream::new(client.clone());
-        let stream = js
-            .get_stream(&options.stream)
-            .await
-            .map_err(|e| ReadError::Stream { stream: options.stream.clone(), why: e.to_string() })?;
+        let stream = js.get_stream(&options.stream).await.map_err(|e| stream_error(client, options, e.to_string()))?;
         let config = OrderedConfig { filter_subject: all_subjects(options), deliver_policy, ..Default::default() };
         let consumer = stream.create_consumer(config).await.map_err(|e| bad(e.to_string()))?;
         let pending_at_start = consumer.cached_info().num_pending;
