@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--glwatch", default=str(bench.ROOT / "target/release/glwatch"))
     args = ap.parse_args()
+    args.glwatch = str(Path(args.glwatch).resolve())
     if not shutil.which("nats-server"):
         sys.exit("bench: nats-server is not installed (apt-get install nats-server)")
     version = subprocess.run(["nats-server", "--version"], capture_output=True, text=True).stdout.strip()
@@ -79,7 +80,8 @@ def main():
             break
     p.terminate()
     p.wait()
-    cert, key = work / "certs" / "glwatch-cert.pem", work / "certs" / "glwatch-key.pem"
+    certs = next(d for d in (work / "glwatch-data" / "certs", work / "certs") if (d / "glwatch-cert.pem").exists())
+    cert, key = certs / "glwatch-cert.pem", certs / "glwatch-key.pem"
     nats, url = start_nats(work)
     results, nats_cpu = {}, {}
     try:

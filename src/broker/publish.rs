@@ -43,6 +43,21 @@ impl std::fmt::Debug for NatsStatus {
 }
 
 impl NatsStatus {
+    /// The state of `client`, connected with `options`; the stream is not known to be there yet.
+    pub fn new(client: async_nats::Client, options: &NatsOptions) -> NatsStatus {
+        NatsStatus {
+            client,
+            servers: options.servers.join(","),
+            stream: options.stream.clone(),
+            replicas: options.replicas,
+            stream_ready: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+
     pub fn connected(&self) -> bool {
         self.client.connection_state() == State::Connected
     }
@@ -123,17 +138,7 @@ pub async fn start(options: &NatsOptions) -> Result<Started, BrokerError> {
     // An ack lost in a reconnect or a leader election is waited for a fraction of the timeout, then the event is
     // sent again (same message id) within it.
     let publishing = jetstream::ContextBuilder::new().timeout(ack_wait(options.timeout)).build(client.clone());
-    let status = Arc::new(NatsStatus {
-        client: client.clone(),
-        servers: options.servers.join(","),
-        stream: options.stream.clone(),
-        replicas: options.replicas,
-        stream_ready: AtomicBool::new(false),
-        published: AtomicU64::new(0),
-        duplicates: AtomicU64::new(0),
-        failures: AtomicU64::new(0),
-        last_error: Mutex::new(None),
-    });
+    let status = Arc::new(NatsStatus::new(client.clone(), options));
     let described = format!(
         "stream {} (file, {} replica(s), duplicate window {})",
         options.stream,

@@ -219,7 +219,8 @@ struct CommitLoop {
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
 struct Pending {
     records: Vec<Record>,
-    new_keys: Vec<(String, String)>,
+    /// Each record's (source, id) dedup key.
+    keys: Vec<(String, String)>,
     committed: Committed,
     ack: oneshot::Sender<Result<Committed, CommitError>>,
 }
@@ -271,14 +272,18 @@ impl CommitLoop {
                 for p in &mut pending {
                     for r in &mut p.records {
                         let line = std::str::from_utf8(lines.next().unwrap_or_default()).unwrap_or_default();
-                        let fresh = matches!(r, Record::Event(e) if !e.duplicate);
+                        let verdict = held.next();
                         match r {
-                            // Another receiver took it first: a duplicate here too (the journal keeps this
-                            // receiver's first view of it).
-                            Record::Event(e) if fresh && held.next() == Some(true) => {
-                                e.duplicate = true;
-                                p.committed.accepted -= 1;
-                                p.committed.duplicates += 1;
+                            // The broker's verdict wins: another receiver took it first, or it never reached the
+                            // broker (answered 503 after the journal took it). The journal keeps its first view.
+                            Record::Event(e) if verdict.is_some_and(|held| held != e.duplicate) => {
+                                e.duplicate = !e.duplicate;
+                                let (more, less) = match e.duplicate {
+                                    true => (&mut p.committed.duplicates, &mut p.committed.accepted),
+                                    false => (&mut p.committed.accepted, &mut p.committed.duplicates),
+                                };
+                                *more += 1;
+                                *less -= 1;
                                 let line = r.to_line_seq(crate::record::line_seq(line.as_bytes()));
                                 self.emit(r, &line);
                             }
@@ -305,8 +310,10 @@ impl CommitLoop {
                 }
                 let reason = e.to_string();
                 for p in pending {
-                    for (source, id) in &p.new_keys {
-                        self.dedup.forget(source, id);
+                    for (r, (source, id)) in p.records.iter().zip(&p.keys) {
+                        if matches!(r, Record::Event(e) if !e.duplicate) {
+                            self.dedup.forget(source, id);
+                        }
                     }
                     if let Some(Record::Event(first)) = p.records.first() {
                         let rejected = Record::Rejected(RejectedRecord {
@@ -344,7 +351,7 @@ impl CommitLoop {
 
     fn stage(&mut self, delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>>) -> Pending {
         let mut committed = Committed { accepted: 0, duplicates: 0 };
-        let mut new_keys = Vec::new();
+        let mut keys = Vec::with_capacity(delivery.events.len());
         let mut records = Vec::with_capacity(delivery.events.len());
         let source_name = delivery.source_name.as_deref().map(|n| crate::text::escape(n).into_owned());
         for ev in delivery.events {
@@ -352,10 +359,10 @@ impl CommitLoop {
             let fresh = self.dedup.insert(&source, &ev.id);
             if fresh {
                 committed.accepted += 1;
-                new_keys.push((source, ev.id));
             } else {
                 committed.duplicates += 1;
             }
+            keys.push((source, ev.id));
             records.push(Record::Event(EventRecord {
                 source_name: source_name.clone(),
                 attributes: delivery.attributes.clone(),
@@ -367,7 +374,7 @@ impl CommitLoop {
                 event: ev.raw,
             }));
         }
-        Pending { records, new_keys, committed, ack }
+        Pending { records, keys, committed, ack }
     }
 
     fn emit(&mut self, record: &Record, line: &str) {

@@ -25,21 +25,16 @@ pub trait Publisher: Send {
 }
 
 impl CommitLoop {
-    /// Publishes the group's new events; returns, for each in order, whether the broker already held it.
+    /// Publishes every event of the group, re-deliveries too (the broker, not this receiver's window, knows
+    /// whether it holds them); returns, for each in order, whether the broker already held it.
     pub(super) fn publish(&mut self, pending: &[Pending], buf: &[u8]) -> Result<Vec<bool>, CommitError> {
         let Some(publisher) = self.publisher.as_mut() else { return Ok(Vec::new()) };
         let mut lines = Lines(buf);
         let mut outgoing = Vec::new();
         for p in pending {
-            // The new keys are those of the records not marked duplicate, in the same order.
-            let mut keys = p.new_keys.iter();
-            for r in &p.records {
+            for (r, (source, id)) in p.records.iter().zip(&p.keys) {
                 let line = lines.next().unwrap_or_default();
-                let Record::Event(record) = r else { continue };
-                if record.duplicate {
-                    continue;
-                }
-                if let Some((source, id)) = keys.next() {
+                if let Record::Event(record) = r {
                     outgoing.push(Outgoing { source, id, record, line });
                 }
             }

@@ -130,10 +130,10 @@ impl EventFieldsId {
     }
 }
 
-/// Says the broker already held ids starting with "held", fails while `down`, and keeps what it was sent.
+/// Holds each (source, id) once, like JetStream's message ids; fails while `down`.
 #[derive(Clone, Default)]
 struct Broker {
-    sent: Arc<Mutex<Vec<String>>>,
+    stored: Arc<Mutex<Vec<String>>>,
     down: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -142,40 +142,54 @@ impl Publisher for Broker {
         if self.down.load(Ordering::SeqCst) {
             return Err("not connected".into());
         }
-        let mut sent = self.sent.lock().unwrap();
-        sent.extend(events.iter().map(|e| format!("{}/{}", e.source, e.id)));
         assert!(events.iter().all(|e| !e.line.ends_with(b"\n") && e.line.starts_with(b"{\"seq\":")));
-        Ok(events.iter().map(|e| e.id.starts_with("held")).collect())
+        let mut stored = self.stored.lock().unwrap();
+        let mut held = Vec::new();
+        for key in events.iter().map(|e| format!("{}/{}", e.source, e.id)) {
+            held.push(stored.contains(&key));
+            if !stored.contains(&key) {
+                stored.push(key);
+            }
+        }
+        Ok(held)
     }
 }
 
 #[tokio::test]
-async fn the_broker_acknowledges_after_the_journal_and_its_duplicates_are_duplicates() {
+async fn the_broker_acknowledges_after_the_journal_and_its_verdict_on_duplicates_wins() {
     let store = Memory::default();
-    let broker = Broker::default();
+    // Another receiver already published "held"; "replayed" is in this receiver's window (from its journal) but
+    // was answered 503 before a restart, so the broker never got it.
+    let broker = Broker { stored: Arc::new(Mutex::new(vec!["s/held".into()])), ..Default::default() };
+    let mut window = DedupWindow::new(10);
+    window.insert("s", "replayed");
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (p, committer) = Pipeline::start_publishing(
         Some(Box::new(store.clone())),
         vec![Box::new(Collect(lines.clone()))],
-        DedupWindow::new(10),
+        window,
         Some(Box::new(broker.clone())),
     );
     assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
-    // Already in the broker (another receiver took it): answered as a duplicate, and shown as one.
-    assert_eq!(p.commit(delivery("held-1")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
-    // A local duplicate is not sent again.
+    assert_eq!(p.commit(delivery("held")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
     assert_eq!(p.commit(delivery("a")).await.unwrap(), Committed { accepted: 0, duplicates: 1 });
+    assert_eq!(p.commit(delivery("replayed")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
     broker.down.store(true, Ordering::SeqCst);
     assert!(matches!(p.commit(delivery("b")).await, Err(CommitError::Broker(_))));
+    // A re-delivery is not acknowledged either while the broker cannot say it holds it.
+    assert!(matches!(p.commit(delivery("a")).await, Err(CommitError::Broker(_))));
     broker.down.store(false, Ordering::SeqCst);
     // Never acknowledged, so its retry is sent again and accepted.
     assert_eq!(p.commit(delivery("b")).await.unwrap(), Committed { accepted: 1, duplicates: 0 });
     drop(p);
     committer.join();
-    assert_eq!(*broker.sent.lock().unwrap(), ["s/a", "s/held-1", "s/b"]);
+    assert_eq!(*broker.stored.lock().unwrap(), ["s/held", "s/a", "s/replayed", "s/b"]);
     let seen = lines.lock().unwrap();
-    let held = seen.iter().find(|l| l.contains("held-1")).unwrap();
-    assert!(held.contains("\"duplicate\":true") && crate::record::line_seq(held.as_bytes()) > 0, "{held}");
+    let shown = |id: &str| seen.iter().filter(|l| l.contains(&format!("\"id\":\"{id}\""))).cloned().collect::<Vec<_>>();
+    assert!(
+        shown("held")[0].contains("\"duplicate\":true") && crate::record::line_seq(shown("held")[0].as_bytes()) > 0
+    );
+    assert!(shown("replayed")[0].contains("\"duplicate\":false"), "{:?}", shown("replayed"));
     assert!(seen.iter().any(|l| l.contains("\"status\":503") && l.contains("NATS: not connected")), "{seen:?}");
     // The journal was written first: it holds the refused group's line too.
     let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();

@@ -200,4 +200,16 @@ mod tests {
         assert_eq!(sparkline(&[0, 1, 7, 14]), " ▁▄█");
         assert_eq!(sparkline(&[0, 0]), "  ");
     }
+
+    #[tokio::test]
+    async fn the_nats_link_is_shown_live() {
+        // Nothing listens on the discard port: the link stays down.
+        let options = crate::broker::NatsOptions { servers: vec!["nats://127.0.0.1:9".into()], ..Default::default() };
+        let client = async_nats::ConnectOptions::new().retry_on_initial_connect().connect("127.0.0.1:9").await.unwrap();
+        let mut info = crate::tui::view::tests::info();
+        info.nats = Some(std::sync::Arc::new(crate::broker::NatsStatus::new(client, &options)));
+        let mut app = App::new(info, 10);
+        let screen = crate::tui::view::tests::render(&mut app, 120, 24);
+        assert!(screen[0].contains("secret primary  nats ● disconnected"), "{}", screen[0]);
+    }
 }
