@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The CSV header row: the columns of the original Google Sheet, then the event's identity and how it was verified.
-pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
+/// The CSV header row: the columns of the original Google Sheet, then the event's identity, how it was verified
+/// and the configured source that received it (`--sources`; empty without).
+pub const CSV_HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by,source_name";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -100,7 +101,7 @@ impl<W: Write> CsvWriter<W> {
 
 fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) -> io::Result<()> {
     let received = event.received_at.format(&Rfc3339).unwrap_or_default();
-    let cells: [&str; 9] = [
+    let cells: [&str; 10] = [
         &received,
         fields.time.as_deref().unwrap_or(""),
         &fields.ty,
@@ -110,6 +111,7 @@ fn write_row(out: &mut impl Write, event: &EventRecord, fields: &EventFields) ->
         &fields.id,
         &fields.source,
         event.verified_by.as_str(),
+        fields.source_name.as_deref().unwrap_or(""),
     ];
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by";
+const HEADER: &str = "received_at,time,type,user,category,summary,id,source,verified_by,source_name";
 
 fn export(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_glwatch"))
@@ -113,6 +113,7 @@ async fn csv_columns_of_the_samples_as_received() {
             "uJoQ5JMB_HAPiq2sSllt",
             "//global.api.greenlake.hpe.com/audit-log",
             "primary",
+            "",
         ]
     );
     assert_eq!(
@@ -127,6 +128,7 @@ async fn csv_columns_of_the_samples_as_received() {
             "fb25f344-6f3c-4c1e-9d55-2b8f1c0a7e41",
             "https://global.api.greenlake.hpe.com/subscriptions",
             "primary",
+            "",
         ]
     );
     // -o writes the same to a file, and the count goes to stderr.
@@ -284,4 +286,56 @@ fn users_match_as_shown_and_relative_times_take_the_shared_grammar() {
     let bare = export(dir.path(), &["--since", "90"]);
     assert!(!bare.status.success(), "a bare number could be a year or seconds");
     assert!(String::from_utf8_lossy(&bare.stderr).contains("RFC 3339"));
+}
+
+#[test]
+fn csv_names_the_source_of_each_event_and_filters_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = time::macros::datetime!(2026-01-10 10:00 UTC);
+    let record = |source: Option<&str>, event: Value, attributes: Option<Value>, verified_by: &str| {
+        let mut line: Value =
+            serde_json::from_str(&event_record(event.to_string(), at, "127.0.0.1:1").to_line()).unwrap();
+        if let Some(name) = source {
+            line["source_name"] = name.into();
+        }
+        if let Some(a) = attributes {
+            line["attributes"] = a;
+        }
+        line["verified_by"] = verified_by.into();
+        line.to_string()
+    };
+    let cloudevent = |id: &str| serde_json::json!({"specversion": "1.0", "id": id, "source": "//gl", "type": "t"});
+    let lines = vec![
+        record(Some("greenlake"), cloudevent("g1"), None, "primary"),
+        record(
+            Some("github"),
+            serde_json::json!({"ref": "refs/heads/main", "sender": {"login": "octocat"}}),
+            Some(
+                serde_json::json!({"id": "d-1", "type": "github.push", "source": "https://github.com/o/r", "user": "octocat"}),
+            ),
+            "secondary",
+        ),
+        // Received before a sources file was configured: the column is empty.
+        record(None, cloudevent("old"), None, "primary"),
+    ];
+    write_journal(dir.path(), &lines);
+    let rows = parse_csv(&stdout_of(&export(dir.path(), &[])));
+    assert_eq!(rows[0].join(","), HEADER);
+    let picked = |r: &Vec<String>| [r[2].clone(), r[3].clone(), r[6].clone(), r[8].clone(), r[9].clone()];
+    assert_eq!(
+        rows[1..].iter().map(picked).collect::<Vec<_>>(),
+        [
+            ["t", "", "g1", "primary", "greenlake"],
+            ["github.push", "octocat", "d-1", "secondary", "github"],
+            ["t", "", "old", "primary", ""],
+        ]
+    );
+    let ids = |args: &[&str]| -> Vec<String> {
+        parse_csv(&stdout_of(&export(dir.path(), args)))[1..].iter().map(|r| r[6].clone()).collect()
+    };
+    assert_eq!(ids(&["--source", "github"]), ["d-1"]);
+    assert_eq!(ids(&["--source", "github", "--source", "greenlake"]), ["g1", "d-1"]);
+    assert_eq!(ids(&["--source", "stripe"]), Vec::<String>::new());
+    let jsonl = stdout_of(&export(dir.path(), &["--format", "jsonl", "--source", "greenlake"]));
+    assert_eq!(jsonl, format!("{}\n", lines[0]));
 }

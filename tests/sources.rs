@@ -11,43 +11,32 @@ const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const STRIPE_SECRET: &str = "whsec_stripe-test-secret";
 
-/// A receiver serving the four schemes, and the directory holding its sources file.
-fn receiver() -> (Receiver, tempfile::TempDir) {
+/// A receiver serving the four schemes, and the directory holding its sources file. `secondary`: a second secret
+/// for each source, in the order greenlake, github, svix, stripe.
+fn receiver_with(secondary: Option<[&str; 4]>) -> (Receiver, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("greenlake.secret"), format!("{SECRET}\n")).unwrap();
+    let sources = [
+        ("greenlake", "/greenlake", "greenlake", "secret_file = \"greenlake.secret\"".to_owned()),
+        ("github", "/github", "github", format!("secret = \"{GITHUB_SECRET}\"")),
+        ("svix", "/hooks", "standard-webhooks", format!("secret = \"{WHSEC}\"")),
+        ("stripe", "/stripe", "stripe", format!("secret = \"{STRIPE_SECRET}\"")),
+    ];
+    let mut text = String::new();
+    for (i, (name, path, scheme, secret)) in sources.iter().enumerate() {
+        text += &format!("[[source]]\nname = \"{name}\"\npath = \"{path}\"\nscheme = \"{scheme}\"\n{secret}\n");
+        if let Some(second) = secondary {
+            text += &format!("secondary_secret = \"{}\"\n", second[i]);
+        }
+        text += "\n";
+    }
     let file = dir.path().join("sources.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[[source]]
-name = "greenlake"
-path = "/greenlake"
-scheme = "greenlake"
-secret_file = "greenlake.secret"
+    std::fs::write(&file, text).unwrap();
+    (Receiver::start_in(dir.path(), &["--sources", file.to_str().unwrap()]), dir)
+}
 
-[[source]]
-name = "github"
-path = "/github"
-scheme = "github"
-secret = "{GITHUB_SECRET}"
-
-[[source]]
-name = "svix"
-path = "/hooks"
-scheme = "standard-webhooks"
-secret = "{WHSEC}"
-
-[[source]]
-name = "stripe"
-path = "/stripe"
-scheme = "stripe"
-secret = "{STRIPE_SECRET}"
-"#
-        ),
-    )
-    .unwrap();
-    (Receiver::start(&["--sources", file.to_str().unwrap()]), dir)
+fn receiver() -> (Receiver, tempfile::TempDir) {
+    receiver_with(None)
 }
 
 async fn post(rx: &Receiver, path: &str, headers: &http::HeaderMap, body: &[u8]) -> Reply {
@@ -266,4 +255,71 @@ fn a_bad_sources_file_is_one_line_naming_file_line_and_key_and_exit_2() {
     let line = format!("glwatch: error: {}: line 4: scheme: unknown scheme \"gitlab\"", file.display());
     assert!(stderr.starts_with(&line), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// GET over the receiver's local watch socket, whole answer.
+fn get_unix(dir: &std::path::Path, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(dir.join("glwatch-data/glwatch.sock")).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text.split_once("\r\n\r\n")?.1.to_owned())
+}
+
+#[tokio::test]
+async fn verified_by_names_the_secret_that_matched_in_records_and_metrics() {
+    let old_whsec = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let (rx, _dir) = receiver_with(Some(["greenlake-old-secret", "github-old-secret", old_whsec, "whsec_stripe-old"]));
+    let mut h = http::HeaderMap::new();
+    let gl_body = audit_event("gl-old");
+    h.insert("hpe-webhook-signature", sign("greenlake-old-secret", &gl_body).parse().unwrap());
+    assert_eq!(post(&rx, "/greenlake", &h, &gl_body).await.status, 200);
+    let push = br#"{"ref":"refs/heads/main","sender":{"login":"octocat"}}"#;
+    let old_gh = SourceSecret::from_text("github-old-secret").unwrap();
+    assert_eq!(post(&rx, "/github", &github::headers(&old_gh, "d-old", "push", push).unwrap(), push).await.status, 200);
+    let new_gh = SourceSecret::from_text(GITHUB_SECRET).unwrap();
+    assert_eq!(post(&rx, "/github", &github::headers(&new_gh, "d-new", "push", push).unwrap(), push).await.status, 200);
+    let message = br#"{"type":"invoice.paid"}"#;
+    let old_sw = [SourceSecret::from_whsec(old_whsec).unwrap()];
+    let h = standard_webhooks::headers(&old_sw, "msg_old", now(), message).unwrap();
+    assert_eq!(post(&rx, "/hooks", &h, message).await.status, 200);
+    let event = br#"{"id":"evt_old","type":"charge.succeeded"}"#;
+    let old_stripe = [SourceSecret::from_text("whsec_stripe-old").unwrap()];
+    assert_eq!(post(&rx, "/stripe", &stripe::headers(&old_stripe, now(), event), event).await.status, 200);
+
+    let seen: Vec<(String, String)> = (0..5)
+        .map(|_| rx.next_record())
+        .map(|r| (r["source_name"].as_str().unwrap().to_owned(), r["verified_by"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        ("greenlake", "secondary"),
+        ("github", "secondary"),
+        ("github", "primary"),
+        ("svix", "secondary"),
+        ("stripe", "secondary"),
+    ];
+    assert_eq!(seen, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    // The metrics count what the records say.
+    let mut metrics = String::new();
+    let counted = wait_until(std::time::Duration::from_secs(60), || {
+        metrics = get_unix(&rx.dir, "/metrics").unwrap_or_default();
+        metrics.lines().any(|l| l == "glwatch_events_total{verified_by=\"secondary\"} 4")
+    })
+    .await;
+    assert!(counted, "{metrics}");
+    assert!(metrics.lines().any(|l| l == "glwatch_events_total{verified_by=\"primary\"} 1"), "{metrics}");
+    // tail picks by source, and by the type a scheme keeps in the record's attributes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glwatch"))
+        .args(["tail", "--source", "github", "--type", "github.push"])
+        .current_dir(&rx.dir)
+        .env("GLWATCH_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let printed: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = printed.iter().map(|r| r["attributes"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["d-old", "d-new"], "{}", String::from_utf8_lossy(&out.stderr));
 }

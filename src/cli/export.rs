@@ -12,6 +12,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
     let filter = Filter {
         types: args.types.into_iter().collect(),
         users: args.users.into_iter().collect(),
+        sources: args.sources.into_iter().collect(),
         since: args.since,
         until: args.until,
         ..Filter::default()

@@ -164,6 +164,10 @@ pub struct TailArgs {
     #[arg(long = "user", env = "GLWATCH_TAIL_USER", value_name = "USER", value_delimiter = ',')]
     pub users: Vec<String>,
 
+    /// Only events received by this configured source (its name in `--sources`). Repeat to allow several.
+    #[arg(long = "source", env = "GLWATCH_TAIL_SOURCE", value_name = "NAME", value_delimiter = ',')]
+    pub sources: Vec<String>,
+
     /// Only records of this kind. Repeat to allow several.
     #[arg(long = "kind", env = "GLWATCH_TAIL_KIND", value_enum, value_delimiter = ',')]
     pub kinds: Vec<RecordKind>,
@@ -278,6 +282,10 @@ pub struct ExportArgs {
     /// Only events by this user (exactly as shown in the user column). Repeat to allow several.
     #[arg(long = "user", value_name = "USER")]
     pub users: Vec<String>,
+
+    /// Only events received by this configured source (its name in `--sources`). Repeat to allow several.
+    #[arg(long = "source", env = "GLWATCH_EXPORT_SOURCE", value_name = "NAME", value_delimiter = ',')]
+    pub sources: Vec<String>,
 
     /// Only events received at or after TIME: RFC 3339 (2024-12-20T12:34:53Z), a date (2024-12-20, UTC) or a
     /// duration before now (30m, 1h, 7d).

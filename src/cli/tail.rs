@@ -64,6 +64,7 @@ fn start_and_select(args: &TailArgs) -> (Start, Select) {
         filter: glwatch::filter::Filter {
             types: args.types.iter().cloned().collect(),
             users: args.users.iter().cloned().collect(),
+            sources: args.sources.iter().cloned().collect(),
             ..Default::default()
         },
         kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),

@@ -107,7 +107,7 @@ fn writers_skip_duplicates_and_other_records() {
     assert_eq!(write_csv(&mut csv, records.iter()).unwrap(), 2);
     assert_eq!(
         String::from_utf8(csv).unwrap(),
-        format!("{CSV_HEADER}\r\n2026-01-10T12:00:00Z,,t,ann,,d,a,s,primary\r\n2026-01-10T12:00:00Z,,t,'-bob,,d,b,s,primary\r\n")
+        format!("{CSV_HEADER}\r\n2026-01-10T12:00:00Z,,t,ann,,d,a,s,primary,\r\n2026-01-10T12:00:00Z,,t,'-bob,,d,b,s,primary,\r\n")
     );
     let mut jsonl = Vec::new();
     assert_eq!(write_jsonl(&mut jsonl, records.iter()).unwrap(), 2);

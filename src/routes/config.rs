@@ -76,6 +76,9 @@ struct RawRoute {
     types: Vec<String>,
     #[serde(default)]
     users: Vec<String>,
+    /// Configured source names (`--sources`).
+    #[serde(default)]
+    sources: Vec<String>,
     text: Option<String>,
     secret: Option<String>,
     ca: Option<Spanned<String>>,
@@ -243,9 +246,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<RouteConfig>, ConfigError> {
             text: raw.text.unwrap_or_default(),
             types: raw.types.into_iter().collect(),
             users: raw.users.into_iter().collect(),
+            sources: raw.sources.into_iter().collect(),
             since: None,
             until: None,
-            ..Filter::default()
         };
         out.push(RouteConfig { name: route, target, filter, template, timeout, retry_for, max_rate });
     }

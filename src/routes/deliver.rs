@@ -187,7 +187,8 @@ impl Runner {
         }
         let raw = e.event.get();
         let event: serde_json::Value = serde_json::from_str(raw).ok()?;
-        let fields = EventFields::extract(&event);
+        // `of`: a GitHub or Stripe record keeps its id, type and source in its attributes, not in the payload.
+        let fields = EventFields::of(&e);
         if filtered && !self.cfg.filter.matches(&fields) {
             return None;
         }
@@ -209,7 +210,11 @@ impl Runner {
                 }
             }
         };
-        Some(Ok(Prepared { body, id: text("id"), source: text("source"), ty: text("type") }))
+        let (id, source, ty) = match &e.attributes {
+            Some(a) => (a.id.clone(), a.source.clone(), a.ty.clone()),
+            None => (text("id"), text("source"), text("type")),
+        };
+        Some(Ok(Prepared { body, id, source, ty }))
     }
 
     /// Attempts until delivered, refused for good, or `retry_for` has passed since the first failure.

@@ -5,7 +5,7 @@ use crate::cloudevent::{minify, ParsedEvent};
 use crate::config::ReceiverConfig;
 use crate::greenlake::{Signer, Verifier};
 use crate::pipeline::Delivery as Commit;
-use crate::record::{Attributes, VerifiedBy};
+use crate::record::Attributes;
 use crate::sources::config::SourceSecrets;
 use crate::sources::{Delivery, Scheme, SourceSecret};
 use serde_json::value::RawValue;
@@ -79,7 +79,7 @@ pub fn commit(
         received_at,
         peer: peer.to_owned(),
         via: None,
-        verified_by: VerifiedBy::Primary,
+        verified_by: delivery.verified_by,
         events: vec![ParsedEvent { source: delivery.source, id: delivery.id, raw }],
         source_name: name.map(str::to_owned),
         attributes: Some(attributes),

@@ -1,7 +1,7 @@
 //! GitHub webhooks: the `X-Hub-Signature-256: sha256=<hex>` signature over the raw body, signing it for the
 //! simulator, and mapping a delivery (`X-GitHub-Delivery`, `X-GitHub-Event`, the `ping` check) to a [`Delivery`].
 
-use super::{any_secret_matches, header, hmac, media_type, parse_event, str_field};
+use super::{header, hmac, matching_secret, media_type, parse_event, str_field};
 use super::{Delivery, Refusal, Scheme, SourceSecret};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
@@ -20,9 +20,7 @@ pub const PING_EVENT: &str = "ping";
 pub fn verify(headers: &HeaderMap, body: &[u8], secrets: &[SourceSecret]) -> Result<Delivery, Refusal> {
     let signature = header(headers, SIGNATURE_HEADER)?;
     let digest = parse_signature(signature)?;
-    if !any_secret_matches(secrets, &[body], &digest) {
-        return Err(Refusal::SignatureMismatch);
-    }
+    let verified_by = matching_secret(secrets, &[body], &[digest]).ok_or(Refusal::SignatureMismatch)?;
     let id = header(headers, DELIVERY_HEADER)?.to_owned();
     let event_name = header(headers, EVENT_HEADER)?;
     let event = parse_event(&payload(headers, body)?)?;
@@ -40,6 +38,7 @@ pub fn verify(headers: &HeaderMap, body: &[u8], secrets: &[SourceSecret]) -> Res
         timestamp: None,
         ping: event_name == PING_EVENT,
         event,
+        verified_by,
     })
 }
 
@@ -100,6 +99,7 @@ pub fn headers(secret: &SourceSecret, delivery_id: &str, event: &str, body: &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::VerifiedBy;
 
     /// GitHub's documented test values ("Validating webhook deliveries", docs.github.com).
     const DOC_SECRET: &str = "It's a Secret to Everybody";
@@ -124,8 +124,10 @@ mod tests {
     fn documented_vector_signs_and_verifies() {
         assert_eq!(sign(&secret(DOC_SECRET), DOC_PAYLOAD), DOC_SIGNATURE);
         let digest = parse_signature(DOC_SIGNATURE).unwrap();
-        assert!(any_secret_matches(&[secret(DOC_SECRET)], &[DOC_PAYLOAD], &digest));
-        assert!(!any_secret_matches(&[secret("It's a Secret to Nobody")], &[DOC_PAYLOAD], &digest));
+        assert_eq!(matching_secret(&[secret(DOC_SECRET)], &[DOC_PAYLOAD], &[digest]), Some(VerifiedBy::Primary));
+        assert_eq!(matching_secret(&[secret("It's a Secret to Nobody")], &[DOC_PAYLOAD], &[digest]), None);
+        let rotated = [secret("It's a Secret to Nobody"), secret(DOC_SECRET)];
+        assert_eq!(matching_secret(&rotated, &[DOC_PAYLOAD], &[digest]), Some(VerifiedBy::Secondary));
         // Upper-case hex digits are the same digest.
         let upper = format!("sha256={}", DOC_SIGNATURE[7..].to_uppercase());
         assert_eq!(parse_signature(&upper).unwrap(), digest);

@@ -11,6 +11,7 @@ pub mod github;
 pub mod standard_webhooks;
 pub mod stripe;
 
+use crate::record::VerifiedBy;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -144,6 +145,8 @@ pub struct Delivery {
     pub event: Value,
     /// A liveness check rather than an event (GitHub's `ping`): answered and shown like a GreenLake challenge.
     pub ping: bool,
+    /// Which configured secret the signature matched: `secondary` during a rotation.
+    pub verified_by: VerifiedBy,
 }
 
 impl Delivery {
@@ -242,16 +245,22 @@ pub(crate) fn str_field<'a>(event: &'a Value, pointer: &str) -> Option<&'a str> 
     event.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// Checks `candidate` against `message` under each secret, in constant time per comparison. Several secrets allow
-/// a rotation; stopping at the first match only tells which one matched, never anything about a secret.
-pub(crate) fn any_secret_matches(secrets: &[SourceSecret], message: &[&[u8]], candidate: &[u8]) -> bool {
-    secrets.iter().any(|secret| {
+/// Which secret signed `message` with one of `candidates`: the primary (the first secret) when it matches any
+/// candidate, else the secondary, as GreenLake's verifier answers. Every comparison is constant time; stopping at
+/// the first match only tells which secret matched, never anything about a secret.
+pub(crate) fn matching_secret<C: AsRef<[u8]>>(
+    secrets: &[SourceSecret],
+    message: &[&[u8]],
+    candidates: &[C],
+) -> Option<VerifiedBy> {
+    let index = secrets.iter().position(|secret| {
         let mut mac = secret.mac();
         for part in message {
             mac.update(part);
         }
-        mac.verify_slice(candidate).is_ok()
-    })
+        candidates.iter().any(|candidate| mac.clone().verify_slice(candidate.as_ref()).is_ok())
+    })?;
+    Some(if index == 0 { VerifiedBy::Primary } else { VerifiedBy::Secondary })
 }
 
 /// HMAC-SHA256 of the concatenated parts.

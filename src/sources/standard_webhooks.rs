@@ -2,7 +2,7 @@
 //! space-separated `webhook-signature` list of `v1,<base64 HMAC-SHA256>` entries over `{id}.{timestamp}.{body}`;
 //! verifying, signing for the simulator, and mapping a message to a [`Delivery`].
 
-use super::{any_secret_matches, check_tolerance, header, hmac, parse_event, str_field};
+use super::{check_tolerance, header, hmac, matching_secret, parse_event, str_field};
 use super::{Delivery, Refusal, Scheme, SourceSecret};
 use base64::Engine;
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
@@ -40,24 +40,22 @@ pub fn verify(
 
     let signed_prefix = format!("{id}.{timestamp}.");
     let mut any_v1 = false;
-    let mut matched = false;
+    // Bounded by the header's size, which hyper limits.
+    let mut candidates = Vec::new();
     for entry in signatures.split(' ').filter(|e| !e.is_empty()) {
         let Some((VERSION, encoded)) = entry.split_once(',') else { continue };
         any_v1 = true;
-        // An entry that is not base64 of 32 bytes cannot match; it is skipped rather than refusing the message,
-        // since another entry may be the valid one.
-        let Ok(candidate) = base64::engine::general_purpose::STANDARD.decode(encoded) else { continue };
-        if any_secret_matches(secrets, &[signed_prefix.as_bytes(), body], &candidate) {
-            matched = true;
-            break;
+        // An entry that is not base64 cannot match; it is skipped rather than refusing the message, since another
+        // entry may be the valid one.
+        if let Ok(candidate) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+            candidates.push(candidate);
         }
     }
     if !any_v1 {
         return Err(Refusal::NoSignature(VERSION));
     }
-    if !matched {
-        return Err(Refusal::SignatureMismatch);
-    }
+    let verified_by =
+        matching_secret(secrets, &[signed_prefix.as_bytes(), body], &candidates).ok_or(Refusal::SignatureMismatch)?;
     check_tolerance(timestamp, now)?;
 
     let event = parse_event(body)?;
@@ -71,6 +69,7 @@ pub fn verify(
         timestamp: Some(timestamp),
         ping: false,
         event,
+        verified_by,
     })
 }
 
@@ -116,6 +115,7 @@ pub fn headers(secrets: &[SourceSecret], id: &str, timestamp: i64, body: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::VerifiedBy;
 
     /// The vector of the reference libraries' "sign function works" test (standard-webhooks/standard-webhooks,
     /// libraries/javascript/src/webhook.test.ts; the same values appear in Svix's libraries).
@@ -204,8 +204,15 @@ mod tests {
         let headers = headers(&[new.clone(), old.clone()], "msg_2", SPEC_TIMESTAMP, SPEC_BODY).unwrap();
         let value = headers[SIGNATURE_HEADER].to_str().unwrap();
         assert_eq!(value.split(' ').count(), 2);
-        assert!(verify(&headers, SPEC_BODY, &[old], at(SPEC_TIMESTAMP)).is_ok());
-        assert!(verify(&headers, SPEC_BODY, &[new], at(SPEC_TIMESTAMP)).is_ok());
+        assert!(verify(&headers, SPEC_BODY, std::slice::from_ref(&old), at(SPEC_TIMESTAMP)).is_ok());
+        assert!(verify(&headers, SPEC_BODY, std::slice::from_ref(&new), at(SPEC_TIMESTAMP)).is_ok());
+        // The record says which configured secret matched: the primary whenever it does.
+        let by =
+            |secrets: &[SourceSecret], headers: &HeaderMap| verify(headers, SPEC_BODY, secrets, at(SPEC_TIMESTAMP));
+        assert_eq!(by(&[old.clone(), new.clone()], &headers).unwrap().verified_by, VerifiedBy::Primary);
+        let only_old = super::headers(std::slice::from_ref(&old), "msg_2", SPEC_TIMESTAMP, SPEC_BODY).unwrap();
+        assert_eq!(by(&[new.clone(), old.clone()], &only_old).unwrap().verified_by, VerifiedBy::Secondary);
+        assert_eq!(by(&[old, new], &only_old).unwrap().verified_by, VerifiedBy::Primary);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{t}.{body}`; verifying with Stripe's five-minute tolerance, signing for the simulator, and mapping an event
 //! (its `id` and `type` live in the body) to a [`Delivery`].
 
-use super::{any_secret_matches, check_tolerance, header, hmac, parse_event, str_field};
+use super::{check_tolerance, header, hmac, matching_secret, parse_event, str_field};
 use super::{Delivery, Refusal, Scheme, SourceSecret};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
@@ -26,9 +26,8 @@ pub fn verify(
 ) -> Result<Delivery, Refusal> {
     let parsed = parse_header(header(headers, SIGNATURE_HEADER)?)?;
     let prefix = format!("{}.", parsed.timestamp);
-    if !parsed.signatures.iter().any(|candidate| any_secret_matches(secrets, &[prefix.as_bytes(), body], candidate)) {
-        return Err(Refusal::SignatureMismatch);
-    }
+    let verified_by =
+        matching_secret(secrets, &[prefix.as_bytes(), body], &parsed.signatures).ok_or(Refusal::SignatureMismatch)?;
     check_tolerance(parsed.timestamp, now)?;
 
     let event = parse_event(body)?;
@@ -48,6 +47,7 @@ pub fn verify(
         timestamp: Some(parsed.timestamp),
         ping: false,
         event,
+        verified_by,
     })
 }
 
@@ -116,6 +116,7 @@ pub fn headers(secrets: &[SourceSecret], timestamp: i64, body: &[u8]) -> HeaderM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::VerifiedBy;
 
     /// Computed by the documented algorithm (HMAC-SHA256, key = the secret's text, message = `{t}.{body}`, hex)
     /// and cross-checked with an independent implementation (Python's `hmac` module).
@@ -175,8 +176,19 @@ mod tests {
         let new = secret("whsec_rolled");
         let headers = headers(&[new.clone(), old.clone()], T, BODY);
         assert_eq!(headers[SIGNATURE_HEADER].to_str().unwrap().matches("v1=").count(), 2);
-        assert!(verify(&headers, BODY, &[old], at(T)).is_ok());
-        assert!(verify(&headers, BODY, &[new], at(T)).is_ok());
+        assert!(verify(&headers, BODY, std::slice::from_ref(&old), at(T)).is_ok());
+        assert!(verify(&headers, BODY, std::slice::from_ref(&new), at(T)).is_ok());
+        // Which configured secret matched: the primary whenever it does, else the secondary.
+        let only_old = super::headers(std::slice::from_ref(&old), T, BODY);
+        assert_eq!(
+            verify(&only_old, BODY, &[new.clone(), old.clone()], at(T)).unwrap().verified_by,
+            VerifiedBy::Secondary
+        );
+        assert_eq!(
+            verify(&only_old, BODY, &[old.clone(), new.clone()], at(T)).unwrap().verified_by,
+            VerifiedBy::Primary
+        );
+        assert_eq!(verify(&headers, BODY, &[new, old], at(T)).unwrap().verified_by, VerifiedBy::Primary);
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub enum Action {
 
     OpenTypePicker,
     OpenUserPicker,
+    OpenSourcePicker,
     PickerUp,
     PickerDown,
     PickerPageUp,

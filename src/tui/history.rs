@@ -9,7 +9,7 @@
 //! row, which is what keeps filtering a million rows fast.
 
 use crate::cloudevent::EventFields;
-use crate::record::{EventRecord, VerifiedBy};
+use crate::record::{Attributes, EventRecord, VerifiedBy};
 use crate::tui::filter::TextMatcher;
 use crate::tui::intern::{Interner, NONE};
 use serde::Deserialize;
@@ -35,12 +35,17 @@ pub struct EventRow {
     id_len: u32,
     summary_len: u32,
     pub received_at: OffsetDateTime,
-    /// Hash of (source, id), to find the row a re-delivery repeats.
+    /// Hash of (source name, source, id), to find the row a re-delivery repeats: the same id from two configured
+    /// sources is two events.
     key: u64,
     pub peer: u32,
     pub ty: u32,
     pub user: u32,
     pub category: u32,
+    /// The configured source that received it (`--sources`), [`NONE`] without one.
+    pub source: u32,
+    /// Where a non-CloudEvent scheme keeps the id, type, source and user; kept for the export.
+    pub attributes: Option<Box<Attributes>>,
     /// Re-deliveries of this event seen after it was accepted.
     pub duplicates: u32,
     pub verified_by: VerifiedBy,
@@ -203,6 +208,7 @@ pub struct Pushed {
     /// The type id was handed out (or reused) for this row's type.
     pub new_type: bool,
     pub new_user: bool,
+    pub new_source: bool,
     /// Rows dropped from the front to stay within the bound.
     pub evicted: u64,
 }
@@ -226,6 +232,8 @@ pub struct History {
     pub users: Interner,
     pub categories: Interner,
     pub peers: Interner,
+    /// Configured source names (`--sources`).
+    pub sources: Interner,
     texts: Texts,
     hasher: RandomState,
 }
@@ -241,13 +249,14 @@ impl History {
             users: Interner::default(),
             categories: Interner::default(),
             peers: Interner::default(),
+            sources: Interner::default(),
             texts: Texts::default(),
             hasher: RandomState::new(),
         }
     }
 
-    fn key(&self, source: &str, id: &str) -> u64 {
-        self.hasher.hash_one((source, id))
+    fn key(&self, source_name: Option<&str>, source: &str, id: &str) -> u64 {
+        self.hasher.hash_one((source_name, source, id))
     }
 
     /// Adds an accepted event as the newest row.
@@ -258,7 +267,8 @@ impl History {
         let (user, new_user) = self.users.acquire_opt(fields.user.as_deref());
         let (category, _) = self.categories.acquire_opt(fields.category.as_deref());
         let (peer, _) = self.peers.acquire(&crate::text::escape(&rec.peer));
-        let key = self.key(&fields.source, &fields.id);
+        let (source, new_source) = self.sources.acquire_opt(fields.source_name.as_deref());
+        let key = self.key(fields.source_name.as_deref(), &fields.source, &fields.id);
         let seq = self.end();
         let id = clip(&fields.id, ID_MAX);
         let summary = clip(&fields.summary, SUMMARY_MAX);
@@ -281,6 +291,8 @@ impl History {
             ty,
             user,
             category,
+            source,
+            attributes: rec.attributes.map(Box::new),
             duplicates: 0,
             verified_by: rec.verified_by,
         });
@@ -289,7 +301,7 @@ impl History {
             self.evict_front();
             evicted += 1;
         }
-        Pushed { seq, new_type, new_user, evicted }
+        Pushed { seq, new_type, new_user, new_source, evicted }
     }
 
     fn evict_front(&mut self) {
@@ -303,6 +315,7 @@ impl History {
         self.users.release(row.user);
         self.categories.release(row.category);
         self.peers.release(row.peer);
+        self.sources.release(row.source);
     }
 
     /// Counts a re-delivery against the row it repeats; returns that row's sequence number if it is retained.
@@ -311,11 +324,17 @@ impl History {
     /// acknowledgement was lost, so the original is nearly always recent, and an index would cost every event
     /// about 30 bytes to speed up something rare.
     pub fn duplicate(&mut self, rec: &EventRecord) -> Option<u64> {
-        let ident: Ident = serde_json::from_str(rec.event.get()).ok()?;
+        let (source, id) = match &rec.attributes {
+            Some(a) => (Cow::Borrowed(a.source.as_str()), Cow::Borrowed(a.id.as_str())),
+            None => {
+                let ident: Ident = serde_json::from_str(rec.event.get()).ok()?;
+                (ident.source?, ident.id?)
+            }
+        };
         // Escaped as `push` escaped them, so the key and the id compare equal.
-        let (source, id) = (ident.source?, ident.id?);
         let (source, id) = (crate::text::escape(&source), crate::text::escape(&id));
-        let key = self.key(&source, &id);
+        let name = rec.source_name.as_deref().map(crate::text::escape);
+        let key = self.key(name.as_deref(), &source, &id);
         let id = clip(&id, ID_MAX);
         // A 64-bit hash collision is unlikely, but a wrong attribution would mislead: check the id too.
         let index = self.rows.iter().rposition(|r| r.key == key && self.id(r) == id)?;
@@ -383,6 +402,11 @@ impl History {
 
     pub fn category_name(&self, row: &EventRow) -> Option<&str> {
         (row.category != NONE).then(|| self.categories.name(row.category))
+    }
+
+    /// The configured source that received the row's event, when glwatch runs with `--sources`.
+    pub fn source_name(&self, row: &EventRow) -> Option<&str> {
+        (row.source != NONE).then(|| self.sources.name(row.source))
     }
 }
 

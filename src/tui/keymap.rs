@@ -108,6 +108,12 @@ pub static BINDINGS: &[Binding] = &[
         help: "choose users (with counts)",
     },
     Binding {
+        contexts: MAIN,
+        keys: &[key('s')],
+        act: Act::Fixed(|| Action::OpenSourcePicker),
+        help: "choose sources (--sources, with counts)",
+    },
+    Binding {
         contexts: &[Table],
         keys: &[code(KeyCode::Esc)],
         act: Act::Fixed(|| Action::ClearFilters),
@@ -335,7 +341,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         (Table, "Table (and detail pane)"),
         (Detail, "Detail pane"),
         (FilterInput, "Text filter (/)"),
-        (Picker, "Type and user pickers (t, u)"),
+        (Picker, "Type, user and source pickers (t, u, s)"),
         (Help, "Help"),
         (Secret, "Generated secret (shown once at start)"),
     ];

@@ -57,9 +57,9 @@ impl Select {
             return false;
         }
         match &record {
-            Record::Event(e) => {
-                self.filter.admits(record.received_at(), &crate::cloudevent::EventFields::from_raw(e.event.get()))
-            }
+            // `of`, not the event alone: a GitHub or Stripe record keeps its type and id in its attributes, and its
+            // source name beside the event.
+            Record::Event(e) => self.filter.admits(record.received_at(), &crate::cloudevent::EventFields::of(e)),
             _ => {
                 let event_parts = Filter { since: None, until: None, ..self.filter.clone() };
                 event_parts.is_empty() && self.filter.admits_time(record.received_at())

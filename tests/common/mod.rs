@@ -412,3 +412,12 @@ pub async fn send_to(sender: &mut Sender, method: &str, path: &str, headers: &[(
     let body = response.into_body().collect().await.unwrap().to_bytes();
     Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
+
+/// A sources file (`--sources`) with a GreenLake source on `/greenlake` signed with [`SECRET`] and a GitHub
+/// source on `/github` signed with `github_secret`.
+pub fn greenlake_and_github_sources(github_secret: &str) -> String {
+    format!(
+        "[[source]]\nname = \"greenlake\"\npath = \"/greenlake\"\nscheme = \"greenlake\"\nsecret = \"{SECRET}\"\n\n\
+         [[source]]\nname = \"github\"\npath = \"/github\"\nscheme = \"github\"\nsecret = \"{github_secret}\"\n"
+    )
+}

@@ -244,6 +244,7 @@ impl App {
             }
             Action::OpenTypePicker => self.open_picker(PickerKind::Type),
             Action::OpenUserPicker => self.open_picker(PickerKind::User),
+            Action::OpenSourcePicker => self.open_picker(PickerKind::Source),
             Action::PickerUp => self.picker_move(-1),
             Action::PickerDown => self.picker_move(1),
             Action::PickerPageUp => self.picker_move(-self.page()),

@@ -1,4 +1,4 @@
-//! The type and user pickers: a snapshot of the values seen with their counts, a cursor, marks, and applying the
+//! The type, user and source pickers: a snapshot of the values seen with their counts, a cursor, marks, and applying the
 //! choice to the filter.
 
 use super::{App, Mode};
@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 pub enum PickerKind {
     Type,
     User,
+    /// The configured sources (`--sources`).
+    Source,
 }
 
-/// The type or user picker: a snapshot of the values seen, with counts, taken when it opened.
+/// The type, user or source picker: a snapshot of the values seen, with counts, taken when it opened.
 #[derive(Debug, Clone)]
 pub struct Picker {
     pub kind: PickerKind,
@@ -34,6 +36,7 @@ impl App {
         let (interner, chosen) = match kind {
             PickerKind::Type => (&self.history.types, &self.filter.types),
             PickerKind::User => (&self.history.users, &self.filter.users),
+            PickerKind::Source => (&self.history.sources, &self.filter.sources),
         };
         let mut entries: Vec<(String, u64)> = interner.iter().map(|(_, n, c)| (n.to_owned(), c)).collect();
         entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -66,6 +69,7 @@ impl App {
         match p.kind {
             PickerKind::Type => self.filter.types = chosen,
             PickerKind::User => self.filter.users = chosen,
+            PickerKind::Source => self.filter.sources = chosen,
         }
         self.refilter(false);
     }

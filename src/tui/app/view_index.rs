@@ -1,5 +1,5 @@
 //! Which events the table lists: the view index (every retained row, or the sequence numbers passing the filter)
-//! and the filter compiled against the interned types and users so that keeping the index current is cheap.
+//! and the filter compiled against the interned types, users and sources so that keeping the index current is cheap.
 
 use super::App;
 use crate::record::{EventRecord, Record};
@@ -22,6 +22,7 @@ pub(super) struct Compiled {
     text: TextMatcher,
     type_chosen: Vec<bool>,
     user_chosen: Vec<bool>,
+    source_chosen: Vec<bool>,
     type_text: Vec<bool>,
     user_text: Vec<bool>,
 }
@@ -50,7 +51,14 @@ impl Compiled {
         for (id, _, _) in history.users.iter() {
             c.learn_user(filter, &history.users, id);
         }
+        for (id, _, _) in history.sources.iter() {
+            c.learn_source(filter, &history.sources, id);
+        }
         c
+    }
+
+    fn learn_source(&mut self, filter: &Filter, sources: &Interner, id: u32) {
+        set_flag(&mut self.source_chosen, id, filter.sources.contains(sources.name(id)));
     }
 
     fn learn_type(&mut self, filter: &Filter, types: &Interner, id: u32) {
@@ -69,14 +77,17 @@ impl Compiled {
 impl App {
     /// Brings the compiled filter and the view index up to date with a row just pushed to the history.
     pub(super) fn index_pushed(&mut self, pushed: &Pushed) {
-        if pushed.new_type || pushed.new_user {
+        if pushed.new_type || pushed.new_user || pushed.new_source {
             if let Some(row) = self.history.get(pushed.seq) {
-                let (ty, user) = (row.ty, row.user);
+                let (ty, user, source) = (row.ty, row.user, row.source);
                 if pushed.new_type {
                     self.compiled.learn_type(&self.filter, &self.history.types, ty);
                 }
                 if pushed.new_user {
                     self.compiled.learn_user(&self.filter, &self.history.users, user);
+                }
+                if pushed.new_source {
+                    self.compiled.learn_source(&self.filter, &self.history.sources, source);
                 }
             }
         }
@@ -103,7 +114,8 @@ impl App {
         })
     }
 
-    /// Whether `row` passes the filter, when its type and user decide it: it is not a chosen type or user, there is
+    /// Whether `row` passes the filter, when its type, user and source decide it: it is not a chosen type, user or
+    /// source, there is
     /// no text, or the text matches its type or user. `None` when only its summary or id can tell.
     fn decided(&self, row: &EventRow) -> Option<bool> {
         let c = &self.compiled;
@@ -111,6 +123,9 @@ impl App {
             return Some(false);
         }
         if !self.filter.users.is_empty() && !flag(&c.user_chosen, row.user) {
+            return Some(false);
+        }
+        if !self.filter.sources.is_empty() && !flag(&c.source_chosen, row.source) {
             return Some(false);
         }
         (c.text.is_empty() || flag(&c.type_text, row.ty) || flag(&c.user_text, row.user)).then_some(true)
@@ -177,8 +192,8 @@ impl App {
         self.rows_in(0..self.view_len())
             .map(|(_, r)| {
                 Record::Event(EventRecord {
-                    source_name: None,
-                    attributes: None,
+                    source_name: self.history.source_name(r).map(str::to_owned),
+                    attributes: r.attributes.as_deref().cloned(),
                     received_at: r.received_at,
                     peer: self.history.peers.name(r.peer).to_owned(),
                     // The table keeps the client only; `glwatch export` reads the journal, which has the proxy.

@@ -105,6 +105,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
             ),
         ]),
     ];
+    if let Some(name) = app.history().source_name(row) {
+        facts.push(Line::from(vec![Span::styled("source ", dim()), Span::raw(name.to_owned())]));
+    }
     let json_rows = usize::from(inner.height.saturating_sub(facts.len() as u16));
     match detail {
         Some(d) => facts.extend(d.lines.iter().skip(app.detail_scroll()).take(json_rows).map(|l| colour(l))),

@@ -9,7 +9,7 @@
 //! ├ challenge panel (c) ──────────────────────────────────────────────────────────────────────────┤
 //! ├ rejected requests (r) ────────────────────────────────────────────────────────────────────────┤
 //! └ status line: filter input, messages, key hints ───────────────────────────────────────────────┘
-//!   overlays: type / user picker (t, u), help (?), and once at start the generated secret
+//!   overlays: type / user / source picker (t, u, s), help (?), and once at start the generated secret
 //! ```
 //!
 //! Small terminals lose regions in this order: panels, detail pane (shown instead of the table when focused),

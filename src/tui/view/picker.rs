@@ -1,4 +1,4 @@
-//! The type and user pickers: the values seen, with how many retained events carry each, to mark and show.
+//! The type, user and source pickers: the values seen, with how many retained events carry each, to mark and show.
 
 use super::{centered, dim, title_style};
 use crate::cloudevent::short_type;
@@ -13,6 +13,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, p: &Picker) {
     let (title, all) = match p.kind {
         PickerKind::Type => (" Event types ", "all types"),
         PickerKind::User => (" Users ", "all users"),
+        PickerKind::Source => (" Sources ", "all sources"),
     };
     let popup = centered(area, 72, (p.rows() as u16).saturating_add(3).max(6));
     frame.render_widget(Clear, popup);
@@ -36,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, p: &Picker) {
                 let (name, count) = &p.entries[i - 1];
                 let shown = match p.kind {
                     PickerKind::Type => short_type(name),
-                    PickerKind::User => name.as_str(),
+                    PickerKind::User | PickerKind::Source => name.as_str(),
                 };
                 (if p.marked.contains(name) { "[x]" } else { "[ ]" }, shown.to_owned(), *count)
             };

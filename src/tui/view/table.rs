@@ -16,6 +16,7 @@ pub const HEADER_ROWS: u16 = 1;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
     Time,
+    Source,
     Type,
     User,
     Category,
@@ -23,7 +24,27 @@ enum Col {
     Verified,
 }
 
-fn columns(width: u16) -> Vec<(Col, Constraint)> {
+/// The columns for a table `width` wide; `source` is the Source column's width, 0 without `--sources`.
+fn columns(width: u16, source: u16) -> Vec<(Col, Constraint)> {
+    let mut cols = by_width(width);
+    if source == 0 || width < 80 {
+        return cols;
+    }
+    // The source goes beside the time; below 120 columns the user and the source give up some width so the
+    // summary keeps about 20.
+    let narrow = width < 120;
+    cols.insert(1, (Col::Source, Constraint::Length(if narrow { source.min(12) } else { source })));
+    if narrow {
+        for (col, w) in &mut cols {
+            if *col == Col::User {
+                *w = Constraint::Length(12);
+            }
+        }
+    }
+    cols
+}
+
+fn by_width(width: u16) -> Vec<(Col, Constraint)> {
     use Col::*;
     let c = Constraint::Length;
     let fill = Constraint::Fill(1);
@@ -41,6 +62,7 @@ fn columns(width: u16) -> Vec<(Col, Constraint)> {
 fn title(col: Col) -> &'static str {
     match col {
         Col::Time => "Time",
+        Col::Source => "Source",
         Col::Type => "Type",
         Col::User => "User",
         Col::Category => "Category",
@@ -68,7 +90,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     }
     let rows_h = usize::from(area.height.saturating_sub(HEADER_ROWS));
     let window = app.table_window(rows_h);
-    let cols = columns(area.width);
+    let cols = columns(area.width, source_width(app));
     let has_verified = cols.iter().any(|(c, _)| *c == Col::Verified);
     let selected = app.selected();
     let focused = app.focus() == Focus::Table;
@@ -76,6 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         let ty = app.type_name(r);
         let cells = cols.iter().map(|(col, _)| match col {
             Col::Time => Cell::from(hms(local(app, r.received_at))),
+            Col::Source => Cell::from(app.history().source_name(r).unwrap_or("").to_owned()),
             Col::Type => Cell::from(Span::styled(app.short_type_name(r).to_owned(), Style::new().fg(type_color(ty)))),
             Col::User => Cell::from(app.history().user_name(r).unwrap_or("").to_owned()),
             Col::Category => Cell::from(app.history().category_name(r).unwrap_or("").to_owned()),
@@ -109,4 +132,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let table = Table::new(rows, cols.iter().map(|(_, w)| *w)).header(header).column_spacing(1);
     frame.render_widget(table, area);
+}
+
+/// The Source column's width: the longest retained source name, between the title's width and 16; 0 when no
+/// retained event came through a configured source.
+fn source_width(app: &App) -> u16 {
+    let sources = &app.history().sources;
+    if sources.is_empty() {
+        return 0;
+    }
+    let longest = sources.iter().map(|(_, name, _)| name.chars().count()).max().unwrap_or(0);
+    longest.clamp(title(Col::Source).len(), 16) as u16
 }

@@ -4,6 +4,7 @@
 mod filter;
 mod help;
 mod records;
+mod sources;
 
 use super::*;
 use crate::record::VerifiedBy;
