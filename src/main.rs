@@ -5,7 +5,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::logging::{init_file_logging, init_logging};
+use cli::logging::{init_file_logging, init_logging, init_logging_or};
 use cli::run::{fail, with_runtime};
 use cli::{Cli, Command};
 use std::io::IsTerminal;
@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         if let Err(e) = init_file_logging(&log_path) {
             return fail(&format!("cannot open the log file {}: {e}", log_path.display()));
         }
+    } else if matches!(cli.command, Some(Command::Tail(_))) {
+        init_logging_or(cli::logging::TAIL_FILTER);
     } else if !matches!(cli.command, Some(Command::Demo(_) | Command::Attach(_))) {
         // The demo sets up its own logging once it knows it has a terminal.
         init_logging();

@@ -2,6 +2,7 @@
 //! rustls client configuration (ring), so no process-wide crypto provider is needed.
 
 pub mod publish;
+pub mod read;
 pub mod stream;
 
 pub use publish::{NatsPublisher, NatsStatus};

@@ -56,8 +56,9 @@ pub enum Command {
 /// Flags of `glwatch attach`.
 #[derive(Debug, Clone, Args)]
 pub struct AttachArgs {
-    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock), or
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock),
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
+    /// NATS JetStream its receivers publish to.
     #[arg(env = "GLWATCH_ATTACH_TARGET", value_name = "TARGET")]
     pub target: Option<String>,
 
@@ -88,6 +89,9 @@ pub struct AttachArgs {
     /// Accept any certificate from an https:// target (testing only).
     #[arg(long, env = "GLWATCH_ATTACH_INSECURE")]
     pub insecure: bool,
+
+    #[command(flatten)]
+    pub nats: NatsReadArgs,
 }
 
 /// Flags of `glwatch routes`.
@@ -149,8 +153,9 @@ pub struct RedeliverArgs {
 /// Flags of `glwatch tail`.
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
-    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file.
+    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir),
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
+    /// NATS JetStream its receivers publish to (seq is then the stream sequence).
     #[arg(env = "GLWATCH_TAIL_TARGET", value_name = "TARGET")]
     pub target: Option<String>,
 
@@ -205,6 +210,9 @@ pub struct TailArgs {
     /// Accept any certificate from an https:// target (testing only).
     #[arg(long, env = "GLWATCH_TAIL_INSECURE")]
     pub insecure: bool,
+
+    #[command(flatten)]
+    pub nats: NatsReadArgs,
 }
 
 /// The kinds of record.
@@ -609,7 +617,8 @@ impl RunArgs {
             retention: glwatch::journal::Retention {
                 keep: self.journal_keep,
                 max_size: self.journal_max_size,
-                routes_dir: Some(self.data_dir.join("routes")),
+                // With --nats the routes read the stream; their cursors are stream sequences, not the journal's.
+                routes_dir: self.nats.nats.is_empty().then(|| self.data_dir.join("routes")),
                 check_every: self.journal_check_every,
             },
         })
@@ -755,13 +764,43 @@ mod tests {
     }
 }
 
-/// The `--nats*` options, shared by the receiver (publishing) and the readers (tail, attach).
+/// The receiver's `--nats*` options (publishing).
 #[derive(Args, Debug, Clone)]
 pub struct NatsArgs {
     /// NATS server(s) to publish accepted events to (JetStream), repeatable or comma-separated seed list.
     #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
     pub nats: Vec<String>,
 
+    #[command(flatten)]
+    pub conn: NatsConnArgs,
+
+    /// Stream replicas when glwatch creates the stream (3 on a three-node cluster).
+    #[arg(long, env = "GLWATCH_NATS_REPLICAS", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub nats_replicas: u64,
+
+    /// JetStream's duplicate window (Nats-Msg-Id dedup), GreenLake's retry span by default.
+    #[arg(long, env = "GLWATCH_NATS_DUPLICATE_WINDOW", value_name = "DURATION", default_value = "12h", value_parser = glwatch::units::parse_duration)]
+    pub nats_duplicate_window: std::time::Duration,
+
+    /// How long a delivery waits for JetStream's ack before it is answered 503.
+    #[arg(long, env = "GLWATCH_NATS_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = glwatch::units::parse_duration)]
+    pub nats_timeout: std::time::Duration,
+}
+
+impl NatsArgs {
+    pub fn options(&self) -> glwatch::broker::NatsOptions {
+        glwatch::broker::NatsOptions {
+            replicas: self.nats_replicas as usize,
+            duplicate_window: self.nats_duplicate_window,
+            timeout: self.nats_timeout,
+            ..self.conn.options(self.nats.iter().map(String::as_str))
+        }
+    }
+}
+
+/// The `--nats*` options of every NATS user: authentication, TLS and where the records are.
+#[derive(Args, Debug, Clone)]
+pub struct NatsConnArgs {
     /// NATS credentials file (JWT and nkey seed).
     #[arg(long, env = "GLWATCH_NATS_CREDS", value_name = "FILE", conflicts_with = "nats_token")]
     pub nats_creds: Option<PathBuf>,
@@ -781,32 +820,37 @@ pub struct NatsArgs {
     /// Subject prefix: PREFIX.event.<type>, PREFIX.challenge, PREFIX.rejected.
     #[arg(long, env = "GLWATCH_NATS_SUBJECT", value_name = "PREFIX", default_value = "glwatch")]
     pub nats_subject: String,
-
-    /// Stream replicas when glwatch creates the stream (3 on a three-node cluster).
-    #[arg(long, env = "GLWATCH_NATS_REPLICAS", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
-    pub nats_replicas: u64,
-
-    /// JetStream's duplicate window (Nats-Msg-Id dedup), GreenLake's retry span by default.
-    #[arg(long, env = "GLWATCH_NATS_DUPLICATE_WINDOW", value_name = "DURATION", default_value = "12h", value_parser = glwatch::units::parse_duration)]
-    pub nats_duplicate_window: std::time::Duration,
-
-    /// How long a delivery waits for JetStream's ack before it is answered 503.
-    #[arg(long, env = "GLWATCH_NATS_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = glwatch::units::parse_duration)]
-    pub nats_timeout: std::time::Duration,
 }
 
-impl NatsArgs {
-    pub fn options(&self) -> glwatch::broker::NatsOptions {
+impl NatsConnArgs {
+    /// The options for `servers` (blank ones left out), with the defaults for publishing.
+    pub fn options<'a>(&self, servers: impl Iterator<Item = &'a str>) -> glwatch::broker::NatsOptions {
         glwatch::broker::NatsOptions {
-            servers: self.nats.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            servers: servers.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             creds: self.nats_creds.clone(),
             token: self.nats_token.clone(),
             ca: self.nats_ca.clone(),
             stream: self.nats_stream.clone(),
             subject: self.nats_subject.clone(),
-            replicas: self.nats_replicas as usize,
-            duplicate_window: self.nats_duplicate_window,
-            timeout: self.nats_timeout,
+            ..Default::default()
         }
+    }
+}
+
+/// The `--nats*` options of a reader (`tail`, `attach` of a nats:// target): the target names the server.
+#[derive(Args, Debug, Clone)]
+pub struct NatsReadArgs {
+    /// More NATS servers of the same cluster to try besides a nats:// target (comma-separated).
+    #[arg(long = "nats", env = "GLWATCH_NATS", value_name = "URL", value_delimiter = ',')]
+    pub nats: Vec<String>,
+
+    #[command(flatten)]
+    pub conn: NatsConnArgs,
+}
+
+impl NatsReadArgs {
+    /// The options for reading from `target` (tried first) and the extra --nats servers.
+    pub fn options(&self, target: &str) -> glwatch::broker::NatsOptions {
+        self.conn.options(std::iter::once(target).chain(self.nats.iter().map(String::as_str)))
     }
 }

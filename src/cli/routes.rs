@@ -19,15 +19,21 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
         (None, Some(url)) => vec![glwatch::routes::config::forward(url).map_err(|e| e.to_string())?],
         (None, None) => return Ok(None),
     };
-    let Some(journal) = args.journal_options() else {
-        return Err("--routes and --forward need the journal (not --no-journal)".into());
+    // With --nats the routes read the stream (one durable consumer per route, shared by every receiver).
+    let nats = args.nats.options();
+    let nats = (!nats.servers.is_empty()).then_some(glwatch::routes::nats::NatsRoutes { options: nats });
+    let journal = match args.journal_options() {
+        Some(j) => (j.path, j.max_line),
+        None if nats.is_some() => (glwatch::data_dir::journal(&args.data_dir), 0),
+        None => return Err("--routes and --forward need the journal (not --no-journal) or --nats".into()),
     };
     let options = RoutesOptions {
         data_dir: args.data_dir.clone(),
-        journal: journal.path,
-        max_line: journal.max_line,
+        journal: journal.0,
+        max_line: journal.1,
         last_seq,
         backoff_base: args.route_backoff_base.unwrap_or(glwatch::routes::DEFAULT_BACKOFF_BASE),
+        nats,
     };
     let names: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
     let routes = Routes::start(configs, options).map_err(|e| e.to_string())?;

@@ -30,6 +30,9 @@ pub fn watch_client(
 
 /// `glwatch tail`: a running glwatch's records on stdout.
 pub async fn run(args: TailArgs) -> ExitCode {
+    if let Some(target) = args.target.as_deref().filter(|t| glwatch::watch::nats::is_nats_target(t)) {
+        return nats(target, &args).await;
+    }
     let client = match watch_client(
         args.target.as_deref(),
         &args.data_dir,
@@ -41,6 +44,16 @@ pub async fn run(args: TailArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    let (start, select) = start_and_select(&args);
+    let options = TailOptions { client, start, follow: args.follow, select };
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    match glwatch::watch::tail::run(options, &mut out, wait_for_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn start_and_select(args: &TailArgs) -> (Start, Select) {
     let start = match (args.after, args.since, args.last) {
         (Some(a), _, _) => Start::After(a),
         (_, Some(t), _) => Start::Since(t),
@@ -49,16 +62,23 @@ pub async fn run(args: TailArgs) -> ExitCode {
     };
     let select = Select {
         filter: glwatch::filter::Filter {
-            types: args.types.into_iter().collect(),
-            users: args.users.into_iter().collect(),
-            sources: args.sources.into_iter().collect(),
+            types: args.types.iter().cloned().collect(),
+            users: args.users.iter().cloned().collect(),
+            sources: args.sources.iter().cloned().collect(),
             ..Default::default()
         },
         kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
     };
-    let options = TailOptions { client, start, follow: args.follow, select };
+    (start, select)
+}
+
+/// `glwatch tail nats://HOST:PORT`: the JetStream stream the receivers publish to.
+async fn nats(target: &str, args: &TailArgs) -> ExitCode {
+    let (start, select) = start_and_select(args);
+    let options =
+        glwatch::watch::nats::NatsTail { options: args.nats.options(target), start, follow: args.follow, select };
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    match glwatch::watch::tail::run(options, &mut out, wait_for_signal()).await {
+    match glwatch::watch::nats::tail(options, &mut out, wait_for_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }

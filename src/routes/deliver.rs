@@ -1,26 +1,21 @@
-//! One route's task: read the journal after the cursor in bounded batches, deliver each matching event in order
-//! with retries, dead-letter what cannot be delivered, move the cursor durably, and take redelivery requests.
+//! One route's task: read its source (the journal after the cursor, or a durable JetStream consumer) in bounded
+//! batches, deliver each matching event in order with retries, dead-letter what cannot be delivered, tell the
+//! source what is done, and take redelivery requests.
 
 use super::config::RouteConfig;
 use super::files::{Redeliver, RouteFiles};
+use super::source::Source;
 use super::template::Scope;
 use super::transport::{Message, Outcome, Transport};
 use super::{Health, RouteStatus, RoutesOptions, MAX_BACKOFF};
 use crate::cloudevent::EventFields;
-use crate::journal::SeqReader;
 use crate::record::{line_seq, Record};
 use bytes::Bytes;
 use std::io::{BufRead, Seek};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
-/// Records read from the journal at once, and their total size: all a route ever holds in memory.
-const BATCH: usize = 256;
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// How often an idle route looks for a redelivery request.
-const IDLE_LOOK: Duration = Duration::from_secs(1);
 /// Attempts in a row after which a retrying route is shown as failing.
 const FAILING_AFTER: u32 = 5;
 
@@ -29,11 +24,8 @@ pub struct Runner {
     files: RouteFiles,
     status: Arc<RouteStatus>,
     transport: Transport,
-    journal: std::path::PathBuf,
-    max_line: usize,
-    reader: Option<SeqReader>,
+    source: Box<dyn Source>,
     cursor: u64,
-    notify: watch::Receiver<u64>,
     backoff_base: Duration,
     last_start: Option<Instant>,
 }
@@ -61,34 +53,22 @@ impl Runner {
         transport: Transport,
         options: &RoutesOptions,
         cursor: u64,
-        notify: watch::Receiver<u64>,
+        source: Box<dyn Source>,
     ) -> Runner {
-        Runner {
-            cfg,
-            files,
-            status,
-            transport,
-            journal: options.journal.clone(),
-            max_line: options.max_line,
-            reader: Some(SeqReader::new(&options.journal, options.max_line, cursor)),
-            cursor,
-            notify,
-            backoff_base: options.backoff_base,
-            last_start: None,
-        }
+        Runner { cfg, files, status, transport, source, cursor, backoff_base: options.backoff_base, last_start: None }
     }
 
     pub async fn run(mut self) {
         loop {
-            self.take_request();
+            self.take_request().await;
             if self.files.requeued.exists() {
                 self.deliver_requeued().await;
             }
-            let batch = self.read_batch().await;
+            let batch = self.source.next_batch().await;
+            let head = self.status.head.load(Ordering::Relaxed);
+            self.status.head.store(head.max(self.source.head()), Ordering::Relaxed);
             if batch.is_empty() {
                 self.save_state();
-                let _ = tokio::time::timeout(IDLE_LOOK, self.notify.changed()).await;
-                self.status.head.fetch_max(*self.notify.borrow(), Ordering::Relaxed);
                 continue;
             }
             let mut unwritten = false;
@@ -96,58 +76,33 @@ impl Runner {
                 let done = !matches!(self.handle(&line).await, Handled::Skipped);
                 // Skipped records move the cursor in memory only; it is written with the next delivery or at
                 // the end of the batch, so a filter that matches little costs no fsync per record.
-                self.advance(seq, done);
+                self.advance(seq, done).await;
                 unwritten = !done;
             }
             if unwritten {
-                self.advance(self.cursor, true);
+                self.advance(self.cursor, true).await;
             }
             self.save_state();
         }
     }
 
-    fn advance(&mut self, seq: u64, write: bool) {
+    async fn advance(&mut self, seq: u64, write: bool) {
         self.cursor = seq;
         self.status.cursor.store(seq, Ordering::Relaxed);
         self.status.head.fetch_max(seq, Ordering::Relaxed);
-        if write {
-            if let Err(e) = self.files.write_cursor(seq) {
-                tracing::error!(
-                    "route {}: cannot write its cursor {}: {e}",
-                    self.cfg.name,
-                    self.files.cursor.display()
-                );
-            }
-        }
-    }
-
-    async fn read_batch(&mut self) -> Vec<(u64, String)> {
-        let Some(mut reader) = self.reader.take() else { return Vec::new() };
-        let (reader, batch) = tokio::task::spawn_blocking(move || {
-            let batch = reader.next_batch(BATCH, BATCH_BYTES);
-            (reader, batch)
-        })
-        .await
-        .unwrap_or_else(|_| (SeqReader::new(&self.journal, self.max_line, self.cursor), Ok(Vec::new())));
-        self.reader = Some(reader);
-        match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("route {}: cannot read the journal: {e}", self.cfg.name);
-                Vec::new()
-            }
-        }
+        self.source.done(seq, write).await;
     }
 
     /// A request left by `glwatch routes redeliver`.
-    fn take_request(&mut self) {
+    async fn take_request(&mut self) {
         match self.files.take_request() {
             Ok(None) => {}
             Ok(Some(Redeliver::From(seq))) => {
                 let after = seq.saturating_sub(1);
                 tracing::info!("route {}: redelivering from seq {seq}", self.cfg.name);
-                self.reader = Some(SeqReader::new(&self.journal, self.max_line, after));
-                self.advance(after, true);
+                self.source.rewind(after).await;
+                self.cursor = after;
+                self.status.cursor.store(after, Ordering::Relaxed);
             }
             Ok(Some(Redeliver::Dead)) => {
                 tracing::info!("route {}: redelivering its dead letters", self.cfg.name);

@@ -137,7 +137,11 @@ fn count_lines(path: &Path) -> u64 {
 fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
+    // One temporary name per file: the running route writes its cursor and state while `glwatch routes
+    // redeliver` writes the request, and a shared name would let one rename the other's half-written file.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -1,5 +1,6 @@
 //! Routes: committed events forwarded onward (HTTP or a command), each route reading the journal by seq with its
-//! own durable cursor, retrying with back-off and dead-lettering what cannot be delivered.
+//! own durable cursor (or, with --nats, a durable JetStream consumer shared by every receiver), retrying with
+//! back-off and dead-lettering what cannot be delivered.
 //!
 //! The receiver never waits for a route: the committer only moves a `tokio::sync::watch` of the last committed
 //! seq (see [`CommitNotify`]), and each route, in its own task, reads the journal itself in bounded batches.
@@ -7,6 +8,8 @@
 pub mod config;
 mod deliver;
 pub mod files;
+pub mod nats;
+pub mod source;
 pub mod template;
 pub mod transport;
 
@@ -38,6 +41,8 @@ pub struct RoutesOptions {
     pub last_seq: u64,
     /// The first back-off (`GLWATCH_ROUTE_BACKOFF_BASE`, for tests).
     pub backoff_base: Duration,
+    /// Read events from JetStream instead of the journal.
+    pub nats: Option<nats::NatsRoutes>,
 }
 
 /// How a route is doing, as the dashboard and `glwatch routes` show it.
@@ -199,6 +204,11 @@ impl Routes {
             std::fs::create_dir_all(files::dir(&options.data_dir)).map_err(|e| io_err(&options.data_dir, e))?;
             let cursor = match files.read_cursor().map_err(|e| io_err(&files.cursor, e))? {
                 Some(c) => c,
+                // The consumer keeps the position; the file only shows it (and lets `redeliver` find the route).
+                None if options.nats.is_some() => {
+                    files.write_cursor(0).map_err(|e| io_err(&files.cursor, e))?;
+                    0
+                }
                 None => {
                     // A new route starts with what arrives from now on; `redeliver --from` replays history.
                     files.write_cursor(options.last_seq).map_err(|e| io_err(&files.cursor, e))?;
@@ -211,7 +221,18 @@ impl Routes {
             status.cursor.store(cursor, Ordering::Relaxed);
             status.head.store(options.last_seq, Ordering::Relaxed);
             statuses.push(status.clone());
-            runners.push(deliver::Runner::new(cfg, files, status, transport, &options, cursor, notify.subscribe()));
+            let source: Box<dyn source::Source> = match &options.nats {
+                Some(n) => Box::new(nats::NatsSource::new(&cfg.name, n.clone(), files.clone())),
+                None => Box::new(source::JournalSource::new(
+                    &cfg.name,
+                    files.clone(),
+                    options.journal.clone(),
+                    options.max_line,
+                    cursor,
+                    notify.subscribe(),
+                )),
+            };
+            runners.push(deliver::Runner::new(cfg, files, status, transport, &options, cursor, source));
         }
         let tasks = runners.into_iter().map(|r| tokio::spawn(r.run())).collect();
         Ok(Routes { statuses, tasks, notify })

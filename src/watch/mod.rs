@@ -5,6 +5,7 @@ pub mod attach;
 pub mod client;
 pub mod hub;
 pub mod metrics;
+pub mod nats;
 pub mod route_state;
 pub mod routes;
 pub mod serve;

@@ -34,7 +34,16 @@ pub struct Select {
 }
 
 impl Select {
-    fn admits(&self, line: &str) -> bool {
+    /// This selection, bounded in time as `--since` asks.
+    pub fn from(&self, start: Start) -> Select {
+        let mut select = self.clone();
+        if let Start::Since(t) = start {
+            select.filter.since = Some(t);
+        }
+        select
+    }
+
+    pub fn admits(&self, line: &str) -> bool {
         if self.kinds.is_empty() && self.filter.is_empty() {
             return true;
         }
@@ -71,6 +80,8 @@ pub struct TailOptions {
 pub enum TailError {
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Nats(#[from] crate::broker::read::ReadError),
     #[error("stdout: {0}")]
     Output(std::io::Error),
 }
@@ -81,11 +92,7 @@ pub async fn run(
     out: &mut impl Write,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), TailError> {
-    tokio::pin!(stop);
-    let mut select = options.select.clone();
-    if let Start::Since(t) = options.start {
-        select.filter.since = Some(t);
-    }
+    let select = options.select.from(options.start);
     // Said when it can be learned; a follower started before its receiver waits for it below instead.
     let head = options.client.records(0, 0).await;
     if let Ok(h) = &head {
@@ -98,16 +105,24 @@ pub async fn run(
         Start::Beginning | Start::Since(_) => 0,
         Start::Last(n) => head?.last_seq.saturating_sub(n),
     };
-    let printed = if options.follow {
-        tokio::select! {
-            r = follow(&options.client, after, &select, out) => r,
-            () = &mut stop => Ok(()),
+    let printing = async {
+        if options.follow {
+            follow(&options.client, after, &select, out).await
+        } else {
+            stored(&options.client, after, &select, out).await
         }
-    } else {
-        tokio::select! {
-            r = stored(&options.client, after, &select, out) => r,
-            () = &mut stop => Ok(()),
-        }
+    };
+    until_stopped(printing, stop).await
+}
+
+/// Runs `printing` until it ends or `stop` resolves; a closed stdout (`| head`) ends it quietly.
+pub async fn until_stopped(
+    printing: impl std::future::Future<Output = Result<(), TailError>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), TailError> {
+    let printed = tokio::select! {
+        r = printing => r,
+        () = stop => Ok(()),
     };
     match printed {
         Err(TailError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod downstream;
+pub mod nats;
 pub mod tmux;
 
 use bytes::Bytes;
