@@ -305,7 +305,7 @@ async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back
 }
 
 #[tokio::test]
-async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_dies() {
+async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_or_a_receiver_dies() {
     if !nats_available() {
         return;
     }
@@ -332,7 +332,7 @@ async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_dies
     assert!(ready, "the cluster's JetStream never answered: {logs:#?}");
     // A leader election can take seconds on a loaded machine: the timeout covers it, so none is refused.
     let flags = ["--nats-replicas", "3", "--nats-timeout", "30s"];
-    let a = receiver(&urls, &flags);
+    let mut a = receiver(&urls, &flags);
     let b = receiver(&urls, &flags);
     let mut acknowledged = Vec::new();
     for i in 0..20 {
@@ -355,6 +355,20 @@ async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_dies
     for i in 0..40 {
         let rx = if i % 2 == 0 { &b } else { &a };
         let reply = rx.client().post_signed(SECRET, &audit_event(&format!("r3-{i}"))).await;
+        assert_eq!((reply.status, reply.json()["duplicates"].as_u64()), (200, Some(1)), "{reply:?}");
+    }
+    // A receiver dies too (kill -9): the load balancer sends everything to the one left, which takes new events
+    // and still knows every earlier one, whichever receiver took it.
+    a.signal("-KILL");
+    a.wait_exit();
+    for i in 40..50 {
+        let id = format!("r3-{i}");
+        let reply = b.client().post_signed(SECRET, &audit_event(&id)).await;
+        assert_eq!(reply.status, 200, "after killing a receiver: {reply:?}");
+        acknowledged.push(id);
+    }
+    for i in (0..50).step_by(3) {
+        let reply = b.client().post_signed(SECRET, &audit_event(&format!("r3-{i}"))).await;
         assert_eq!((reply.status, reply.json()["duplicates"].as_u64()), (200, Some(1)), "{reply:?}");
     }
     let alive: Vec<String> = nodes.iter().filter(|n| n.child.is_some()).map(Node::url).collect();
