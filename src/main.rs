@@ -40,10 +40,7 @@ fn main() -> ExitCode {
         Some(Command::Attach(args)) => with_runtime(|rt| rt.block_on(cli::attach::run(args, utc_offset))),
         Some(Command::Routes(args)) => cli::routes::command(args),
         Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
-        Some(Command::Send(args)) => with_runtime(|rt| match rt.block_on(cli::send::run(args)) {
-            Ok(code) => code,
-            Err(e) => fail(&format!("{e:#}")),
-        }),
+        Some(Command::Send(args)) => cli::send::start(args),
         None if dashboard => with_runtime(|rt| rt.block_on(cli::run::run_dashboard(cli.run, utc_offset))),
         None => with_runtime(|rt| rt.block_on(cli::run::run_headless(cli.run))),
     }

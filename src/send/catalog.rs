@@ -131,10 +131,17 @@ impl Rng {
 
     /// A version 4 UUID in canonical lower-case form.
     pub fn uuid(&mut self) -> String {
+        let mut s = String::with_capacity(36);
+        self.write_uuid(&mut s);
+        s
+    }
+
+    /// Appends a version 4 UUID in canonical lower-case form.
+    pub fn write_uuid(&mut self, out: &mut String) {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
         b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
-        format_uuid(b)
+        push_uuid(out, b);
     }
 }
 
@@ -151,11 +158,18 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
-fn format_uuid(mut b: [u8; 16]) -> String {
+/// Appends 16 random bytes as a version 4 UUID (version and variant bits set), hex digits written in place.
+fn push_uuid(out: &mut String, mut b: [u8; 16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    for (i, byte) in b.into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 15)]));
+    }
 }
 
 /// A fresh random version 4 UUID from the operating system's random source: what a challengeRequest must be,
@@ -163,7 +177,9 @@ fn format_uuid(mut b: [u8; 16]) -> String {
 pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     getrandom::getrandom(&mut b).expect("the operating system's random source is available");
-    format_uuid(b)
+    let mut s = String::with_capacity(36);
+    push_uuid(&mut s, b);
+    s
 }
 
 /// Produces the events of one run.

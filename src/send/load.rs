@@ -189,9 +189,9 @@ async fn worker(shared: Arc<Shared>) -> EventOutcomes {
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
-        let now = time::OffsetDateTime::now_utc();
         let (body, events): (Bytes, u64) = match (&shared.plan.source, unit) {
             (Source::Generated { generator, .. }, Unit::Generated { first, n }) => {
+                let now = time::OffsetDateTime::now_utc();
                 let body = if n == 1 && matches!(shared.plan.source, Source::Generated { batch: 1, .. }) {
                     generator.event(first, now)
                 } else {
@@ -206,7 +206,7 @@ async fn worker(shared: Arc<Shared>) -> EventOutcomes {
         tally.sent += events;
         tally.deliveries += 1;
         shared.live.sent.fetch_add(events, Ordering::Relaxed);
-        deliver(&shared, &mut conn, &mut tally, body, &signature, events).await;
+        deliver(&shared, &mut conn, &mut tally, body, signature, events).await;
     }
     tally
 }
@@ -217,11 +217,12 @@ async fn deliver(
     conn: &mut Option<Connection>,
     tally: &mut EventOutcomes,
     body: Bytes,
-    signature: &http::HeaderMap,
+    signature: http::HeaderMap,
     events: u64,
 ) {
     let retry = shared.plan.retry;
     let live = &shared.live;
+    let mut signature = Some(signature);
     let mut attempt = 0;
     loop {
         if attempt > 0 {
@@ -244,7 +245,18 @@ async fn deliver(
         }
         let c = conn.as_mut().expect("connected above");
         let started = std::time::Instant::now();
-        match shared.client.post_with(c, body.clone(), signature).await {
+        // The signed map itself goes with the request when no later attempt can need it; otherwise a copy does.
+        // A GreenLake signature depends on the body alone, so its map is given away and made again for a retry.
+        let headers = match signature.take() {
+            Some(h) if last || shared.signing.body_only() => h,
+            Some(h) => {
+                let copy = h.clone();
+                signature = Some(h);
+                copy
+            }
+            None => shared.signing.headers(&body),
+        };
+        match shared.client.post_owned(c, body.clone(), headers).await {
             Ok(answer) => {
                 tally.latency.record(started.elapsed());
                 if answer.status.is_success() {

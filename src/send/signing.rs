@@ -24,13 +24,20 @@ impl Signing {
         })
     }
 
-    /// The signature headers for `body`, signed now.
+    /// Whether signing the same body again gives the same headers (GreenLake's scheme has no id or timestamp).
+    pub fn body_only(&self) -> bool {
+        matches!(self, Signing::GreenLake(_))
+    }
+
+    /// The signature headers for `body`, signed now, with room for the few a request adds (host, content type,
+    /// credential) so the map sent is this one.
     pub fn headers(&self, body: &[u8]) -> HeaderMap {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = || time::OffsetDateTime::now_utc().unix_timestamp();
         match self {
             Signing::GreenLake(signer) => {
-                let mut headers = HeaderMap::new();
-                if let Ok(value) = HeaderValue::from_str(&signer.header(body)) {
+                let mut headers = HeaderMap::with_capacity(4);
+                // Hex digits after `sha256=`: always a valid header value, taken over without a copy.
+                if let Ok(value) = HeaderValue::try_from(signer.header(body)) {
                     headers.insert(SIGNATURE_HEADER, value);
                 }
                 headers
@@ -39,10 +46,10 @@ impl Signing {
                 github::headers(secret, &random_id(""), GITHUB_EVENT, body).unwrap_or_default()
             }
             Signing::Other { scheme: Scheme::StandardWebhooks, secret } => {
-                standard_webhooks::headers(std::slice::from_ref(secret), &random_id("msg_"), now, body)
+                standard_webhooks::headers(std::slice::from_ref(secret), &random_id("msg_"), now(), body)
                     .unwrap_or_default()
             }
-            Signing::Other { secret, .. } => stripe::headers(std::slice::from_ref(secret), now, body),
+            Signing::Other { secret, .. } => stripe::headers(std::slice::from_ref(secret), now(), body),
         }
     }
 }

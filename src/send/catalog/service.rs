@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 /// fields of the service catalog API's own resources (service provisions, service offers, offer regions).
 pub(super) fn catalog_head(out: &mut String, ty: EventType, source: &str, rng: &mut Rng, now: OffsetDateTime) {
     out.push_str("{\"specversion\":\"1.0\",\"id\":\"");
-    out.push_str(&rng.uuid());
+    rng.write_uuid(out);
     out.push_str("\",\"source\":\"");
     out.push_str(source);
     out.push_str("\",\"type\":\"");

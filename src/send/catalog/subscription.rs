@@ -14,11 +14,11 @@ pub(super) fn expiring_subscription(rng: &mut Rng, now: OffsetDateTime, out: &mu
     let quantity = *rng.pick(&[1u32, 10, 25, 50, 100, 500]);
     let (workspace_id, _) = *rng.pick(WORKSPACES);
     out.push_str("{\"specversion\":\"1.0\",\"id\":\"");
-    out.push_str(&rng.uuid());
+    rng.write_uuid(out);
     out.push_str("\",\"source\":\"https://global.api.greenlake.hpe.com/subscriptions\",\"type\":\"com.hpe.greenlake.subscriptions.v1.expiring-subscriptions\",\"datacontenttype\":\"application/json\",\"time\":\"");
     rfc3339(out, now, true);
     out.push_str("\",\"data\":{\"key\":\"");
-    out.push_str(&subscription_key(rng));
+    out.push_str(subscription_key(rng).as_str());
     let _ = write!(
         out,
         "\",\"expirydate\":\"{:02}/{:02}/{:04}\",\"sku\":\"{sku}\",\"licensetier\":\"{tier}\",\"quantity\":{quantity},\"username\":",
