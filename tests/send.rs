@@ -619,3 +619,30 @@ fn rates_too_small_to_schedule_are_refused_not_a_panic() {
         assert!(stderr.contains("--rate") && !stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn pinned_to_one_cpu_the_binary_still_delivers_every_event_verified() {
+    // One CPU to run on selects the single-threaded runtime (how the benchmark pins its load generator).
+    let rx = common::Receiver::start(&["--secret", SECRET]);
+    let url = format!("https://localhost:{}/", rx.addr.port());
+    let ca = rx.ca().display().to_string();
+    let out = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_glwatch"), "send", &url, "--secret", SECRET, "--ca", &ca])
+        .args(["--count", "40", "--concurrency", "4", "--type", "audit-log", "--seed", "3", "--json"])
+        .env_remove("GLWATCH_SECRET")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("taskset (util-linux) runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!((summary["sent"].as_u64(), summary["acknowledged"].as_u64()), (Some(40), Some(40)));
+    assert_eq!(rx.next_record()["kind"], "challenge");
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let rec = rx.next_record();
+        assert_eq!((rec["kind"].as_str(), rec["verified_by"].as_str()), (Some("event"), Some("primary")), "{rec}");
+        ids.insert(rec["event"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 40, "every delivery is a distinct event");
+}

@@ -3,11 +3,14 @@
 
 use crate::greenlake::{Secret, Signer, SIGNATURE_HEADER};
 use crate::sources::{github, standard_webhooks, stripe, Scheme, SecretError, SourceSecret};
-use http::header::{HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// The event name sent in `X-GitHub-Event`: generated payloads are not GitHub events, so a neutral name that
 /// GitHub's own hooks also use for custom deliveries would mislead less than `push`.
 pub const GITHUB_EVENT: &str = "glwatch";
+
+/// The signature header's name, made once: from a `&str` every insert would copy it, a name `http` does not know.
+const GREENLAKE_SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 pub enum Signing {
     GreenLake(Signer),
@@ -38,7 +41,7 @@ impl Signing {
                 let mut headers = HeaderMap::with_capacity(4);
                 // Hex digits after `sha256=`: always a valid header value, taken over without a copy.
                 if let Ok(value) = HeaderValue::try_from(signer.header(body)) {
-                    headers.insert(SIGNATURE_HEADER, value);
+                    headers.insert(GREENLAKE_SIGNATURE, value);
                 }
                 headers
             }

@@ -92,17 +92,17 @@ fn push_digits(out: &mut String, v: u32, width: u32) {
 
 /// Appends `v` in decimal.
 pub(super) fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    let mut digits = Ascii::<20>::new();
+    let mut div = 1;
+    while v / div >= 10 {
+        div *= 10;
     }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+    while div > 0 {
+        digits.push(b'0' + (v / div) as u8);
+        v %= div;
+        div /= 10;
+    }
+    out.push_str(digits.as_str());
 }
 
 pub(super) fn epoch_millis(t: OffsetDateTime) -> u64 {

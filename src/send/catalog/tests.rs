@@ -175,3 +175,15 @@ fn audit_log_events_are_about_a_kilobyte() {
         assert!((600..1200).contains(&len), "{len}");
     }
 }
+
+#[test]
+fn numbers_and_times_are_written_like_the_formatter_would() {
+    for v in [0, 7, 10, 99, 100, 1_772_600_767_089, u64::MAX] {
+        let mut s = String::new();
+        content::push_u64(&mut s, v);
+        assert_eq!(s, v.to_string());
+    }
+    let mut s = String::new();
+    content::rfc3339(&mut s, time::macros::datetime!(0042-01-02 03:04:05.006 UTC), true);
+    assert_eq!(s, "0042-01-02T03:04:05.006Z");
+}
