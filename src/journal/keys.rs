@@ -140,6 +140,9 @@ mod tests {
         let keys: Vec<DedupKey> = (0..5).map(|i| DedupKey::of("s", &i.to_string())).collect();
         assert_eq!(read(&segment, 100, 10).unwrap(), None, "no index yet");
         write(&segment, 100, 7, &keys).unwrap();
+        assert!(!index_path(&segment).exists(), "not left beside a segment retention deleted meanwhile");
+        std::fs::write(&segment, [b'\n'; 100]).unwrap();
+        write(&segment, 100, 7, &keys).unwrap();
         assert_eq!(index_path(&segment), dir.path().join("journal.000001.jsonl.keys"));
         let all = read(&segment, 100, 10).unwrap().unwrap();
         assert_eq!((all.records, all.events, all.keys), (7, 5, keys.clone()));
