@@ -1,46 +1,16 @@
 //! `glwatch tail`: the command line turned into tail options, run until done or interrupted.
 
-use super::run::{fail, read_token, wait_for_signal, WATCH_SOCKET};
+use super::run::{fail, wait_for_signal};
 use super::TailArgs;
-use glwatch::watch::client::{Target, WatchClient};
 use glwatch::watch::tail::{Select, Start, TailOptions};
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The client for a watch target as `tail` and `attach` take it: the local socket in the data directory by
-/// default; a token and trust for an https:// one. The error is one line naming the flag.
-pub fn watch_client(
-    target: Option<&str>,
-    data_dir: &std::path::Path,
-    token: &Option<String>,
-    token_file: &Option<PathBuf>,
-    ca: &Option<PathBuf>,
-    insecure: bool,
-) -> Result<WatchClient, String> {
-    let target = target.map(str::to_owned).unwrap_or_else(|| format!("unix:{}", data_dir.join(WATCH_SOCKET).display()));
-    let target = Target::parse(&target).map_err(|e| e.to_string())?;
-    let token = read_token("--token-file", token, token_file)?;
-    let trust = match (ca, insecure) {
-        (Some(ca), _) => glwatch::send::client::Trust::from_pem_file(ca).map_err(|e| format!("--ca: {e:#}"))?,
-        (None, true) => glwatch::send::client::Trust::Insecure,
-        (None, false) => glwatch::send::client::Trust::Platform,
-    };
-    WatchClient::new(target, &trust, token.as_deref()).map_err(|e| e.to_string())
-}
 
 /// `glwatch tail`: a running glwatch's records on stdout.
 pub async fn run(args: TailArgs) -> ExitCode {
-    if let Some(target) = args.target.as_deref().filter(|t| glwatch::watch::nats::is_nats_target(t)) {
+    if let Some(target) = args.target.nats() {
         return nats(target, &args).await;
     }
-    let client = match watch_client(
-        args.target.as_deref(),
-        &args.data_dir,
-        &args.token,
-        &args.token_file,
-        &args.ca,
-        args.insecure,
-    ) {
+    let client = match args.target.client() {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
