@@ -2,22 +2,30 @@
 
 use super::run::{fail, wait_for_signal};
 use super::TailArgs;
+use glwatch::watch::nats::NatsTail;
 use glwatch::watch::tail::{Select, Start, TailOptions};
 use std::process::ExitCode;
 
-/// `glwatch tail`: a running glwatch's records on stdout.
+/// `glwatch tail`: a running glwatch's records on stdout, or those of the JetStream stream its receivers publish
+/// to (`glwatch tail nats://HOST:PORT`).
 pub async fn run(args: TailArgs) -> ExitCode {
-    if let Some(target) = args.target.nats() {
-        return nats(target, &args).await;
-    }
-    let client = match args.target.client() {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
     let (start, select) = start_and_select(&args);
-    let options = TailOptions { client, start, follow: args.follow, select };
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    match glwatch::watch::tail::run(options, &mut out, wait_for_signal()).await {
+    let outcome = match args.target.nats() {
+        Some(target) => {
+            let options = NatsTail { options: args.nats.options(target), start, follow: args.follow, select };
+            glwatch::watch::nats::tail(options, &mut out, wait_for_signal()).await
+        }
+        None => {
+            let client = match args.target.client() {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            let options = TailOptions { client, start, follow: args.follow, select };
+            glwatch::watch::tail::run(options, &mut out, wait_for_signal()).await
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }
@@ -40,16 +48,4 @@ fn start_and_select(args: &TailArgs) -> (Start, Select) {
         kinds: args.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
     };
     (start, select)
-}
-
-/// `glwatch tail nats://HOST:PORT`: the JetStream stream the receivers publish to.
-async fn nats(target: &str, args: &TailArgs) -> ExitCode {
-    let (start, select) = start_and_select(args);
-    let options =
-        glwatch::watch::nats::NatsTail { options: args.nats.options(target), start, follow: args.follow, select };
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    match glwatch::watch::nats::tail(options, &mut out, wait_for_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
-    }
 }
