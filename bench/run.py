@@ -439,15 +439,22 @@ def main():
             lines.append(f"| {n} max latency at full rate | {spread(maxes, lambda v: f'{v:.1f}')} ms | < 50 ms | "
                          f"{'yes' if med(maxes) < 50 else 'no'} |")
     lines.append("")
-    Path(args.out).write_text("\n".join(lines) + "\n" + notes_section())
+    Path(args.out).write_text("\n".join(lines) + "\n" + kept_sections(Path(args.out)))
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
 
 
-def notes_section():
-    # NATS.md is the section bench/nats.py writes: kept when this rewrites RESULTS.md.
-    parts = [BENCH / "NOTES.md", BENCH / "NATS.md"]
-    return "\n".join(p.read_text() for p in parts if p.exists())
+def kept_sections(out):
+    """The sections after the table, from the RESULTS.md this rewrites: the profiles and rounds of changes, the
+    other scripts' figures and bench/nats.py's section, written there by hand or by those scripts. "Reading this
+    run" is left out: it read the run being replaced. bench/NATS.md stands in for a NATS section not there."""
+    old = out.read_text() if out.exists() else ""
+    sections = [s for s in re.split(r"(?m)^(?=## )", old) if s.startswith("## ")]
+    kept = [s for s in sections if not s.startswith("## Reading this run")]
+    nats = BENCH / "NATS.md"
+    if nats.exists() and not any(s.startswith("## NATS JetStream publishing") for s in kept):
+        kept.append(nats.read_text())
+    return "\n".join(s.rstrip("\n") + "\n" for s in kept)
 
 
 if __name__ == "__main__":

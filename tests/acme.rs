@@ -8,7 +8,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{audit_event, fixture, sign, SECRET};
+use common::{audit_event, fixture, free_port, sign, SECRET};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use std::io::{BufRead, BufReader};
@@ -30,10 +30,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn require(program: &str) {
