@@ -284,33 +284,15 @@ fn count_lines(file: &mut File, from: u64, upto: u64) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::reader::test_lines::{self, event, ids as history_ids};
     use crate::journal::segment_path;
-
-    fn event(id: &str, duplicate: bool) -> String {
-        format!(
-            r#"{{"seq":1,"kind":"event","received_at":"2026-01-02T03:04:05Z","peer":"p","verified_by":"primary","duplicate":{duplicate},"event":{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}}}"#
-        )
-    }
 
     /// Segments of `per` events each, ids `e0`, `e1`, ... in order.
     fn journal(segments: usize, per: usize) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path().join("journal.jsonl");
-        for s in 0..segments {
-            let text: String = (0..per).map(|i| event(&format!("e{}", s * per + i), false) + "\n").collect();
-            std::fs::write(segment_path(&base, s as u64), text).unwrap();
-        }
-        (dir, base)
-    }
-
-    fn history_ids(records: &[Record]) -> Vec<String> {
-        records
-            .iter()
-            .map(|r| match r {
-                Record::Event(e) => crate::cloudevent::EventFields::from_raw(e.event.get()).id,
-                _ => "?".into(),
-            })
-            .collect()
+        let segments: Vec<String> = (0..segments)
+            .map(|s| (0..per).map(|i| event(&format!("e{}", s * per + i), false) + "\n").collect())
+            .collect();
+        test_lines::journal(&segments.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     #[test]
