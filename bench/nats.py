@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """NATS benchmark: the receiver's rate publishing into JetStream (--nats, one node, R1) against the local journal,
 in one run on one machine, with the load and measurement of bench/run.py (64 keep-alive connections of signed
-~1 KB audit-log events from `glwatch send`). Writes bench/NATS.md, which run.py appends to bench/RESULTS.md, and
-puts the same section into the current RESULTS.md.
+~1 KB audit-log events from `glwatch send`). Writes bench/NATS.md, which run.py adds to bench/RESULTS.md when
+that has no NATS section, and puts the same section into the current RESULTS.md.
 
 Usage: bench/nats.sh [--duration SECONDS]
 """

@@ -120,9 +120,34 @@ def pinned(cmd, cpus):
 
 
 class Contender:
-    def __init__(self, name, label, cmd, env=None, challenge=True, cwd=None, wrk=False):
+    def __init__(self, name, label, cmd, env=None, challenge=True, cwd=None, wrk=False, companions=None):
         self.name, self.label, self.cmd, self.env, self.challenge, self.cwd = name, label, cmd, env, challenge, cwd
         self.wrk = wrk
+        # Started once the server listens, on the generator's CPUs, stopped with it: (gen_cpus) -> [Popen].
+        self.companions = companions
+
+
+def followers(glwatch, data_dir, n):
+    """n `glwatch tail -f` processes on the receiver's watch socket, printing every record to /dev/null."""
+    def start(cpus):
+        socket_path = data_dir / "glwatch-data" / "glwatch.sock"
+        deadline = time.time() + 30
+        while not socket_path.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        return [subprocess.Popen(pinned([str(glwatch), "tail", "-f"], cpus), cwd=data_dir,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                for _ in range(n)]
+    return start
+
+
+def destination(bare, cert, key, port):
+    """The bare server as a route's destination: answers 204 to every delivery."""
+    def start(cpus):
+        p = subprocess.Popen(pinned([str(bare), f"127.0.0.1:{port}", str(cert), str(key)], cpus),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_port(port, p)
+        return [p]
+    return start
 
 
 def contenders(glwatch, bare, cert, key, work, server_cores):
@@ -145,6 +170,41 @@ def contenders(glwatch, bare, cert, key, work, server_cores):
                 cwd=d,
             )
         )
+    # The same receiver (--durability os) watched by ten `glwatch tail -f`, and forwarding every event to a route.
+    d = work / "glwatch-followers"
+    d.mkdir()
+    out.append(
+        Contender(
+            "glwatch-os-followers",
+            "glwatch headless, `--durability os`, 10 `glwatch tail -f` followers (on the generator's CPUs)",
+            lambda port, d=d: [
+                str(glwatch), "--headless", "--listen", f"127.0.0.1:{port}", "--cert", str(cert), "--key", str(key),
+                "--journal", str(d / "journal.jsonl"), "--durability", "os",
+            ],
+            env=dict(env, GLWATCH_LOG="warn"),
+            cwd=d,
+            companions=followers(glwatch, d, 10),
+        )
+    )
+    d = work / "glwatch-route"
+    d.mkdir()
+    route_port = free_port()
+    (d / "routes.toml").write_text(
+        f'[[route]]\nname = "bare"\nurl = "https://localhost:{route_port}/"\nca = """\n{cert.read_text()}"""\n'
+    )
+    out.append(
+        Contender(
+            "glwatch-os-route",
+            "glwatch headless, `--durability os`, one route forwarding every event (to bare on the generator's CPUs)",
+            lambda port, d=d: [
+                str(glwatch), "--headless", "--listen", f"127.0.0.1:{port}", "--cert", str(cert), "--key", str(key),
+                "--journal", str(d / "journal.jsonl"), "--durability", "os", "--routes", str(d / "routes.toml"),
+            ],
+            env=dict(env, GLWATCH_LOG="warn"),
+            cwd=d,
+            companions=destination(bare, cert, key, route_port),
+        )
+    )
     out.append(
         Contender(
             "flask",
@@ -253,8 +313,11 @@ def run_contender(c, glwatch, cert, duration, warmup, cpus, body_file, work):
     url = f"https://localhost:{port}/"
     results = {}
     result = {"name": c.name, "label": c.label}
+    companions = []
     try:
         wait_port(port, proc)
+        if c.companions:
+            companions = c.companions(gen_cpus)
         if c.challenge:
             r, _ = send(glwatch, url, cert, gen_cpus, "--challenge-only")
             result["challenge"] = "passed" if r.returncode == 0 else f"failed: {r.stdout.strip()[-200:]}"
@@ -280,6 +343,9 @@ def run_contender(c, glwatch, cert, duration, warmup, cpus, body_file, work):
         result["error"] = str(e)
         log(f"{c.name}: {e}")
     finally:
+        for companion in companions:
+            os.killpg(companion.pid, signal.SIGTERM)
+            companion.wait()
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
@@ -419,11 +485,17 @@ def main():
         ("glwatch (fsync) / Node", ratio_runs("glwatch-fsync", "node"), 3.0),
         ("glwatch (fsync) / bare", ratio_runs("glwatch-fsync", "bare"), 0.60),
         ("glwatch (os) / bare", ratio_runs("glwatch-os", "bare"), 0.75),
+        ("glwatch (os) with 10 followers / bare", ratio_runs("glwatch-os-followers", "bare"), 0.75),
+        ("glwatch (os) with a route / bare", ratio_runs("glwatch-os-route", "bare"), 0.75),
+        ("glwatch (os) with 10 followers / glwatch (os) alone", ratio_runs("glwatch-os-followers", "glwatch-os"), None),
+        ("glwatch (os) with a route / glwatch (os) alone", ratio_runs("glwatch-os-route", "glwatch-os"), None),
         ("`glwatch send` / wrk, against bare", ratio_runs("bare", "bare-wrk"), 0.80),
     ]
     lines += ["| ratio (median of the runs' ratios) | measured | target | met |", "|---|---|---|---|"]
     for name, values, target in checks:
-        if values:
+        if values and target is None:
+            lines.append(f"| {name} | {spread(values, lambda v: f'{v:.2f}')} | – | – |")
+        elif values:
             lines.append(f"| {name} | {spread(values, lambda v: f'{v:.2f}')} | ≥ {target:g} | "
                          f"{'yes' if med(values) >= target else 'no'} |")
     for n in ("glwatch-fsync", "glwatch-os"):
@@ -439,15 +511,22 @@ def main():
             lines.append(f"| {n} max latency at full rate | {spread(maxes, lambda v: f'{v:.1f}')} ms | < 50 ms | "
                          f"{'yes' if med(maxes) < 50 else 'no'} |")
     lines.append("")
-    Path(args.out).write_text("\n".join(lines) + "\n" + notes_section())
+    Path(args.out).write_text("\n".join(lines) + "\n" + kept_sections(Path(args.out)))
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
 
 
-def notes_section():
-    # NATS.md is the section bench/nats.py writes: kept when this rewrites RESULTS.md.
-    parts = [BENCH / "NOTES.md", BENCH / "NATS.md"]
-    return "\n".join(p.read_text() for p in parts if p.exists())
+def kept_sections(out):
+    """The sections after the table, from the RESULTS.md this rewrites: the profiles and rounds of changes, the
+    other scripts' figures and bench/nats.py's section, written there by hand or by those scripts. "Reading this
+    run" is left out: it read the run being replaced. bench/NATS.md stands in for a NATS section not there."""
+    old = out.read_text() if out.exists() else ""
+    sections = [s for s in re.split(r"(?m)^(?=## )", old) if s.startswith("## ")]
+    kept = [s for s in sections if not s.startswith("## Reading this run")]
+    nats = BENCH / "NATS.md"
+    if nats.exists() and not any(s.startswith("## NATS JetStream publishing") for s in kept):
+        kept.append(nats.read_text())
+    return "\n".join(s.rstrip("\n") + "\n" for s in kept)
 
 
 if __name__ == "__main__":

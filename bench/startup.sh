@@ -5,8 +5,10 @@
 #   first - until it acknowledges a signed delivery (a new event: it waits for the duplicate window);
 #   dup   - the same for a re-delivery of the journal's oldest event (answered as a duplicate when the window
 #           reaches back that far);
-# once with the default --dedup-window (1,000,000) and once with --dedup-window 10000, and prints the start-up
-# summary line saying how much of the journal was read.
+# once with the default --dedup-window (1,000,000) and once with --dedup-window 10000, each twice: the first start
+# over a journal without key indexes (as written by Python here, or by an older glwatch), then the next start, which
+# reads the indexes the first one wrote; and prints the start-up summary line saying how much of the journal was
+# read.
 # Usage: bench/startup.sh [N...]   (needs python3, curl, openssl and bc; builds target/release/glwatch if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,24 +50,27 @@ PY
   segments=$(ls "$work/glwatch-data" | grep -c jsonl)
   mb=$(du -sm "$work/glwatch-data" | cut -f1)
   for window in 1000000 10000; do
-    # Each run starts from the same journal: the previous run's records are cut off again.
+    # Each window starts from the same journal, without key indexes (as one written by an older glwatch): the
+    # first start reads closed segments' lines and writes their indexes, the next start reads the indexes.
     rm -rf "$work/run"; cp -r "$work/glwatch-data" "$work/run"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    sync
-    start=$(now)
-    "$BIN" --headless --listen "127.0.0.1:$port" --secret "$SECRET" --data-dir "$work/run" \
-      --journal "$work/run/journal.jsonl" --dedup-window "$window" --no-watch-socket >/dev/null 2>"$work/stderr" &
-    pid=$!
-    until [ "$(curl -ks -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/" || true)" != 000 ]; do sleep 0.005; done
-    port_s=$(since "$start")
-    until reply=$(deliver "$port" "new-1" 2>/dev/null); do sleep 0.005; done
-    first_s=$(since "$start")
-    dup=$(deliver "$port" "old-1")
-    dup_s=$(since "$start")
-    kill "$pid"; wait "$pid" || true
-    printf '%8d records (%3d segments, %4d MB), --dedup-window %7d: port %5s s, first delivery %5s s, re-delivery of old-1 %5s s (%s)\n' \
-      "$n" "$segments" "$mb" "$window" "$port_s" "$first_s" "$dup_s" "$dup"
-    grep "records replayed" "$work/stderr" | sed 's/^/          /'
+    for pass in first next; do
+      port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+      sync
+      start=$(now)
+      "$BIN" --headless --listen "127.0.0.1:$port" --secret "$SECRET" --data-dir "$work/run" \
+        --journal "$work/run/journal.jsonl" --dedup-window "$window" --no-watch-socket >/dev/null 2>"$work/stderr" &
+      pid=$!
+      until [ "$(curl -ks -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/" || true)" != 000 ]; do sleep 0.005; done
+      port_s=$(since "$start")
+      until reply=$(deliver "$port" "new-$pass" 2>/dev/null); do sleep 0.005; done
+      first_s=$(since "$start")
+      dup=$(deliver "$port" "old-1")
+      dup_s=$(since "$start")
+      kill "$pid"; wait "$pid" || true
+      printf '%8d records (%3d segments, %4d MB), --dedup-window %7d, %5s start: port %5s s, first delivery %5s s, re-delivery of old-1 %5s s (%s)\n' \
+        "$n" "$segments" "$mb" "$window" "$pass" "$port_s" "$first_s" "$dup_s" "$dup"
+      grep "records replayed" "$work/stderr" | sed 's/^/          /'
+    done
   done
   rm -rf "$work"
 done

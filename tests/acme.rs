@@ -8,7 +8,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{audit_event, fixture, sign, SECRET};
+use common::{audit_event, fixture, free_port, sign, SECRET};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use std::io::{BufRead, BufReader};
@@ -30,10 +30,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn require(program: &str) {
@@ -317,6 +313,9 @@ fn expiry_in(announced: &str) -> time::OffsetDateTime {
 /// The ACME certificate's expiry is what the watch socket's metrics and health report.
 fn assert_shows_expiry(data_dir: &Path, expiry: time::OffsetDateTime) {
     let socket = data_dir.join("glwatch.sock");
+    // The banner comes before the watch socket is bound: a restarted receiver may not answer on it yet.
+    let bound = common::wait_until_blocking(common::WAIT, || std::os::unix::net::UnixStream::connect(&socket).is_ok());
+    assert!(bound, "nothing answers on {}", socket.display());
     let (_, metrics) = common::get_unix(&socket, "/metrics");
     let shown = common::metric(&metrics, "glwatch_certificate_expiry_timestamp_seconds");
     assert_eq!(shown, Some(expiry.unix_timestamp() as f64), "{metrics}");

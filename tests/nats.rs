@@ -3,108 +3,12 @@
 
 mod common;
 
-use common::{audit_event, Receiver, SECRET, WAIT};
+use common::nats::{have_nats_server, jetstream_on, Nats};
+use common::{audit_event, free_port, Receiver, SECRET, WAIT};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Whether `nats-server` can run here. Missing, the test says why and is skipped, unless the environment
-/// requires it (`.ci/run` sets GLWATCH_REQUIRE_EXTERNAL=1 and installs it): then it fails.
-fn nats_available() -> bool {
-    let found = Command::new("nats-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if found.is_ok_and(|s| s.success()) {
-        return true;
-    }
-    assert!(
-        std::env::var("GLWATCH_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
-        "`nats-server` is not installed and GLWATCH_REQUIRE_EXTERNAL=1: apt-get install nats-server (.ci/run does)"
-    );
-    eprintln!("skipped: `nats-server` is not installed (apt-get install nats-server; .ci/run installs it)");
-    false
-}
-
-/// One `nats-server -js` with its own store directory; killed when dropped. Restartable on the same port and
-/// store.
-struct Node {
-    name: String,
-    port: u16,
-    args: Vec<String>,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Node {
-    fn start(dir: &Path, name: &str, cluster: Option<(u16, &[u16])>) -> Node {
-        let port = free_port();
-        let store = dir.join(name);
-        let mut args: Vec<String> =
-            ["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-n", name].iter().map(|s| s.to_string()).collect();
-        args.extend(["-sd".into(), store.display().to_string()]);
-        if let Some((own, all)) = cluster {
-            let routes: Vec<String> =
-                all.iter().filter(|p| **p != own).map(|p| format!("nats://127.0.0.1:{p}")).collect();
-            args.extend([
-                "--cluster_name".into(),
-                "glwatch-test".into(),
-                "--cluster".into(),
-                format!("nats://127.0.0.1:{own}"),
-                "--routes".into(),
-                routes.join(","),
-            ]);
-        }
-        let mut node = Node { name: name.into(), port, args, child: None, log: dir.join(format!("{name}.log")) };
-        node.restart();
-        node
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server and waits until it takes connections.
-    fn restart(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new("nats-server")
-            .args(&self.args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        let port = self.port;
-        let up = common::wait_until_blocking(WAIT, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-        assert!(up, "nats-server {} did not listen: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A test's own view of the stream: connected with async-nats, as an operator's tool would.
-async fn jetstream(urls: &[String]) -> async_nats::jetstream::Context {
-    let client = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(urls.iter().map(|u| u.parse().unwrap()).collect::<Vec<async_nats::ServerAddr>>())
-        .await
-        .expect("the test connects to NATS");
-    async_nats::jetstream::new(client)
-}
 
 /// Every message of the stream: (subject, Nats-Msg-Id, record), read back from the first sequence. Waits until
 /// the stream answers (a cluster may still be electing a leader).
@@ -133,12 +37,7 @@ async fn messages(js: &async_nats::jetstream::Context, stream: &str) -> Vec<(Str
 
 /// GET over the receiver's local watch socket.
 fn get_unix(dir: &Path, path: &str) -> (u16, String) {
-    let mut s = std::os::unix::net::UnixStream::connect(dir.join("glwatch-data/glwatch.sock")).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    (text[9..12].parse().unwrap(), text.split_once("\r\n\r\n").unwrap().1.to_owned())
+    common::get_unix(&dir.join("glwatch-data/glwatch.sock"), path)
 }
 
 fn receiver(nats: &[String], extra: &[&str]) -> Receiver {
@@ -179,11 +78,7 @@ fn ids(messages: &[(String, String, Value)]) -> Vec<String> {
 
 #[tokio::test]
 async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
-    if !nats_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "n1", None);
+    let Some(node) = Nats::start() else { return };
     let (rx, said) = receiver_said(&[node.url()], &[]);
     assert!(said.ends_with("stream GLWATCH (file, 1 replica(s), duplicate window 12h) created"), "{said}");
     let client = rx.client();
@@ -191,7 +86,7 @@ async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
         let reply = client.post_signed(SECRET, &audit_event(&format!("e-{i}"))).await;
         assert_eq!((reply.status, reply.json()), (200, serde_json::json!({"accepted": 1, "duplicates": 0})));
     }
-    let js = jetstream(&[node.url()]).await;
+    let js = jetstream_on(&[node.url()]).await;
     let found = messages(&js, "GLWATCH").await;
     assert_eq!(ids(&found), ["e-0", "e-1", "e-2", "e-3", "e-4"]);
     for (subject, msg_id, record) in &found {
@@ -215,6 +110,7 @@ async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
     }
 
     // A receiver started against a stream that differs says what differs and does not start.
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_glwatch"))
         .args(["--headless", "--listen", "127.0.0.1:0", "--secret", SECRET, "--no-journal", "--no-watch-socket"])
         .args(["--nats", &node.url(), "--nats-replicas", "3", "--nats-duplicate-window", "1h"])
@@ -232,11 +128,7 @@ async fn every_accepted_event_is_in_the_stream_before_it_is_acknowledged() {
 
 #[tokio::test]
 async fn two_receivers_sharing_the_stream_take_a_redelivery_once() {
-    if !nats_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path(), "n1", None);
+    let Some(node) = Nats::start() else { return };
     let a = receiver(&[node.url()], &[]);
     let b = receiver(&[node.url()], &["--no-journal"]);
     let first = a.client().post_signed(SECRET, &audit_event("same")).await;
@@ -251,17 +143,13 @@ async fn two_receivers_sharing_the_stream_take_a_redelivery_once() {
     }
     let other = b.client().post_signed(SECRET, &audit_event("other")).await;
     assert_eq!(other.json(), serde_json::json!({"accepted": 1, "duplicates": 0}));
-    let found = messages(&jetstream(&[node.url()]).await, "GLWATCH").await;
+    let found = messages(&jetstream_on(&[node.url()]).await, "GLWATCH").await;
     assert_eq!(ids(&found), ["other", "same"]);
 }
 
 #[tokio::test]
 async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back() {
-    if !nats_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::start(dir.path(), "n1", None);
+    let Some(mut node) = Nats::start() else { return };
     let rx = receiver(&[node.url()], &["--nats-timeout", "2s"]);
     let client = rx.client();
     assert_eq!(client.post_signed(SECRET, &audit_event("before")).await.status, 200);
@@ -298,7 +186,7 @@ async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back
         acknowledged.push(id.into());
     }
     // Whatever was answered 2xx is in the stream; a refused one may be too (its ack came late), never twice.
-    let found = ids(&messages(&jetstream(&[node.url()]).await, "GLWATCH").await);
+    let found = ids(&messages(&jetstream_on(&[node.url()]).await, "GLWATCH").await);
     for id in &acknowledged {
         assert_eq!(found.iter().filter(|f| *f == id).count(), 1, "{id} in {found:?}");
     }
@@ -306,15 +194,15 @@ async fn nats_down_is_503_with_retry_after_and_deliveries_resume_when_it_is_back
 
 #[tokio::test]
 async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_or_a_receiver_dies() {
-    if !nats_available() {
+    if !have_nats_server() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let cluster: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut nodes: Vec<Node> =
-        (0..3).map(|i| Node::start(dir.path(), &format!("n{i}"), Some((cluster[i], &cluster)))).collect();
-    let urls: Vec<String> = nodes.iter().map(Node::url).collect();
-    let js = jetstream(&urls).await;
+    let mut nodes: Vec<Nats> =
+        (0..3).map(|i| Nats::node(dir.path(), &format!("n{i}"), Some((cluster[i], &cluster)))).collect();
+    let urls: Vec<String> = nodes.iter().map(Nats::url).collect();
+    let js = jetstream_on(&urls).await;
     // JetStream answers once the cluster has elected its meta leader.
     let mut ready = false;
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -328,7 +216,7 @@ async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_or_a
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let logs: Vec<String> = nodes.iter().map(|n| std::fs::read_to_string(&n.log).unwrap_or_default()).collect();
+    let logs: Vec<String> = nodes.iter().map(Nats::log).collect();
     assert!(ready, "the cluster's JetStream never answered: {logs:#?}");
     // A leader election can take seconds on a loaded machine: the timeout covers it, so none is refused.
     let flags = ["--nats-replicas", "3", "--nats-timeout", "30s"];
@@ -371,8 +259,8 @@ async fn a_three_node_cluster_with_three_replicas_loses_nothing_when_a_node_or_a
         let reply = b.client().post_signed(SECRET, &audit_event(&format!("r3-{i}"))).await;
         assert_eq!((reply.status, reply.json()["duplicates"].as_u64()), (200, Some(1)), "{reply:?}");
     }
-    let alive: Vec<String> = nodes.iter().filter(|n| n.child.is_some()).map(Node::url).collect();
-    let found = ids(&messages(&jetstream(&alive).await, "GLWATCH").await);
+    let alive: Vec<String> = nodes.iter().filter(|n| n.running()).map(Nats::url).collect();
+    let found = ids(&messages(&jetstream_on(&alive).await, "GLWATCH").await);
     acknowledged.sort();
     assert_eq!(found, acknowledged, "each acknowledged event once, none lost");
 }

@@ -1,6 +1,7 @@
 //! Start-up with a large journal: the real binary over real TLS answers on a journal of 200,000 records, reads only
 //! the newest segments its duplicate window needs, recognises re-deliveries from the first request on (even while
-//! the window is still being read) and numbers on from the last stored record.
+//! the window is still being read), numbers on from the last stored record, and reads closed segments' keys from
+//! their key index once it has one.
 
 mod common;
 
@@ -81,6 +82,23 @@ async fn large_journal_reads_only_the_dedup_window_and_numbers_on() {
     drop(rx);
     let tail = journal_tail(dir.path(), 2);
     assert_eq!(tail, [(RECORDS + 4, "old-1".to_owned(), true), (RECORDS + 5, "new-2".to_owned(), false)]);
+
+    // That start read every closed segment whole and left its key index beside it: the next start reads the
+    // lines of the segment being written only (the history asked for is within it), and the keys of the others.
+    let base = dir.path().join("glwatch-data/journal.jsonl");
+    let indexed = (0..SEGMENTS)
+        .filter(|s| glwatch::journal::keys::index_path(&glwatch::journal::segment_path(&base, *s)).exists());
+    assert_eq!(indexed.count() as u64, SEGMENTS - 1);
+    let rx = Receiver::start_in(dir.path(), &["--secret", SECRET, "--dedup-window", "1000000", "--retain", "1000"]);
+    assert_eq!(reply(&rx, "old-1").await, DUPLICATE);
+    assert_eq!(reply(&rx, &format!("old-{RECORDS}")).await, DUPLICATE);
+    let replayed = rx.wait_stderr("records replayed");
+    let want = format!(
+        ": {} records replayed from 20 segments (200002 events, 19 segments from their key index)",
+        RECORDS + 5
+    );
+    assert!(replayed.ends_with(&want), "{replayed}");
+    assert_eq!(reply(&rx, "new-3").await, NEW);
 }
 
 /// The last `n` lines of the newest segment as (seq, event id, duplicate).

@@ -46,11 +46,17 @@ fn wait_socket(dir: &Path) {
 
 /// `glwatch tail ARGS` run in `dir`, until it exits.
 fn tail_once(dir: &Path, args: &[&str]) -> (i32, Vec<String>, String) {
+    tail_with_env(dir, args, &[])
+}
+
+/// `glwatch tail ARGS` with `env` added to its environment.
+fn tail_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_glwatch"))
         .arg("tail")
         .args(args)
         .current_dir(dir)
         .env("GLWATCH_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -212,6 +218,13 @@ async fn remote_watchers_need_the_token_and_a_refusal_is_recorded() {
     let (code, printed, _) = tail_once(&dir, &[&target, "--ca", ca, "--token", "s3cret-token"]);
     assert_eq!(code, 0);
     assert_eq!(printed, journal_lines(&dir), "the refusal is in the journal too");
+    // The same from the environment names `tail`, `attach` and `routes` share.
+    let env = [("GLWATCH_TARGET", target.as_str()), ("GLWATCH_WATCH_CA", ca), ("GLWATCH_WATCH_TOKEN", "s3cret-token")];
+    let (code, printed, err) = tail_with_env(&dir, &[], &env);
+    assert_eq!((code, printed), (0, journal_lines(&dir)), "{err}");
+    let (code, _, err) = tail_with_env(&dir, &[], &[("GLWATCH_WATCH_CA", ca), ("GLWATCH_WATCH_INSECURE", "true")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("'--ca <PEM>' cannot be used with '--insecure'"), "{err}");
     // The socket needs no token.
     let (_, printed, _) = tail_once(&dir, &[]);
     assert_eq!(printed, journal_lines(&dir));

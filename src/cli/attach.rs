@@ -1,7 +1,6 @@
 //! `glwatch attach`: the dashboard over a running glwatch's watch endpoint instead of a receiver in this process.
 
 use super::run::{fail, wait_for_signal};
-use super::tail::watch_client;
 use super::AttachArgs;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
@@ -14,33 +13,25 @@ const QUEUE: usize = 16 * 1024;
 /// closes this side's connections.
 pub async fn run(args: AttachArgs, utc_offset: time::UtcOffset) -> ExitCode {
     let (tx, records) = tokio::sync::mpsc::channel(QUEUE);
-    let (target, reader, routes, poller) =
-        match args.target.as_deref().filter(|t| glwatch::watch::nats::is_nats_target(t)) {
-            Some(nats) => {
-                let options = args.nats.options(nats);
-                let name = format!("{nats} (stream {})", options.stream);
-                // A stream has no routes' state to show: the receivers hold it, each on its own endpoint.
-                let reader = tokio::spawn(glwatch::watch::nats::feed(options, args.retain, tx));
-                (name, reader, glwatch::tui::app::routes::RouteSource::default(), None)
-            }
-            None => {
-                let client = match watch_client(
-                    args.target.as_deref(),
-                    &args.data_dir,
-                    &args.token,
-                    &args.token_file,
-                    &args.ca,
-                    args.insecure,
-                ) {
-                    Ok(c) => c,
-                    Err(e) => return fail(&e),
-                };
-                let (routes, poll) = glwatch::tui::app::routes::RouteSource::remote();
-                let poller = tokio::spawn(glwatch::watch::route_state::poll(client.clone(), poll));
-                let name = client.target().to_string();
-                (name, tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx)), routes, Some(poller))
-            }
-        };
+    let (target, reader, routes, poller) = match args.target.nats() {
+        Some(nats) => {
+            let options = args.nats.options(nats);
+            let name = format!("{nats} (stream {})", options.stream);
+            // A stream has no routes' state to show: the receivers hold it, each on its own endpoint.
+            let reader = tokio::spawn(glwatch::watch::nats::feed(options, args.retain, tx));
+            (name, reader, glwatch::tui::app::routes::RouteSource::default(), None)
+        }
+        None => {
+            let client = match args.target.client() {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            let (routes, poll) = glwatch::tui::app::routes::RouteSource::remote();
+            let poller = tokio::spawn(glwatch::watch::route_state::poll(client.clone(), poll));
+            let name = client.target().to_string();
+            (name, tokio::spawn(glwatch::watch::attach::feed(client, args.retain, tx)), routes, Some(poller))
+        }
+    };
     let ctx = glwatch::tui::DashboardContext {
         records,
         history: Vec::new(),

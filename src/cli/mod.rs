@@ -11,6 +11,7 @@ pub mod run;
 pub mod send;
 pub mod send_args;
 pub mod tail;
+pub mod target;
 pub mod window;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -53,18 +54,42 @@ pub enum Command {
     Routes(RoutesArgs),
 }
 
+/// The running receiver `tail`, `attach` and `routes` read, and how to reach it: one set of flags and
+/// environment names for the three, turned into a client by [`TargetArgs::client`] (src/cli/target.rs).
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The running receiver to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir),
+    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
+    /// NATS JetStream its receivers publish to.
+    #[arg(env = "GLWATCH_TARGET", value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// The data directory of the running receiver (its --data-dir): glwatch.sock in it is the default target.
+    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
+    pub data_dir: PathBuf,
+
+    /// The watch token of an https:// target.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    pub token: Option<String>,
+
+    /// Read the watch token from this file.
+    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
+    #[arg(long, env = "GLWATCH_WATCH_CA", value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any certificate from an https:// target (testing only).
+    #[arg(long, env = "GLWATCH_WATCH_INSECURE")]
+    pub insecure: bool,
+}
+
 /// Flags of `glwatch attach`.
 #[derive(Debug, Clone, Args)]
 pub struct AttachArgs {
-    /// The glwatch to watch: `unix:PATH` or a socket path (default: glwatch-data/glwatch.sock),
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
-    /// NATS JetStream its receivers publish to.
-    #[arg(env = "GLWATCH_ATTACH_TARGET", value_name = "TARGET")]
-    pub target: Option<String>,
-
-    /// The data directory whose glwatch.sock is the default target.
-    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Records loaded as history when attaching, and events kept on screen; older ones fall off.
     #[arg(long, env = "GLWATCH_RETAIN", default_value_t = 100_000)]
@@ -74,58 +99,30 @@ pub struct AttachArgs {
     #[arg(long, env = "GLWATCH_EXPORT_DIR", value_name = "DIR", default_value = ".")]
     pub export_dir: PathBuf,
 
-    /// The watch token of an https:// target.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
-    pub token: Option<String>,
-
-    /// Read the watch token from this file.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
-    #[arg(long, env = "GLWATCH_ATTACH_CA", value_name = "PEM", conflicts_with = "insecure")]
-    pub ca: Option<PathBuf>,
-
-    /// Accept any certificate from an https:// target (testing only).
-    #[arg(long, env = "GLWATCH_ATTACH_INSECURE")]
-    pub insecure: bool,
-
     #[command(flatten)]
     pub nats: NatsReadArgs,
 }
 
 /// Flags of `glwatch routes`.
 #[derive(Debug, Clone, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    // `routes` reads no NATS, falls back to the route files, and `routes redeliver` takes --data-dir too.
+    mut_arg("target", |a| a.help(
+        "The running receiver whose routes to show: `unix:PATH` or a socket path (default: glwatch.sock in \
+         --data-dir), or `https://HOST:PORT` of its --watch-listen with --token or --token-file. When nothing \
+         answers on the default socket, the routes' last saved state is read from --data-dir instead"
+    )),
+    mut_arg("data_dir", |a| a.global(true).help(
+        "The data directory of the receiver whose routes to show: it holds glwatch.sock, routes/ and journal.jsonl"
+    )),
+)]
 pub struct RoutesArgs {
     #[command(subcommand)]
     pub action: Option<RoutesAction>,
 
-    /// The glwatch whose routes to show: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir), or
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file. When nothing answers on the
-    /// default socket, the routes' last saved state is read from --data-dir instead.
-    #[arg(env = "GLWATCH_ROUTES_TARGET", value_name = "TARGET")]
-    pub target: Option<String>,
-
-    /// The data directory of the glwatch whose routes to show: it holds glwatch.sock, routes/ and journal.jsonl.
-    #[arg(long, global = true, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
-    pub data_dir: PathBuf,
-
-    /// The watch token of an https:// target.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
-    pub token: Option<String>,
-
-    /// Read the watch token from this file.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
-    #[arg(long, env = "GLWATCH_ROUTES_CA", value_name = "PEM", conflicts_with = "insecure")]
-    pub ca: Option<PathBuf>,
-
-    /// Accept any certificate from an https:// target (testing only).
-    #[arg(long, env = "GLWATCH_ROUTES_INSECURE")]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -153,17 +150,10 @@ pub struct RedeliverArgs {
 /// Flags of `glwatch tail`.
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
-    /// The glwatch to read: `unix:PATH` or a socket path (default: glwatch.sock in --data-dir),
-    /// `https://HOST:PORT` of its --watch-listen with --token or --token-file, or `nats://HOST:PORT` of the
-    /// NATS JetStream its receivers publish to (seq is then the stream sequence).
-    #[arg(env = "GLWATCH_TAIL_TARGET", value_name = "TARGET")]
-    pub target: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
-    /// The data directory whose socket is the default target (as the receiver's --data-dir).
-    #[arg(long, env = "GLWATCH_DATA_DIR", value_name = "DIR", default_value = glwatch::data_dir::DEFAULT)]
-    pub data_dir: PathBuf,
-
-    /// Start after this seq (records are numbered from 1).
+    /// Start after this seq (records are numbered from 1; from a nats:// target, seq is the stream sequence).
     #[arg(long, env = "GLWATCH_TAIL_AFTER", value_name = "SEQ", conflicts_with_all = ["since", "last"])]
     pub after: Option<u64>,
 
@@ -194,22 +184,6 @@ pub struct TailArgs {
     /// Only records of this kind. Repeat to allow several.
     #[arg(long = "kind", env = "GLWATCH_TAIL_KIND", value_enum, value_delimiter = ',')]
     pub kinds: Vec<RecordKind>,
-
-    /// The watch token of an https:// target.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
-    pub token: Option<String>,
-
-    /// Read the watch token from this file.
-    #[arg(long, env = "GLWATCH_WATCH_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// Trust this certificate (PEM) for an https:// target, e.g. glwatch's self-signed certs/glwatch-cert.pem.
-    #[arg(long, env = "GLWATCH_TAIL_CA", value_name = "PEM", conflicts_with = "insecure")]
-    pub ca: Option<PathBuf>,
-
-    /// Accept any certificate from an https:// target (testing only).
-    #[arg(long, env = "GLWATCH_TAIL_INSECURE")]
-    pub insecure: bool,
 
     #[command(flatten)]
     pub nats: NatsReadArgs,
@@ -740,6 +714,49 @@ mod tests {
         assert!(Cli::try_parse_from(["glwatch", "--secret", "abcd", "--secret-file", "x"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem"]).is_err());
         assert!(Cli::try_parse_from(["glwatch", "--cert", "c.pem", "--key", "k.pem"]).is_ok());
+    }
+
+    #[test]
+    fn tail_attach_and_routes_take_the_same_target_flags_and_environment_names() {
+        for name in ["tail", "attach", "routes"] {
+            let flags = ["https://h:9443", "--data-dir", "d", "--token-file", "t", "--ca", "c.pem"];
+            let cli = Cli::try_parse_from([&["glwatch", name][..], &flags].concat()).unwrap();
+            let target = match cli.command {
+                Some(Command::Tail(a)) => a.target,
+                Some(Command::Attach(a)) => a.target,
+                Some(Command::Routes(a)) => a.target,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(target.target.as_deref(), Some("https://h:9443"), "{name}");
+            assert_eq!(
+                (target.data_dir, target.token_file, target.ca, target.token, target.insecure),
+                ("d".into(), Some("t".into()), Some("c.pem".into()), None, false),
+                "{name}"
+            );
+            assert!(Cli::try_parse_from(["glwatch", name, "--ca", "c.pem", "--insecure"]).is_err(), "{name}");
+            assert!(Cli::try_parse_from(["glwatch", name, "--token", "a", "--token-file", "t"]).is_err(), "{name}");
+            let command = Cli::command();
+            let sub = command.find_subcommand(name).unwrap();
+            let env = |id: &str| {
+                let arg = sub.get_arguments().find(|a| a.get_id() == id).unwrap();
+                arg.get_env().unwrap().to_str().unwrap().to_owned()
+            };
+            assert_eq!(
+                ["target", "token", "token_file", "ca", "insecure"].map(env),
+                [
+                    "GLWATCH_TARGET",
+                    "GLWATCH_WATCH_TOKEN",
+                    "GLWATCH_WATCH_TOKEN_FILE",
+                    "GLWATCH_WATCH_CA",
+                    "GLWATCH_WATCH_INSECURE"
+                ],
+                "{name}"
+            );
+        }
+        // `routes redeliver` still takes --data-dir after its own flags.
+        let cli = Cli::try_parse_from(["glwatch", "routes", "redeliver", "r", "--dead", "--data-dir", "d"]).unwrap();
+        let Some(Command::Routes(r)) = cli.command else { panic!("not routes") };
+        assert_eq!(r.target.data_dir, PathBuf::from("d"));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn start(args: &RunArgs, last_seq: u64) -> Result<Option<Routes>, String> {
 pub fn command(args: RoutesArgs) -> ExitCode {
     match &args.action {
         None => super::run::with_runtime(|rt| rt.block_on(show(&args))),
-        Some(RoutesAction::Redeliver(r)) => redeliver(&args.data_dir, r),
+        Some(RoutesAction::Redeliver(r)) => redeliver(&args.target.data_dir, r),
     }
 }
 
@@ -55,18 +55,12 @@ const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Asks the running glwatch; with no TARGET and nothing answering on the default socket, reads the files its
 /// routes left in the data directory, and says so.
 async fn show(args: &RoutesArgs) -> ExitCode {
-    let client = match super::tail::watch_client(
-        args.target.as_deref(),
-        &args.data_dir,
-        &args.token,
-        &args.token_file,
-        &args.ca,
-        args.insecure,
-    ) {
+    let client = match args.target.client() {
         Ok(c) => c,
         Err(e) => return super::run::fail(&e),
     };
     let target = client.target().to_string();
+    let data_dir = &args.target.data_dir;
     let answer = tokio::time::timeout(ANSWER_TIMEOUT, glwatch::watch::route_state::fetch(&client)).await;
     match answer {
         Ok(Ok(reports)) if reports.is_empty() => {
@@ -77,12 +71,12 @@ async fn show(args: &RoutesArgs) -> ExitCode {
             print(&reports, |_| false);
             ExitCode::SUCCESS
         }
-        Ok(Err(ClientError::Connect { .. })) if args.target.is_none() => {
+        Ok(Err(ClientError::Connect { .. })) if args.target.target.is_none() => {
             eprintln!(
                 "glwatch: no glwatch answers on {target}; showing what its routes last saved in {}",
-                files::dir(&args.data_dir).display()
+                files::dir(data_dir).display()
             );
-            from_files(&glwatch::data_dir::journal(&args.data_dir), &args.data_dir)
+            from_files(&glwatch::data_dir::journal(data_dir), data_dir)
         }
         Ok(Err(e)) => super::run::fail(&e.to_string()),
         Err(_) => super::run::fail(&format!("{target}: no answer within {ANSWER_TIMEOUT:?}")),

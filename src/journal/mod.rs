@@ -7,6 +7,7 @@
 //! than six digits sort by value, not by name.
 
 pub mod holds;
+pub mod keys;
 pub mod reader;
 pub mod retention;
 pub mod writer;
@@ -96,8 +97,13 @@ impl Pending {
             (0 | 1, _) => String::new(),
             (n, _) => format!(" from {n} segments"),
         };
+        let indexed = match window.segments_indexed {
+            0 => String::new(),
+            1 => ", 1 segment from its key index".to_owned(),
+            n => format!(", {n} segments from their key index"),
+        };
         notices.push(format!(
-            "journal {}: {} records replayed{segments} ({} events)",
+            "journal {}: {} records replayed{segments} ({} events{indexed})",
             path.display(),
             window.total,
             window.events

@@ -290,4 +290,6 @@ pub fn replay_from(
 }
 
 #[cfg(test)]
+mod test_lines;
+#[cfg(test)]
 mod tests;

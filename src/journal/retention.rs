@@ -98,7 +98,7 @@ pub fn enforce(base: &Path, retention: &Retention, max_line: usize, now: OffsetD
             break;
         }
         match std::fs::remove_file(path) {
-            Ok(()) => {}
+            Ok(()) => super::keys::remove(path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         }

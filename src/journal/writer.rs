@@ -1,7 +1,8 @@
 //! Appending to the journal: the pipeline's [`Store`], with segment rollover and no partial group ever left behind.
 
+use super::keys::Tracker;
 use super::segment_path;
-use crate::pipeline::Store;
+use crate::pipeline::{DedupKey, Store};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub struct JournalWriter {
     last_seq: u64,
     /// Deletes old segments after each roll and periodically, when retention is configured.
     pruner: Option<super::retention::Pruner>,
+    /// The current segment's keys, written beside it when it is closed.
+    tracker: Option<Tracker>,
     #[cfg(test)]
     fail_after: Option<usize>,
 }
@@ -72,6 +75,7 @@ impl JournalWriter {
             dir_unsynced,
             last_seq,
             pruner: None,
+            tracker: (len == 0).then(Tracker::default),
             #[cfg(test)]
             fail_after: None,
         })
@@ -94,6 +98,9 @@ impl JournalWriter {
             // Whatever is in the old segment must be durable before the newer one can be.
             file.sync_data()?;
         }
+        if let Some(tracker) = self.tracker.take() {
+            tracker.finish(&self.current_segment(), self.len);
+        }
         let next = self.index + 1;
         let (file, len) = open_segment(&segment_path(&self.base, next))?;
         self.file = Some(file);
@@ -101,6 +108,7 @@ impl JournalWriter {
         self.len = len;
         self.group_start = len;
         self.dir_unsynced = true;
+        self.tracker = Some(Tracker::default());
         if let Some(pruner) = &self.pruner {
             pruner.request();
         }
@@ -112,6 +120,8 @@ impl JournalWriter {
         self.file = Some(file);
         self.len = len;
         self.group_start = len;
+        // What the failed write left behind is not known line by line.
+        self.tracker = None;
         Ok(())
     }
 
@@ -122,6 +132,9 @@ impl JournalWriter {
             Ok(()) => {
                 self.len = len;
                 self.group_start = len;
+                if let Some(tracker) = &mut self.tracker {
+                    tracker.roll_back();
+                }
                 cause
             }
             Err(t) => {
@@ -148,7 +161,7 @@ impl JournalWriter {
 }
 
 impl Store for JournalWriter {
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+    fn append(&mut self, lines: &[u8], keys: &[DedupKey]) -> io::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -159,10 +172,16 @@ impl Store for JournalWriter {
             self.roll()?;
         }
         let start = self.len;
+        if let Some(tracker) = &mut self.tracker {
+            tracker.mark();
+        }
         match self.write_group(lines) {
             Ok(()) => {
                 self.group_start = start;
                 self.len = start + lines.len() as u64;
+                if let Some(tracker) = &mut self.tracker {
+                    tracker.add(lines, keys);
+                }
                 Ok(())
             }
             Err(e) => Err(self.roll_back(start, e)),
@@ -254,12 +273,12 @@ mod tests {
         let base = dir.path().join("journal.jsonl");
         let mut w = JournalWriter::open(&base, 100, Durability::Fsync).unwrap();
         for n in 0..3 {
-            w.append(&line(n, 60)).unwrap();
+            w.append(&line(n, 60), &[]).unwrap();
             w.sync().unwrap();
         }
         // A group larger than a segment still goes whole into one.
         let big = [line(3, 60), line(4, 60)].concat();
-        w.append(&big).unwrap();
+        w.append(&big, &[]).unwrap();
         w.sync().unwrap();
         let files: Vec<(u64, u64)> =
             segments(&base).unwrap().iter().map(|(i, p)| (*i, std::fs::metadata(p).unwrap().len())).collect();
@@ -269,8 +288,37 @@ mod tests {
         drop(w);
         let mut w = JournalWriter::open(&base, 1000, Durability::Os).unwrap();
         assert_eq!(w.current_segment(), dir.path().join("journal.000003.jsonl"));
-        w.append(&line(5, 60)).unwrap();
+        w.append(&line(5, 60), &[]).unwrap();
         assert_eq!(std::fs::metadata(w.current_segment()).unwrap().len(), 180);
+    }
+
+    #[test]
+    fn a_closed_segment_gets_the_key_index_of_what_was_written_to_it() {
+        use crate::journal::keys;
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("journal.jsonl");
+        let key = |n: u64| DedupKey::of("s", &n.to_string());
+        let mut w = JournalWriter::open(&base, 200, Durability::Fsync).unwrap();
+        w.append(&line(0, 60), &[key(0)]).unwrap();
+        w.sync().unwrap();
+        // A group whose sync fails is cut from the segment, and from its index.
+        w.append(&line(1, 60), &[key(1)]).unwrap();
+        let cut = w.roll_back(w.group_start, io::Error::other("sync failed (simulated)"));
+        assert_eq!(cut.to_string(), "sync failed (simulated)");
+        w.append(&[line(2, 60), line(3, 5)].concat(), &[key(2)]).unwrap();
+        w.sync().unwrap();
+        w.append(&line(4, 70), &[key(4)]).unwrap();
+        let first = keys::read(&base, 137, 10).unwrap().expect("the closed segment's index");
+        assert_eq!((first.records, first.events, first.keys), (3, 2, vec![key(0), key(2)]));
+        assert!(!keys::index_path(&w.current_segment()).exists(), "not while it is written");
+        // A segment that had content when opened is not indexed by the writer: what it held is not known here.
+        drop(w);
+        let mut w = JournalWriter::open(&base, 200, Durability::Os).unwrap();
+        w.append(&line(5, 100), &[key(5)]).unwrap();
+        w.append(&line(6, 100), &[key(6)]).unwrap();
+        assert!(!keys::index_path(&segment_path(&base, 1)).exists());
+        w.append(&line(7, 150), &[key(7)]).unwrap();
+        assert_eq!(keys::read(&segment_path(&base, 2), 100, 10).unwrap().map(|i| i.keys), Some(vec![key(6)]));
     }
 
     #[test]
@@ -278,14 +326,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("j.jsonl");
         let mut w = JournalWriter::open(&base, 1 << 20, Durability::Fsync).unwrap();
-        w.append(&line(0, 50)).unwrap();
+        w.append(&line(0, 50), &[]).unwrap();
         w.fail_after = Some(70);
         let group = [line(1, 50), line(2, 50)].concat();
-        let err = w.append(&group).unwrap_err();
+        let err = w.append(&group, &[]).unwrap_err();
         assert!(err.to_string().contains("No space left"), "{err}");
         assert_eq!(std::fs::read(&base).unwrap(), line(0, 50), "the partial group was cut");
         w.fail_after = None;
-        w.append(&group).unwrap();
+        w.append(&group, &[]).unwrap();
         w.sync().unwrap();
         assert_eq!(std::fs::read(&base).unwrap(), [line(0, 50), group].concat());
     }
@@ -295,13 +343,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("data/deeper/journal.jsonl");
         let mut w = JournalWriter::open(&base, 1 << 20, Durability::Fsync).unwrap();
-        w.append(b"{\"a\":1}\n").unwrap();
+        w.append(b"{\"a\":1}\n", &[]).unwrap();
         w.sync().unwrap();
         drop(w);
         let mut f = OpenOptions::new().append(true).open(&base).unwrap();
         f.write_all(b"{\"torn").unwrap();
         let mut w = JournalWriter::open(&base, 1 << 20, Durability::Fsync).unwrap();
-        w.append(b"{\"b\":2}\n").unwrap();
+        w.append(b"{\"b\":2}\n", &[]).unwrap();
         assert_eq!(std::fs::read_to_string(&base).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
     }
 

@@ -10,6 +10,8 @@ pub(super) struct CommitLoop {
     pub(super) rx: mpsc::Receiver<Job>,
     /// The group's lines, kept between groups so that a group does not start with an allocation.
     pub(super) buf: Vec<u8>,
+    /// The group's accepted events' keys, for the journal's key index; kept like `buf`.
+    pub(super) keys: Vec<DedupKey>,
     /// The number the next record gets. Not taken back when a group fails: a reader may already have seen the
     /// group's lines in the file before they were cut, and a number must never stand for two records.
     pub(super) next_seq: u64,
@@ -20,8 +22,8 @@ pub(super) struct CommitLoop {
 /// One delivery inside a group: its records and lines, to be answered once the group is written.
 pub(super) struct Pending {
     pub(super) records: Vec<Record>,
-    /// Each record's (source, id) dedup key.
-    pub(super) keys: Vec<(String, String)>,
+    /// Each record's dedup key: (source, id) for the broker's message id, and the window's digest of them.
+    pub(super) keys: Vec<(String, String, DedupKey)>,
     pub(super) committed: Committed,
     pub(super) ack: oneshot::Sender<Result<Committed, CommitError>>,
 }
@@ -68,9 +70,13 @@ impl CommitLoop {
             self.next_seq += 1;
         }
         let durable = !pending.is_empty();
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        let records = pending.iter().flat_map(|p| p.records.iter().zip(&p.keys));
+        keys.extend(records.filter(|(r, _)| matches!(r, Record::Event(e) if !e.duplicate)).map(|(_, k)| k.2));
         let fill = &mut self.fill;
         let result = match self.store.as_mut() {
-            Some(store) => store.append(&buf).and_then(|_| {
+            Some(store) => store.append(&buf, &keys).and_then(|_| {
                 if !durable {
                     return Ok(());
                 }
@@ -129,9 +135,9 @@ impl CommitLoop {
                 }
                 let reason = e.to_string();
                 for p in pending {
-                    for (r, (source, id)) in p.records.iter().zip(&p.keys) {
+                    for (r, (_, _, key)) in p.records.iter().zip(&p.keys) {
                         if matches!(r, Record::Event(e) if !e.duplicate) {
-                            self.dedup.forget(source, id);
+                            self.dedup.forget(*key);
                         }
                     }
                     if let Some(Record::Event(first)) = p.records.first() {
@@ -166,6 +172,9 @@ impl CommitLoop {
         if buf.capacity() <= 1 << 20 {
             self.buf = buf;
         }
+        if keys.capacity() <= 1 << 12 {
+            self.keys = keys;
+        }
     }
 
     fn stage(&mut self, delivery: Delivery, ack: oneshot::Sender<Result<Committed, CommitError>>) -> Pending {
@@ -175,13 +184,14 @@ impl CommitLoop {
         let source_name = delivery.source_name.as_deref().map(|n| crate::text::escape(n).into_owned());
         for ev in delivery.events {
             let source = DedupWindow::source_key(delivery.source_name.as_deref(), &ev.source).into_owned();
-            let fresh = self.dedup.insert(&source, &ev.id);
+            let key = DedupKey::of(&source, &ev.id);
+            let fresh = self.dedup.insert_key(key);
             if fresh {
                 committed.accepted += 1;
             } else {
                 committed.duplicates += 1;
             }
-            keys.push((source, ev.id));
+            keys.push((source, ev.id, key));
             records.push(Record::Event(EventRecord {
                 source_name: source_name.clone(),
                 attributes: delivery.attributes.clone(),

@@ -1,18 +1,67 @@
 //! The duplicate window: which (source, id) pairs were accepted recently, to flag GreenLake's re-deliveries.
 
+use sha2::{Digest, Sha256};
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// The largest window sized up front; a larger `--dedup-window` grows past it as it fills.
 const PRESIZED: usize = 4 << 20;
 
+/// An accepted event's identity: the first 128 bits of SHA-256 over the (source, id) pair, the same digest the
+/// NATS message id is made of. Fixed-size, so the window holds no allocation per event and the journal can keep
+/// a segment's keys in a file of its own (see `journal::keys`); a collision between two pairs is as unlikely as a
+/// SHA-256 collision, and no sender can aim for one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DedupKey(pub [u8; 16]);
+
+impl DedupKey {
+    /// The key of (source, id). The source's length comes first so ("ab", "c") and ("a", "bc") differ.
+    pub fn of(source: &str, id: &str) -> DedupKey {
+        let mut hash = Sha256::new();
+        hash.update((source.len() as u64).to_be_bytes());
+        hash.update(source.as_bytes());
+        hash.update(id.as_bytes());
+        let digest = hash.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        DedupKey(key)
+    }
+}
+
+impl Hash for DedupKey {
+    /// The key is already a uniform digest: its first eight bytes are the table's hash, with nothing to mix.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(word));
+    }
+}
+
+/// Passes a [`DedupKey`]'s own bits through as its hash.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Remembers the last `capacity` accepted (source, id) pairs.
 pub struct DedupWindow {
-    seen: HashSet<Arc<str>>,
-    order: VecDeque<Arc<str>>,
+    seen: HashSet<DedupKey, BuildHasherDefault<KeyHasher>>,
+    order: VecDeque<DedupKey>,
     capacity: usize,
-    /// Where a key is spelt for the look-up, reused: only a fresh key is copied into an allocation of its own.
-    scratch: String,
 }
 
 impl DedupWindow {
@@ -24,27 +73,10 @@ impl DedupWindow {
         let capacity = capacity.max(1);
         let presized = capacity.min(PRESIZED);
         DedupWindow {
-            seen: HashSet::with_capacity(presized),
+            seen: HashSet::with_capacity_and_hasher(presized, Default::default()),
             order: VecDeque::with_capacity(presized),
             capacity,
-            scratch: String::new(),
         }
-    }
-
-    /// The window's key for (source, id), as an allocation of its own (for keys read back from the journal).
-    pub fn key(source: &str, id: &str) -> Arc<str> {
-        let mut s = String::with_capacity(source.len() + id.len() + 12);
-        Self::spell_key(&mut s, source, id);
-        s.into()
-    }
-
-    /// The source's length prefix keeps ("ab", "c") and ("a", "bc") apart without an escape scheme.
-    fn spell_key(into: &mut String, source: &str, id: &str) {
-        into.clear();
-        into.push_str(itoa::Buffer::new().format(source.len()));
-        into.push(':');
-        into.push_str(source);
-        into.push_str(id);
     }
 
     /// The source part of the key for an event received by the configured source `source_name`: two sources
@@ -60,40 +92,29 @@ impl DedupWindow {
 
     /// Records the pair; false when it was already there (a duplicate).
     pub fn insert(&mut self, source: &str, id: &str) -> bool {
-        Self::spell_key(&mut self.scratch, source, id);
-        if self.seen.contains(self.scratch.as_str()) {
-            return false;
-        }
-        let key: Arc<str> = Arc::from(self.scratch.as_str());
-        self.remember(key);
-        true
+        self.insert_key(DedupKey::of(source, id))
     }
 
-    /// [`DedupWindow::insert`] of a key made by [`DedupWindow::key`] (read back from the journal).
-    pub fn insert_key(&mut self, key: Arc<str>) -> bool {
+    /// [`DedupWindow::insert`] of a key already made (read back from the journal).
+    pub fn insert_key(&mut self, key: DedupKey) -> bool {
         if self.seen.contains(&key) {
             return false;
         }
-        self.remember(key);
-        true
-    }
-
-    fn remember(&mut self, key: Arc<str>) {
+        // The oldest goes before the new key comes in, so the table never holds more than it was sized for.
         if self.order.len() == self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.seen.remove(&old);
             }
         }
-        self.seen.insert(key.clone());
+        self.seen.insert(key);
         self.order.push_back(key);
+        true
     }
 
-    /// Undoes the most recent insert of this pair (its group could not be written).
-    pub(super) fn forget(&mut self, source: &str, id: &str) {
-        Self::spell_key(&mut self.scratch, source, id);
-        let key = self.scratch.as_str();
-        if self.seen.remove(key) {
-            if let Some(pos) = self.order.iter().rposition(|k| **k == *key) {
+    /// Undoes the most recent insert of this key (its group could not be written).
+    pub(super) fn forget(&mut self, key: DedupKey) {
+        if self.seen.remove(&key) {
+            if let Some(pos) = self.order.iter().rposition(|k| *k == key) {
                 self.order.remove(pos);
             }
         }

@@ -16,7 +16,7 @@ mod ready;
 mod stdout_sink;
 
 pub use channel_sink::ChannelSink;
-pub use dedup::DedupWindow;
+pub use dedup::{DedupKey, DedupWindow};
 pub use publisher::{Outgoing, Publisher};
 pub use stdout_sink::StdoutSink;
 
@@ -31,8 +31,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Where records are made durable. The journal implements it; `None` runs without one.
 pub trait Store: Send {
-    /// Appends complete NDJSON lines. On error nothing of this call may count as written.
-    fn append(&mut self, lines: &[u8]) -> io::Result<()>;
+    /// Appends complete NDJSON lines. On error nothing of this call may count as written. `keys` are the accepted
+    /// (non-duplicate) events among the lines, in their order: the journal keeps them beside each segment so a
+    /// start reads them instead of the lines.
+    fn append(&mut self, lines: &[u8], keys: &[DedupKey]) -> io::Result<()>;
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> io::Result<()>;
     /// The sequence number of the last record already stored (0 for none): numbering continues after it.
@@ -187,7 +189,18 @@ impl Pipeline {
                     loaded.set();
                     let next_seq = store.as_ref().map_or(0, |s| s.last_seq()) + 1;
                     let fill = fill::GroupFill::default();
-                    CommitLoop { store, sinks, dedup, rx, buf: Vec::new(), next_seq, fill, publisher }.run();
+                    CommitLoop {
+                        store,
+                        sinks,
+                        dedup,
+                        rx,
+                        buf: Vec::new(),
+                        keys: Vec::new(),
+                        next_seq,
+                        fill,
+                        publisher,
+                    }
+                    .run();
                 } else {
                     // Closed first, so that waiters released by `set` find it closed.
                     drop(rx);

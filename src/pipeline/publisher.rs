@@ -32,7 +32,7 @@ impl CommitLoop {
         let mut lines = Lines(buf);
         let mut outgoing = Vec::new();
         for p in pending {
-            for (r, (source, id)) in p.records.iter().zip(&p.keys) {
+            for (r, (source, id, _)) in p.records.iter().zip(&p.keys) {
                 let line = lines.next().unwrap_or_default();
                 if let Record::Event(record) = r {
                     outgoing.push(Outgoing { source, id, record, line });

@@ -12,7 +12,7 @@ struct Memory {
 }
 
 impl Store for Memory {
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+    fn append(&mut self, lines: &[u8], _keys: &[DedupKey]) -> io::Result<()> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(io::Error::other("disk full"));
         }
@@ -96,6 +96,7 @@ fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group(
         dedup: DedupWindow::new(10),
         rx,
         buf: Vec::new(),
+        keys: Vec::new(),
         next_seq: 1,
         fill: Default::default(),
         publisher: None,

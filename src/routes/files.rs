@@ -50,6 +50,13 @@ impl RouteFiles {
         write_atomic(&self.cursor, format!("{seq}\n").as_bytes(), true)
     }
 
+    /// [`RouteFiles::write_cursor`] on a blocking thread: it syncs the file and its directory, which on an async
+    /// worker would hold up every request that worker serves.
+    pub async fn save_cursor(&self, seq: u64) -> io::Result<()> {
+        let files = self.clone();
+        tokio::task::spawn_blocking(move || files.write_cursor(seq)).await.unwrap_or_else(|e| Err(io::Error::other(e)))
+    }
+
     /// Appends one dead letter (made durable before the route moves on).
     pub fn append_dead(&self, line: &str) -> io::Result<()> {
         let mut f = OpenOptions::new().create(true).append(true).open(&self.dead)?;

@@ -225,7 +225,7 @@ impl Source for NatsSource {
         }
         if durable {
             // For `glwatch routes`; the consumer is what counts.
-            let _ = self.files.write_cursor(seq);
+            let _ = self.files.save_cursor(seq).await;
         }
     }
 

@@ -80,7 +80,7 @@ impl Source for JournalSource {
     async fn done(&mut self, seq: u64, durable: bool) {
         self.cursor = seq;
         if durable {
-            if let Err(e) = self.files.write_cursor(seq) {
+            if let Err(e) = self.files.save_cursor(seq).await {
                 tracing::error!("route {}: cannot write its cursor {}: {e}", self.route, self.files.cursor.display());
             }
         }

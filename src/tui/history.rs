@@ -28,13 +28,18 @@ pub const SUMMARY_MAX: usize = 2048;
 
 #[derive(Debug)]
 pub struct EventRow {
-    pub event: Box<RawValue>,
+    /// Where the event's compact JSON sits in the event chunks: kept there rather than in an allocation of its
+    /// own, which would cost each event the allocator's header and rounding.
+    event_chunk: u32,
+    event_offset: u32,
+    event_len: u32,
     /// Where the sanitised id, then the sanitised summary, sit in the text chunks.
     chunk: u32,
     offset: u32,
     id_len: u32,
     summary_len: u32,
-    pub received_at: OffsetDateTime,
+    /// Unix time in nanoseconds (see [`EventRow::received_at`]): half the size of an `OffsetDateTime`.
+    received: i64,
     /// Hash of (source name, source, id), to find the row a re-delivery repeats: the same id from two configured
     /// sources is two events.
     key: u64,
@@ -49,6 +54,12 @@ pub struct EventRow {
     /// Re-deliveries of this event seen after it was accepted.
     pub duplicates: u32,
     pub verified_by: VerifiedBy,
+}
+
+impl EventRow {
+    pub fn received_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.received)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
 }
 
 /// Append-only chunks of row texts, dropped from the front once every row in them has been evicted.
@@ -68,7 +79,7 @@ struct Chunk {
 
 impl Texts {
     /// Stores `parts` one after the other; returns (chunk number, offset).
-    fn push(&mut self, seq: u64, parts: [&str; 2]) -> (u32, u32) {
+    fn push(&mut self, seq: u64, parts: &[&str]) -> (u32, u32) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.chunks.back().is_none_or(|c| c.buf.len() + len > c.buf.capacity()) {
             self.chunks.push_back(Chunk { buf: String::with_capacity(CHUNK.max(len)), last_seq: seq });
@@ -235,6 +246,8 @@ pub struct History {
     /// Configured source names (`--sources`).
     pub sources: Interner,
     texts: Texts,
+    /// The events' JSON, apart from `texts` so that a text search runs over ids and summaries only.
+    events: Texts,
     hasher: RandomState,
 }
 
@@ -251,6 +264,7 @@ impl History {
             peers: Interner::default(),
             sources: Interner::default(),
             texts: Texts::default(),
+            events: Texts::default(),
             hasher: RandomState::new(),
         }
     }
@@ -272,7 +286,9 @@ impl History {
         let seq = self.end();
         let id = clip(&fields.id, ID_MAX);
         let summary = clip(&fields.summary, SUMMARY_MAX);
-        let (chunk, offset) = self.texts.push(seq, [id, summary]);
+        let (chunk, offset) = self.texts.push(seq, &[id, summary]);
+        let event = rec.event.get();
+        let (event_chunk, event_offset) = self.events.push(seq, &[event]);
         // Grow by an eighth rather than double: at a million rows, doubling would leave up to a hundred bytes
         // of empty capacity per event.
         if self.rows.len() == self.rows.capacity() {
@@ -280,12 +296,14 @@ impl History {
             self.rows.reserve_exact((self.rows.len() / 8).max(1024).min(room));
         }
         self.rows.push_back(EventRow {
-            event: rec.event,
+            event_chunk,
+            event_offset,
+            event_len: event.len() as u32,
             chunk,
             offset,
             id_len: id.len() as u32,
             summary_len: summary.len() as u32,
-            received_at: rec.received_at,
+            received: i64::try_from(rec.received_at.unix_timestamp_nanos()).unwrap_or_default(),
             key,
             peer,
             ty,
@@ -309,6 +327,7 @@ impl History {
             return;
         };
         self.texts.evicted_through(self.base);
+        self.events.evicted_through(self.base);
         self.base += 1;
         self.dropped += 1;
         self.types.release(row.ty);
@@ -384,6 +403,16 @@ impl History {
     /// A text search over rows visited in ascending sequence order.
     pub fn text_hits<'a>(&'a self, matcher: &'a TextMatcher) -> TextHits<'a> {
         TextHits::new(&self.texts, matcher)
+    }
+
+    /// The row's event, compact JSON exactly as received.
+    pub fn event_json(&self, row: &EventRow) -> &str {
+        self.events.get(row.event_chunk, row.event_offset, row.event_len)
+    }
+
+    /// The row's event as a JSON value, for the export (copied: it runs on another thread).
+    pub fn event(&self, row: &EventRow) -> Box<RawValue> {
+        RawValue::from_string(self.event_json(row).to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 
     /// The row's sanitised CloudEvent id.

@@ -324,8 +324,8 @@ impl MeteredStore {
 }
 
 impl Store for MeteredStore {
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
-        let result = self.inner.append(lines);
+    fn append(&mut self, lines: &[u8], keys: &[crate::pipeline::DedupKey]) -> io::Result<()> {
+        let result = self.inner.append(lines, keys);
         self.outcome(result)
     }
 

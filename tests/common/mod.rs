@@ -247,6 +247,11 @@ pub async fn send_events(rx: &Receiver, prefix: &str, n: usize) {
     }
 }
 
+/// A loopback port free now, for a server that must be told its port before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// GET `path` from a watch socket, the whole answer (HTTP/1.1 with `Connection: close`): status and body.
 pub fn get_unix(socket: &Path, path: &str) -> (u16, String) {
     use std::io::{Read, Write};

@@ -1,43 +1,8 @@
 //! Unit tests for `crate::journal::reader`.
 
+use super::test_lines::{event, ids, journal};
 use super::*;
 use crate::journal::segment_path;
-use crate::record::{EventRecord, VerifiedBy};
-use serde_json::value::RawValue;
-
-fn event(id: &str, duplicate: bool) -> String {
-    Record::Event(EventRecord {
-        source_name: None,
-        attributes: None,
-        received_at: time::macros::datetime!(2026-01-02 03:04:05 UTC),
-        peer: "127.0.0.1:1".into(),
-        via: None,
-        verified_by: VerifiedBy::Primary,
-        duplicate,
-        event: RawValue::from_string(format!(r#"{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}"#))
-            .unwrap(),
-    })
-    .to_line()
-}
-
-fn ids(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| match r {
-            Record::Event(e) => crate::cloudevent::EventFields::from_raw(e.event.get()).id,
-            _ => "?".into(),
-        })
-        .collect()
-}
-
-fn journal(content: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("journal.jsonl");
-    for (i, c) in content.iter().enumerate() {
-        std::fs::write(segment_path(&base, i as u64), c).unwrap();
-    }
-    (dir, base)
-}
 
 #[test]
 fn replays_segments_in_order_and_rebuilds_the_duplicate_window() {

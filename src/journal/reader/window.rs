@@ -3,6 +3,8 @@
 //! first, until they have what they need.
 
 use super::*;
+use crate::journal::keys;
+use crate::pipeline::DedupKey;
 
 /// One segment as it was when the journal was opened: later appends are the pipeline's, not history.
 #[derive(Debug, Clone)]
@@ -47,14 +49,18 @@ pub struct Window {
     /// Segments opened, newest first, and segments there were.
     pub segments_read: usize,
     pub segments_all: usize,
+    /// Segments among those read whose keys came from their key index rather than their lines.
+    pub segments_indexed: usize,
     /// Corrupt lines skipped (never a torn tail: that was cut at open).
     pub report: ScanReport,
 }
 
-/// Reads lines newest first, up to `boundary`, until they hold the last `retain` records and `dedup_capacity`
+/// Reads segments newest first, up to `boundary`, until they hold the last `retain` records and `dedup_capacity`
 /// accepted events (or the journal ends), so the work follows those two numbers, not the journal's size, even
-/// within one large segment. The history is handed to `on_history` oldest first once everything is read. Never
-/// modifies the files.
+/// within one large segment. Once the history is complete, a closed segment's keys come from its key index (see
+/// [`crate::journal::keys`]) when it has a valid one; otherwise its lines are read, and a closed segment read whole
+/// and clean gets its index written for the next start. The history is handed to `on_history` oldest first once
+/// everything is read. Never modifies the segments.
 pub fn load_window(
     boundary: &Boundary,
     retain: usize,
@@ -65,24 +71,40 @@ pub fn load_window(
     let mut report = ScanReport::default();
     let (mut total, mut events) = (0u64, 0u64);
     // Newest first, both.
-    let mut keys: Vec<std::sync::Arc<str>> = Vec::new();
+    let mut keys: Vec<DedupKey> = Vec::new();
     let mut history: Vec<Record> = Vec::new();
-    for frozen in boundary.segments.iter().rev() {
+    let mut segments_indexed = 0;
+    let newest = boundary.segments.len().saturating_sub(1);
+    for (position, frozen) in boundary.segments.iter().enumerate().rev() {
         if total >= retain as u64 && events >= dedup_capacity as u64 {
             break;
         }
+        let closed = position < newest;
+        if closed && history.len() >= retain {
+            let want = dedup_capacity.saturating_sub(keys.len());
+            if let Some(indexed) = keys::read(&frozen.path, frozen.len, want).ok().flatten() {
+                total += indexed.records;
+                events += indexed.events;
+                keys.extend(indexed.keys.into_iter().rev());
+                report.segments += 1;
+                segments_indexed += 1;
+                continue;
+            }
+        }
         let mut problems: Vec<(u64, String)> = Vec::new();
+        // This segment's keys, newest first, and whether its first line was reached.
+        let (mut segment_keys, mut segment_records, mut whole) = (Vec::new(), 0u64, false);
         let read = lines_newest_first(&frozen.path, frozen.len, max_line, |offset, line| {
+            whole = offset == 0;
             let checked = line.and_then(|l| std::str::from_utf8(l).map_err(|_| "not UTF-8".to_owned()));
             let outcome = checked.and_then(|text| peek_key(text).map(|key| (text, key)));
             match outcome {
                 Ok((text, key)) => {
                     total += 1;
+                    segment_records += 1;
                     if let Some(key) = key {
                         events += 1;
-                        if keys.len() < dedup_capacity {
-                            keys.push(key);
-                        }
+                        segment_keys.push(key);
                     }
                     if history.len() < retain {
                         match Record::from_line(text) {
@@ -101,6 +123,15 @@ pub fn load_window(
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", frozen.path.display()))),
         }
+        let room = dedup_capacity.saturating_sub(keys.len());
+        keys.extend(segment_keys.iter().take(room));
+        // A segment with skipped lines keeps being read, so its warnings are seen at every start.
+        if closed && whole && problems.is_empty() {
+            segment_keys.reverse();
+            if let Err(e) = keys::write(&frozen.path, frozen.len, segment_records, &segment_keys) {
+                tracing::debug!("journal key index of {}: not written: {e}", frozen.path.display());
+            }
+        }
         for (number, problem) in line_numbers(&frozen.path, problems)? {
             report.warn(format!("{} line {number}: skipped, {problem}", frozen.path.display()));
         }
@@ -113,7 +144,8 @@ pub fn load_window(
         on_history(record);
     }
     let segments_read = report.segments;
-    Ok(Window { dedup, total, events, segments_read, segments_all: boundary.segments.len(), report })
+    let segments_all = boundary.segments.len();
+    Ok(Window { dedup, total, events, segments_read, segments_all, segments_indexed, report })
 }
 
 /// Feeds the lines of the first `len` bytes of a segment to `on_line`, newest first, with their byte offsets,
@@ -189,7 +221,7 @@ fn line_numbers(path: &Path, mut problems: Vec<(u64, String)>) -> io::Result<Vec
 
 /// The duplicate-window key of an accepted event's line, `None` for any other valid record; the error says why
 /// the line is not a valid record.
-pub(super) fn peek_key(text: &str) -> Result<Option<std::sync::Arc<str>>, String> {
+pub(super) fn peek_key(text: &str) -> Result<Option<DedupKey>, String> {
     let peek: Peek = serde_json::from_str(text).map_err(|e| json_reason(&e))?;
     match peek.kind.as_ref() {
         "event" => {
@@ -197,7 +229,7 @@ pub(super) fn peek_key(text: &str) -> Result<Option<std::sync::Arc<str>>, String
                 return Err("invalid record: event without a string id and source".into());
             };
             Ok((!peek.duplicate)
-                .then(|| DedupWindow::key(&DedupWindow::source_key(peek.source_name.as_deref(), &source), &id)))
+                .then(|| DedupKey::of(&DedupWindow::source_key(peek.source_name.as_deref(), &source), &id)))
         }
         "challenge" | "rejected" => Ok(None),
         other => Err(format!("invalid record: unknown kind {:?}", crate::cloudevent::truncate(other, 40))),
@@ -252,33 +284,15 @@ fn count_lines(file: &mut File, from: u64, upto: u64) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::reader::test_lines::{self, event, ids as history_ids};
     use crate::journal::segment_path;
-
-    fn event(id: &str, duplicate: bool) -> String {
-        format!(
-            r#"{{"seq":1,"kind":"event","received_at":"2026-01-02T03:04:05Z","peer":"p","verified_by":"primary","duplicate":{duplicate},"event":{{"specversion":"1.0","id":"{id}","source":"s","type":"t"}}}}"#
-        )
-    }
 
     /// Segments of `per` events each, ids `e0`, `e1`, ... in order.
     fn journal(segments: usize, per: usize) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path().join("journal.jsonl");
-        for s in 0..segments {
-            let text: String = (0..per).map(|i| event(&format!("e{}", s * per + i), false) + "\n").collect();
-            std::fs::write(segment_path(&base, s as u64), text).unwrap();
-        }
-        (dir, base)
-    }
-
-    fn history_ids(records: &[Record]) -> Vec<String> {
-        records
-            .iter()
-            .map(|r| match r {
-                Record::Event(e) => crate::cloudevent::EventFields::from_raw(e.event.get()).id,
-                _ => "?".into(),
-            })
-            .collect()
+        let segments: Vec<String> = (0..segments)
+            .map(|s| (0..per).map(|i| event(&format!("e{}", s * per + i), false) + "\n").collect())
+            .collect();
+        test_lines::journal(&segments.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     #[test]
@@ -358,5 +372,29 @@ mod tests {
         std::fs::write(&newest, format!("{whole}\0\0\0\n")).unwrap();
         assert!(repair_tail(&base, 1 << 20).unwrap().unwrap().contains("line 3: torn last line (invalid record"));
         assert_eq!(std::fs::read_to_string(&newest).unwrap(), whole);
+    }
+
+    #[test]
+    fn closed_segments_read_whole_get_a_key_index_that_the_next_start_reads_instead_of_their_lines() {
+        let (_d, base) = journal(4, 100);
+        let boundary = Boundary::now(&base).unwrap();
+        let first = load_window(&boundary, 50, 1_000, 1 << 20, |_| {}).unwrap();
+        assert_eq!((first.total, first.events, first.segments_read), (400, 400, 4));
+        let indexed: Vec<bool> = (0..4).map(|s| keys::index_path(&segment_path(&base, s)).exists()).collect();
+        assert_eq!(indexed, [true, true, true, false], "every closed segment, never the one being written");
+        // The index stands in for the lines: a closed segment's content is not read again once it has one.
+        let older = segment_path(&base, 1);
+        let len = std::fs::metadata(&older).unwrap().len() as usize;
+        std::fs::write(&older, "x".repeat(len - 1) + "\n").unwrap();
+        let mut second = load_window(&boundary, 50, 1_000, 1 << 20, |_| {}).unwrap();
+        assert_eq!((second.total, second.events, second.segments_read), (400, 400, 4));
+        assert!(second.report.messages().is_empty(), "{:?}", second.report.messages());
+        assert_eq!(second.dedup.len(), 400);
+        assert!(!second.dedup.insert("s", "e150") && !second.dedup.insert("s", "e0"), "known from the indexes");
+        // A segment that no longer has the length its index describes is read again, and its damage reported.
+        std::fs::write(&older, "x".repeat(len) + "\n").unwrap();
+        let third = load_window(&Boundary::now(&base).unwrap(), 50, 1_000, 1 << 20, |_| {}).unwrap();
+        assert_eq!((third.total, third.events), (300, 300));
+        assert_eq!(third.report.messages().len(), 1, "{:?}", third.report.messages());
     }
 }

@@ -275,7 +275,7 @@ impl App {
             Action::Notice(text) => self.status = Some(sanitize(&text).into_owned()),
             Action::Copy => {
                 let row = self.selected.and_then(|s| self.history.get(s))?;
-                let json = row.event.get().to_owned();
+                let json = self.history.event_json(row).to_owned();
                 self.status = Some(format!(
                     "copied event {} ({} bytes) to the clipboard (OSC 52)",
                     self.history.id(row),

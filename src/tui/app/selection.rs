@@ -116,7 +116,7 @@ impl App {
             self.detail = None;
             return;
         };
-        let raw = row.event.get();
+        let raw = self.history.event_json(row);
         let event_time = serde_json::from_str::<TimeField>(raw)
             .ok()
             .and_then(|t| t.time)

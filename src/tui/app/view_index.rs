@@ -194,13 +194,13 @@ impl App {
                 Record::Event(EventRecord {
                     source_name: self.history.source_name(r).map(str::to_owned),
                     attributes: r.attributes.as_deref().cloned(),
-                    received_at: r.received_at,
+                    received_at: r.received_at(),
                     peer: self.history.peers.name(r.peer).to_owned(),
                     // The table keeps the client only; `glwatch export` reads the journal, which has the proxy.
                     via: None,
                     verified_by: r.verified_by,
                     duplicate: false,
-                    event: r.event.clone(),
+                    event: self.history.event(r),
                 })
             })
             .collect()

@@ -174,3 +174,9 @@ fn retain_zero_keeps_nothing() {
     assert!(h.users.is_empty());
     assert_eq!(h.dropped(), 1);
 }
+
+#[test]
+fn a_row_stays_small_beside_its_json() {
+    // A million retained events must cost little more than their JSON: the row is most of the rest.
+    assert!(std::mem::size_of::<EventRow>() <= 80, "{} bytes", std::mem::size_of::<EventRow>());
+}

@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
         return;
     };
     let detail = app.detail();
-    let received = local(app, row.received_at);
+    let received = local(app, row.received_at());
     let mut facts = vec![
         Line::from(vec![
             Span::styled("received ", dim()),
@@ -101,7 +101,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, beside_table: bool) {
             Span::raw(
                 detail
                     .and_then(|d| d.event_time)
-                    .map_or_else(|| "unknown (no event time)".into(), |t| lag(row.received_at - t)),
+                    .map_or_else(|| "unknown (no event time)".into(), |t| lag(row.received_at() - t)),
             ),
         ]),
     ];

@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let rows = app.rows_in(window).map(|(seq, r)| {
         let ty = app.type_name(r);
         let cells = cols.iter().map(|(col, _)| match col {
-            Col::Time => Cell::from(hms(local(app, r.received_at))),
+            Col::Time => Cell::from(hms(local(app, r.received_at()))),
             Col::Source => Cell::from(app.history().source_name(r).unwrap_or("").to_owned()),
             Col::Type => Cell::from(Span::styled(app.short_type_name(r).to_owned(), Style::new().fg(type_color(ty)))),
             Col::User => Cell::from(app.history().user_name(r).unwrap_or("").to_owned()),
