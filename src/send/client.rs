@@ -309,7 +309,11 @@ impl Client {
             }
             None => Box::new(tcp),
         };
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        // The head and the body in one buffer: one TLS record written from one slice, where a vectored write
+        // would first gather the two slices into a list of its own for every request.
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
         // The connection task ends when the server closes or the sender is dropped.
