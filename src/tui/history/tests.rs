@@ -1,5 +1,6 @@
 //! Unit tests for `crate::tui::history`.
 
+use super::texts::CHUNK;
 use super::*;
 use crate::record::VerifiedBy;
 
@@ -73,7 +74,7 @@ fn texts_are_clipped_and_their_chunks_freed_with_the_rows() {
     for i in 0..(3 * CHUNK / SUMMARY_MAX) {
         h.push(event(&format!("b{i}"), "t", None, &big));
     }
-    assert!(h.texts.chunks.len() <= 2, "{} chunks kept", h.texts.chunks.len());
+    assert!(h.texts.chunks() <= 2, "{} chunks kept", h.texts.chunks());
     for (_, r) in h.iter() {
         assert!(h.id(r).starts_with('b'));
         assert_eq!(h.summary(r), big);
