@@ -1,7 +1,7 @@
 //! `/v1/stream`: one subscriber's records as SSE, live from its bounded queue and read back from the journal by
 //! seq when it falls behind, so a slow client neither slows the receiver nor misses a record.
 
-use super::hub::{Hub, Item};
+use super::hub::{sse_event as event, Hub, Item};
 use super::routes::{header_number, text, Body, JournalRef, State, KEEP_ALIVE, LAST_SEQ_HEADER};
 use crate::journal::holds::Hold;
 use crate::journal::SeqReader;
@@ -122,28 +122,58 @@ impl Feed {
         sent
     }
 
-    /// The item and whatever else is queued, up to a batch, as one write.
+    /// The group and whatever else is queued, up to a batch, as one write. A lone group that follows on from
+    /// what was sent goes out as the hub rendered it, shared with every other subscriber, without a copy.
     fn live_chunk(&mut self, first: Item, live: &mut mpsc::Receiver<Item>) -> Bytes {
         let mut out = BytesMut::new();
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(item) = next.take() {
-            if item.seq == 0 {
-                // Never journaled (the journal failed): shown live, without an id, so resuming is unaffected.
-                event(&mut out, None, &item.line);
-            } else if item.seq > self.last {
-                if self.journal.is_none() && item.seq > self.last + 1 {
-                    gap(&mut out, item.seq - self.last - 1);
-                }
-                event(&mut out, Some(item.seq), &item.line);
-                self.last = item.seq;
+        let Ok(second) = live.try_recv() else {
+            if self.follows_on(&first) {
+                self.last = first.last().unwrap_or(self.last);
+                return first.sse;
             }
+            self.add(&mut out, &first);
+            return out.freeze();
+        };
+        self.add(&mut out, &first);
+        let mut next = Some(second);
+        let mut n = 1;
+        while let Some(group) = next.take() {
+            self.add(&mut out, &group);
             n += 1;
             if n < BATCH && out.len() < BATCH_BYTES {
                 next = live.try_recv().ok();
             }
         }
         out.freeze()
+    }
+
+    /// Whether every journaled record of the group is new, with nothing missed before it that this subscriber
+    /// would have to be told about (without a journal, a hole is announced as a gap).
+    fn follows_on(&self, group: &Item) -> bool {
+        match group.first() {
+            None => true,
+            Some(first) => first > self.last && (self.journal.is_some() || first == self.last + 1),
+        }
+    }
+
+    fn add(&mut self, out: &mut BytesMut, group: &Item) {
+        if self.follows_on(group) {
+            out.extend_from_slice(&group.sse);
+            self.last = group.last().unwrap_or(self.last);
+            return;
+        }
+        for (seq, line) in group.records.iter() {
+            if *seq == 0 {
+                // Never journaled (the journal failed): shown live, without an id, so resuming is unaffected.
+                event(out, None, line);
+            } else if *seq > self.last {
+                if self.journal.is_none() && *seq > self.last + 1 {
+                    gap(out, *seq - self.last - 1);
+                }
+                event(out, Some(*seq), line);
+                self.last = *seq;
+            }
+        }
     }
 
     /// Sends what the journal holds after `last`, until it holds no more. False when the client is gone.
@@ -191,17 +221,6 @@ impl Feed {
             }
         }
     }
-}
-
-fn event(out: &mut BytesMut, id: Option<u64>, line: &str) {
-    if let Some(id) = id {
-        out.extend_from_slice(b"id: ");
-        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-        out.extend_from_slice(b"\n");
-    }
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(line.as_bytes());
-    out.extend_from_slice(b"\n\n");
 }
 
 fn gap(out: &mut BytesMut, missed: u64) {
