@@ -108,7 +108,8 @@ impl JournalWriter {
         self.len = len;
         self.group_start = len;
         self.dir_unsynced = true;
-        self.tracker = Some(Tracker::default());
+        // A next segment that somehow has content already is not known line by line: no index for it.
+        self.tracker = (len == 0).then(Tracker::default);
         if let Some(pruner) = &self.pruner {
             pruner.request();
         }
