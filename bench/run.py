@@ -155,56 +155,41 @@ def contenders(glwatch, bare, cert, key, work, server_cores):
     gunicorn = TOOLS / "venv" / "bin" / "gunicorn"
     env = dict(os.environ, GLWATCH_SECRET=SECRET)
     out = []
-    for durability in ("fsync", "os"):
-        d = work / f"glwatch-{durability}"
+
+    def glwatch_contender(name, label, durability, extra=(), companions=None):
+        """A headless glwatch with its journal in a directory of its own, plus `extra` arguments."""
+        d = work / name
         d.mkdir()
-        out.append(
-            Contender(
-                f"glwatch-{durability}",
-                f"glwatch headless, journal `--durability {durability}`",
-                lambda port, d=d, durability=durability: [
-                    str(glwatch), "--headless", "--listen", f"127.0.0.1:{port}", "--cert", str(cert),
-                    "--key", str(key), "--journal", str(d / "journal.jsonl"), "--durability", durability,
-                ],
-                env=dict(env, GLWATCH_LOG="warn"),
-                cwd=d,
-            )
-        )
-    # The same receiver (--durability os) watched by ten `glwatch tail -f`, and forwarding every event to a route.
-    d = work / "glwatch-followers"
-    d.mkdir()
-    out.append(
-        Contender(
-            "glwatch-os-followers",
-            "glwatch headless, `--durability os`, 10 `glwatch tail -f` followers (on the generator's CPUs)",
-            lambda port, d=d: [
+        return d, Contender(
+            name,
+            label,
+            lambda port: [
                 str(glwatch), "--headless", "--listen", f"127.0.0.1:{port}", "--cert", str(cert), "--key", str(key),
-                "--journal", str(d / "journal.jsonl"), "--durability", "os",
+                "--journal", str(d / "journal.jsonl"), "--durability", durability,
+                *[str(a).replace("{dir}", str(d)) for a in extra],
             ],
             env=dict(env, GLWATCH_LOG="warn"),
             cwd=d,
-            companions=followers(glwatch, d, 10),
+            companions=companions(d) if companions else None,
         )
-    )
-    d = work / "glwatch-route"
-    d.mkdir()
+
+    for durability in ("fsync", "os"):
+        out.append(glwatch_contender(f"glwatch-{durability}", f"glwatch headless, journal `--durability {durability}`",
+                                     durability)[1])
+    # The same receiver (--durability os) watched by ten `glwatch tail -f`, and forwarding every event to a route.
+    out.append(glwatch_contender(
+        "glwatch-os-followers",
+        "glwatch headless, `--durability os`, 10 `glwatch tail -f` followers (on the generator's CPUs)",
+        "os", companions=lambda d: followers(glwatch, d, 10))[1])
     route_port = free_port()
+    d, route = glwatch_contender(
+        "glwatch-os-route",
+        "glwatch headless, `--durability os`, one route forwarding every event (to bare on the generator's CPUs)",
+        "os", extra=("--routes", "{dir}/routes.toml"), companions=lambda d: destination(bare, cert, key, route_port))
     (d / "routes.toml").write_text(
         f'[[route]]\nname = "bare"\nurl = "https://localhost:{route_port}/"\nca = """\n{cert.read_text()}"""\n'
     )
-    out.append(
-        Contender(
-            "glwatch-os-route",
-            "glwatch headless, `--durability os`, one route forwarding every event (to bare on the generator's CPUs)",
-            lambda port, d=d: [
-                str(glwatch), "--headless", "--listen", f"127.0.0.1:{port}", "--cert", str(cert), "--key", str(key),
-                "--journal", str(d / "journal.jsonl"), "--durability", "os", "--routes", str(d / "routes.toml"),
-            ],
-            env=dict(env, GLWATCH_LOG="warn"),
-            cwd=d,
-            companions=destination(bare, cert, key, route_port),
-        )
-    )
+    out.append(route)
     out.append(
         Contender(
             "flask",
