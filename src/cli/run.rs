@@ -563,9 +563,12 @@ pub async fn wait_for_signal() {
     }
 }
 
-/// A multi-threaded runtime for `f`; failing to build one is reported like any start-up error.
+/// A multi-threaded runtime for `f`; failing to build one is reported like any start-up error. Its workers wake
+/// the committer when they run out of work rather than for every request (see [`glwatch::pipeline::before_park`]).
 pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let built =
+        tokio::runtime::Builder::new_multi_thread().enable_all().on_thread_park(glwatch::pipeline::before_park).build();
+    match built {
         Ok(rt) => f(&rt),
         Err(e) => fail(&format!("cannot start the async runtime: {e}")),
     }

@@ -8,6 +8,8 @@ pub(super) struct CommitLoop {
     pub(super) sinks: Vec<Box<dyn Sink>>,
     pub(super) dedup: DedupWindow,
     pub(super) rx: mpsc::Receiver<Job>,
+    /// How requests wake this thread (see [`super::wake`]).
+    pub(super) bell: Arc<wake::Bell>,
     /// The group's lines, kept between groups so that a group does not start with an allocation.
     pub(super) buf: Vec<u8>,
     /// The group's accepted events' keys, for the journal's key index; kept like `buf`.
@@ -31,7 +33,19 @@ pub(super) struct Pending {
 impl CommitLoop {
     pub(super) fn run(mut self) {
         let mut jobs = Vec::with_capacity(64);
-        while let Some(first) = self.rx.blocking_recv() {
+        self.bell.attach();
+        let mut last_job = std::time::Instant::now();
+        loop {
+            let first = match self.rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let rx = &self.rx;
+                    self.bell.sleep(last_job, || rx.is_empty());
+                    continue;
+                }
+            };
+            last_job = std::time::Instant::now();
             jobs.push(first);
             self.take_queued(&mut jobs);
             let deliveries = jobs.iter().filter(|j| matches!(j, Job::Events { .. })).count();

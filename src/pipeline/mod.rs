@@ -14,11 +14,13 @@ mod fill;
 mod publisher;
 mod ready;
 mod stdout_sink;
+mod wake;
 
 pub use channel_sink::ChannelSink;
 pub use dedup::{DedupKey, DedupWindow};
 pub use publisher::{Outgoing, Publisher};
 pub use stdout_sink::StdoutSink;
+pub use wake::before_park;
 
 use commit_loop::{CommitLoop, Lines, Pending};
 
@@ -111,6 +113,8 @@ pub struct Pipeline {
     metrics: Option<Arc<dyn RequestObserver>>,
     /// Set once the committer has its duplicate window; until then commits wait (bounded).
     ready: Arc<ready::Ready>,
+    /// Wakes the committer for queued jobs; last, so that the queue is closed before the last handle rings.
+    bell: Arc<wake::CloseBell>,
 }
 
 /// Joins the committer thread; dropping every [`Pipeline`] clone lets it finish the queue and stop.
@@ -181,6 +185,8 @@ impl Pipeline {
         let ready = Arc::new(ready::Ready::new(false));
         let loaded = ready.clone();
         let (finished, done) = std::sync::mpsc::channel();
+        let bell = Arc::new(wake::Bell::default());
+        let committer_bell = bell.clone();
         let thread = std::thread::Builder::new()
             .name("glwatch-committer".into())
             .spawn(move || {
@@ -194,6 +200,7 @@ impl Pipeline {
                         sinks,
                         dedup,
                         rx,
+                        bell: committer_bell,
                         buf: Vec::new(),
                         keys: Vec::new(),
                         next_seq,
@@ -209,7 +216,8 @@ impl Pipeline {
                 let _ = finished.send(());
             })
             .expect("the committer thread starts");
-        (Pipeline { tx, stats, metrics: None, ready }, Committer { thread, done })
+        let bell = Arc::new(wake::CloseBell(bell));
+        (Pipeline { tx, stats, metrics: None, ready, bell }, Committer { thread, done })
     }
 
     /// Whether the duplicate window is loaded and commits go through at once.
@@ -235,6 +243,7 @@ impl Pipeline {
         self.ready.wait().await?;
         let (ack, done) = oneshot::channel();
         self.tx.send(Job::Events { delivery, ack }).await.map_err(|_| CommitError::Closed)?;
+        self.bell.0.queued();
         done.await.map_err(|_| CommitError::Closed)?
     }
 
@@ -245,6 +254,7 @@ impl Pipeline {
         // so challenges and refusals are answered at once after start.
         let loaded = self.ready.is_set();
         if self.tx.try_send(Job::Note { record, ack }).is_ok() {
+            self.bell.0.queued();
             if loaded {
                 let _ = done.await;
             }

@@ -95,6 +95,7 @@ fn outputs_get_each_record_with_its_own_line_when_a_note_comes_first_in_a_group(
         sinks: vec![Box::new(Pairs(pairs.clone()))],
         dedup: DedupWindow::new(10),
         rx,
+        bell: Default::default(),
         buf: Vec::new(),
         keys: Vec::new(),
         next_seq: 1,
@@ -231,4 +232,61 @@ async fn the_broker_acknowledges_after_the_journal_and_its_verdict_on_duplicates
     // The journal was written first: it holds the refused group's line too.
     let journal = String::from_utf8(store.written.lock().unwrap().clone()).unwrap();
     assert_eq!(journal.lines().filter(|l| l.contains("\"id\":\"b\"")).count(), 2);
+}
+
+#[test]
+fn a_commit_from_a_worker_that_never_goes_idle_is_still_written() {
+    // A runtime whose worker leaves the committer's wake to its park hook, then keeps its thread busy without ever
+    // parking: the committer must find the job on its own.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().on_thread_park(before_park).build().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (p, committer) = Pipeline::start(None, vec![Box::new(Collect(lines.clone()))], DedupWindow::new(10));
+    rt.block_on(async {
+        // One park first, so this thread counts as hooked.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        let task = tokio::spawn({
+            let p = p.clone();
+            async move { p.commit(delivery("busy")).await }
+        });
+        tokio::task::yield_now().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while lines.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the committer never took the queued job");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(task.await.unwrap().unwrap(), Committed { accepted: 1, duplicates: 0 });
+    });
+    drop(p);
+    committer.join();
+}
+
+#[test]
+fn many_concurrent_commits_from_hooked_workers_are_each_answered_once() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_park(before_park)
+        .build()
+        .unwrap();
+    let store = Memory::default();
+    let (p, committer) = Pipeline::start(Some(Box::new(store.clone())), vec![], DedupWindow::new(1000));
+    let answers = rt.block_on(async {
+        let tasks: Vec<_> = (0..500)
+            .map(|i| {
+                let p = p.clone();
+                tokio::spawn(async move { p.commit(delivery(&format!("e{}", i % 400))).await.unwrap() })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        answers
+    });
+    drop(p);
+    committer.join();
+    let accepted: usize = answers.iter().map(|c| c.accepted).sum();
+    let duplicates: usize = answers.iter().map(|c| c.duplicates).sum();
+    assert_eq!((accepted, duplicates), (400, 100));
+    assert_eq!(String::from_utf8(store.written.lock().unwrap().clone()).unwrap().lines().count(), 500);
 }
