@@ -32,7 +32,9 @@ pub fn challenge_request(body: &[u8]) -> Option<String> {
     }
     // Most bodies are events: skip the JSON scan unless the key can be there at all. A key written with a
     // JSON escape would slip past this; GreenLake writes it plainly, and a missed challenge is only refused.
-    memchr::memmem::find(body, b"challengeRequest")?;
+    static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"challengeRequest"));
+    KEY.find(body)?;
     let outer: Outer = serde_json::from_slice(body).ok()?;
     let data = outer.data?;
     if !data.get().starts_with('{') {
