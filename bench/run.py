@@ -222,6 +222,21 @@ def contenders(glwatch, bare, cert, key, work, server_cores):
     return out
 
 
+def certificate(glwatch, work):
+    """The certificate every contender serves: glwatch generates it (it starts, prints its banner, and is stopped)."""
+    p = subprocess.Popen([str(glwatch), "--headless", "--listen", "127.0.0.1:0", "--no-journal"], cwd=work,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, GLWATCH_SECRET=SECRET))
+    for line in p.stderr:
+        if b"listening on" in line:
+            break
+    p.terminate()
+    p.wait()
+    certs = work / "certs"
+    if not (certs / "glwatch-cert.pem").exists():
+        certs = work / "glwatch-data" / "certs"  # where --data-dir's default puts it
+    return certs / "glwatch-cert.pem", certs / "glwatch-key.pem"
+
+
 def send(glwatch, url, cert, cpus, *extra):
     cmd = pinned([str(glwatch), "send", url, "--ca", str(cert), "--secret", SECRET, *extra], cpus)
     before = children_cpu()
@@ -412,18 +427,7 @@ def main():
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="glwatch-bench-"))
-    certs = work / "certs"
-    # glwatch generates the certificate every contender uses (it starts, prints its banner, and is stopped).
-    p = subprocess.Popen([args.glwatch, "--headless", "--listen", "127.0.0.1:0", "--no-journal"], cwd=work,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, GLWATCH_SECRET=SECRET))
-    for line in p.stderr:
-        if b"listening on" in line:
-            break
-    p.terminate()
-    p.wait()
-    if not (certs / "glwatch-cert.pem").exists():
-        certs = work / "glwatch-data" / "certs"  # where --data-dir's default puts it
-    cert, key = certs / "glwatch-cert.pem", certs / "glwatch-key.pem"
+    cert, key = certificate(args.glwatch, work)
     # wrk's body: the audit-log fixture, compact, about the size of what `glwatch send` posts.
     body_file = work / "body.json"
     body_file.write_text(json.dumps(json.loads((ROOT / "tests/fixtures/audit-log-created.json").read_text()),

@@ -6,7 +6,7 @@ mod cli;
 
 use clap::Parser;
 use cli::logging::{init_file_logging, init_logging, init_logging_or};
-use cli::run::{fail, with_runtime};
+use cli::run::{fail, with_one_thread_runtime, with_runtime};
 use cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Attach(args)) => with_runtime(|rt| rt.block_on(cli::attach::run(args, utc_offset))),
         Some(Command::Routes(args)) => cli::routes::command(args),
-        Some(Command::Tail(args)) => with_runtime(|rt| rt.block_on(cli::tail::run(args))),
+        Some(Command::Tail(args)) => with_one_thread_runtime(|rt| rt.block_on(cli::tail::run(args))),
         Some(Command::Send(args)) => cli::send::start(args),
         None if dashboard => with_runtime(|rt| rt.block_on(cli::run::run_dashboard(cli.run, utc_offset))),
         None => with_runtime(|rt| rt.block_on(cli::run::run_headless(cli.run))),

@@ -574,6 +574,15 @@ pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> Exi
     }
 }
 
+/// A runtime on the calling thread alone, for `f`: for a command that only reads one stream (`tail`), whose
+/// connection and reader then take turns on one thread instead of waking each other across two for every frame.
+pub fn with_one_thread_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => f(&rt),
+        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
+    }
+}
+
 /// One clear line on stderr and a failing exit status.
 pub fn fail(message: &str) -> ExitCode {
     fail_with(1, message)

@@ -153,7 +153,16 @@ async fn follow(client: &WatchClient, after: u64, select: &Select, out: &mut imp
     let mut follower = super::client::Follower::new(client.clone(), Some(after));
     let mut connected = true;
     loop {
-        match follower.next().await? {
+        // Written out as they come and flushed once what has arrived is drained, not once per record: a burst of
+        // records costs one write, and nothing waits in the buffer while the stream is idle.
+        let next = match follower.next_buffered() {
+            Some(next) => next,
+            None => {
+                out.flush().map_err(TailError::Output)?;
+                follower.next().await?
+            }
+        };
+        match next {
             Followed::Message(Message::Record { line, .. }) => {
                 if !connected {
                     eprintln!(
@@ -164,10 +173,11 @@ async fn follow(client: &WatchClient, after: u64, select: &Select, out: &mut imp
                     connected = true;
                 }
                 if select.admits(&line) {
-                    writeln!(out, "{line}").and_then(|()| out.flush()).map_err(TailError::Output)?;
+                    writeln!(out, "{line}").map_err(TailError::Output)?;
                 }
             }
             Followed::Message(Message::Gap(n)) => {
+                out.flush().map_err(TailError::Output)?;
                 eprintln!("glwatch: {n} records were missed and cannot be read back (the receiver keeps no journal)");
             }
             Followed::Disconnected { error, retry_in } => {

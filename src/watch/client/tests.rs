@@ -28,3 +28,10 @@ fn sse_events_split_across_pushes() {
     p.push(b"\n\n");
     assert_eq!(p.next_message().unwrap(), Some(Message::Record { seq: 0, line: "x".into() }));
 }
+
+#[test]
+fn sse_data_that_is_not_utf8_arrives_with_replacement_characters() {
+    let mut p = SseParser::default();
+    p.push(b"id: 1\ndata: caf\xc3\xa9 \xff!\n\n");
+    assert_eq!(p.next_message().unwrap(), Some(Message::Record { seq: 1, line: "caf\u{e9} \u{fffd}!".into() }));
+}
