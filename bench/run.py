@@ -128,13 +128,15 @@ class Contender:
 
 
 def followers(glwatch, data_dir, n):
-    """n `glwatch tail -f` processes on the receiver's watch socket, printing every record to /dev/null."""
+    """n `glwatch tail -f --last 0` processes on the receiver's watch socket, printing every new record to /dev/null.
+    `--last 0`: they follow live. The receiver's journal outlives a run (the next run's receiver starts over it),
+    and followers that began with the whole history would measure its replay instead."""
     def start(cpus):
         socket_path = data_dir / "glwatch-data" / "glwatch.sock"
         deadline = time.time() + 30
         while not socket_path.exists() and time.time() < deadline:
             time.sleep(0.05)
-        return [subprocess.Popen(pinned([str(glwatch), "tail", "-f"], cpus), cwd=data_dir,
+        return [subprocess.Popen(pinned([str(glwatch), "tail", "-f", "--last", "0"], cpus), cwd=data_dir,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                 for _ in range(n)]
     return start
@@ -179,7 +181,7 @@ def contenders(glwatch, bare, cert, key, work, server_cores):
     # The same receiver (--durability os) watched by ten `glwatch tail -f`, and forwarding every event to a route.
     out.append(glwatch_contender(
         "glwatch-os-followers",
-        "glwatch headless, `--durability os`, 10 `glwatch tail -f` followers (on the generator's CPUs)",
+        "glwatch headless, `--durability os`, 10 `glwatch tail -f --last 0` followers (on the generator's CPUs)",
         "os", companions=lambda d: followers(glwatch, d, 10))[1])
     route_port = free_port()
     d, route = glwatch_contender(
@@ -280,13 +282,15 @@ def wrk_load(url, body_file, duration, cpus, work):
     return summary, gen_cpu
 
 
-def measure(load, pids_of, duration):
-    """Runs `load` (which returns its summary and the generator's CPU seconds) and adds the server's CPU use."""
+def measure(load, pids_of, duration, companion_pids=()):
+    """Runs `load` (which returns its summary and the generator's CPU seconds) and adds the server's CPU use, and
+    that of the companions sharing the generator's CPUs."""
     pids = pids_of()
-    cpu0 = cpu_seconds(pids)
+    cpu0, companions0 = cpu_seconds(pids), cpu_seconds(companion_pids)
     summary, gen_cpu = load()
     pids = pids_of()
-    out = {"summary": summary, "gen_cpu_s": gen_cpu, "cpu_s": cpu_seconds(pids) - cpu0, "duration": duration}
+    out = {"summary": summary, "gen_cpu_s": gen_cpu, "cpu_s": cpu_seconds(pids) - cpu0, "duration": duration,
+           "companion_cpu_s": cpu_seconds(companion_pids) - companions0}
     out["rss_mib"] = peak_rss_mib(pids)
     return out
 
@@ -325,7 +329,8 @@ def run_contender(c, glwatch, cert, duration, warmup, cpus, body_file, work):
         send(glwatch, url, cert, gen_cpus, *load, "--duration", f"{warmup}s")
         pids = lambda: tree(proc.pid)  # noqa: E731
         result.update(measure(lambda: send_summary(send(glwatch, url, cert, gen_cpus, *load, "--duration",
-                                                        f"{duration}s")), pids, duration))
+                                                        f"{duration}s")), pids, duration,
+                              [q for c in companions for q in tree(c.pid)]))
         rate = result["summary"].get("throughput_per_s", 0)
         if c.name.startswith("glwatch") and rate > 0:
             half = max(1, int(rate / 2))
@@ -384,9 +389,12 @@ def limited_by(runs, cpus):
     for r in runs:
         d = r.get("duration") or 1
         server, gen = r.get("cpu_s", 0) / d, r.get("gen_cpu_s", 0) / d
+        companions = r.get("companion_cpu_s", 0) / d
         if server_cpus:
             if gen >= 0.9 * len(gen_cpus):
                 verdicts.append("generator")
+            elif companions and gen + companions >= 0.9 * len(gen_cpus):
+                verdicts.append("generator's CPU, shared with the companions")
             elif server >= 0.9 * len(server_cpus):
                 verdicts.append("server CPU")
             else:
