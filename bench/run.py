@@ -310,6 +310,9 @@ def run_contender(c, glwatch, cert, duration, warmup, cpus, body_file, work):
     env = dict(c.env or os.environ)
     if c.name == "node":
         env["PORT"] = str(port)
+    # The contenders before this one left dirty pages (journals written without fsync); written back during this
+    # one, they would slow its fsyncs (ext4 commits other files' data with its journal) and be counted against it.
+    os.sync()
     log(f"{c.name}: starting {' '.join(cmd[:5])} ...")
     proc = subprocess.Popen(
         cmd, env=env, cwd=c.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
