@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 mod attributes;
 mod compact;
+mod fast;
 mod fields;
 
 use attributes::{Attr, Attributes};
@@ -126,9 +127,12 @@ fn parse_one(raw: &RawValue, index: Option<usize>, compact: bool) -> Result<Pars
 /// body. `None` when that pass does not accept the body: the general
 /// path then gives the exact refusal.
 fn parse_single(body: &[u8]) -> Result<Option<ParsedEvent>, ParseError> {
-    let attributes = match serde_json::from_slice::<Attributes>(body) {
-        Ok(a) if !a.repeated => a,
-        _ => return Ok(None),
+    let attributes = match fast::attributes(body) {
+        Some(a) => a,
+        None => match serde_json::from_slice::<Attributes>(body) {
+            Ok(a) if !a.repeated => a,
+            _ => return Ok(None),
+        },
     };
     // Compact: no whitespace around the object either, so the body is the event.
     let Ok(text) = std::str::from_utf8(body) else { return Ok(None) };
