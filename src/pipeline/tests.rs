@@ -241,6 +241,11 @@ fn a_commit_from_a_worker_that_never_goes_idle_is_still_written() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().on_thread_park(before_park).build().unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (p, committer) = Pipeline::start(None, vec![Box::new(Collect(lines.clone()))], DedupWindow::new(10));
+    // Ready before the commit starts: a commit that had to wait for the window would need this thread, which the
+    // loop below keeps busy, to poll it again.
+    while !p.is_ready() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     rt.block_on(async {
         // One park first, so this thread counts as hooked.
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
