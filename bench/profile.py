@@ -15,10 +15,10 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,6 +115,8 @@ def main():
     ap.add_argument("--glwatch", default=str(run.ROOT / "target/release/glwatch"))
     ap.add_argument("--bare", default=str(run.ROOT / "target/release/examples/bare_hyper"))
     args = ap.parse_args()
+    if not shutil.which("perf"):
+        sys.exit("profile.py needs perf (Debian: apt-get install linux-perf)")
     cpus = run.cpu_halves(True)
     if not cpus[0]:
         sys.exit("profile.py needs two CPUs and taskset: the server and the load generator each get their own")
@@ -129,7 +131,7 @@ def main():
         bare_cmd = [args.bare, f"127.0.0.1:{port}", str(cert), str(key)]
         b = measure("bare", bare_cmd, port, args.glwatch, cert, cpus, args.duration, args.frequency, work)
     names = [n for n, _ in WORKER + COMMITTER] + ["other (kernel work outside these)"]
-    print(f"| component | glwatch `--durability os` µs/event | bare µs/event |")
+    print("| component | glwatch `--durability os` µs/event | bare µs/event |")
     print("|---|---|---|")
     for n in names:
         if g[2].get(n, 0) >= 0.05 or b[2].get(n, 0) >= 0.05:
