@@ -563,21 +563,22 @@ pub async fn wait_for_signal() {
     }
 }
 
-/// A multi-threaded runtime for `f`; failing to build one is reported like any start-up error. Its workers wake
-/// the committer when they run out of work rather than for every request (see [`glwatch::pipeline::before_park`]).
+/// A multi-threaded runtime for `f`. Its workers wake the committer when they run out of work rather than for every
+/// request (see [`glwatch::pipeline::before_park`]).
 pub fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
-    let built =
-        tokio::runtime::Builder::new_multi_thread().enable_all().on_thread_park(glwatch::pipeline::before_park).build();
-    match built {
-        Ok(rt) => f(&rt),
-        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
-    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    run_on(builder.on_thread_park(glwatch::pipeline::before_park), f)
 }
 
 /// A runtime on the calling thread alone, for `f`: for a command that only reads one stream (`tail`), whose
 /// connection and reader then take turns on one thread instead of waking each other across two for every frame.
 pub fn with_one_thread_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    run_on(&mut tokio::runtime::Builder::new_current_thread(), f)
+}
+
+/// Builds the runtime and runs `f` on it; failing to build one is reported like any start-up error.
+fn run_on(builder: &mut tokio::runtime::Builder, f: impl FnOnce(&tokio::runtime::Runtime) -> ExitCode) -> ExitCode {
+    match builder.enable_all().build() {
         Ok(rt) => f(&rt),
         Err(e) => fail(&format!("cannot start the async runtime: {e}")),
     }

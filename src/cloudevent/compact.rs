@@ -50,9 +50,14 @@ impl Shape {
 
 /// Whether any byte is DEL or above (non-ASCII, or DEL itself). Branch-free over blocks, so it vectorises.
 pub(super) fn has_byte_from_del_up(bytes: &[u8]) -> bool {
+    any_byte(bytes, |b| b >= 0x7f)
+}
+
+/// Whether any byte satisfies `hit`: branch-free over blocks of 64, so a simple test vectorises.
+pub(super) fn any_byte(bytes: &[u8], hit: impl Fn(u8) -> bool) -> bool {
     let mut blocks = bytes.chunks_exact(64);
-    let found = blocks.by_ref().any(|block| block.iter().fold(false, |seen, &b| seen | (b >= 0x7f)));
-    found || blocks.remainder().iter().any(|&b| b >= 0x7f)
+    let found = blocks.by_ref().any(|block| block.iter().fold(false, |seen, &b| seen | hit(b)));
+    found || blocks.remainder().iter().any(|&b| hit(b))
 }
 
 /// Removes insignificant whitespace from valid JSON without touching any token, so numbers, key order and string

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 /// most [`super::MAX_DEPTH`] deep.
 pub(super) fn attributes(body: &[u8]) -> Option<Attributes<'_>> {
     // Raw control characters are never valid in JSON strings, and a compact body has none outside them either.
-    if has_control(body) {
+    if super::compact::any_byte(body, |b| b < 0x20) {
         return None;
     }
     let mut p = Reader { bytes: body, at: 0 };
@@ -44,13 +44,6 @@ pub(super) fn attributes(body: &[u8]) -> Option<Attributes<'_>> {
         p.eat(b'}')?;
     }
     (p.at == body.len()).then_some(attributes)
-}
-
-/// Whether any byte is below space. Branch-free over blocks, so it vectorises.
-fn has_control(bytes: &[u8]) -> bool {
-    let mut blocks = bytes.chunks_exact(64);
-    let found = blocks.by_ref().any(|block| block.iter().fold(false, |seen, &b| seen | (b < 0x20)));
-    found || blocks.remainder().iter().any(|&b| b < 0x20)
 }
 
 struct Reader<'a> {

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 /// While busy, the committer checks for jobs queued without a wake this often: the longest a worker that never
 /// goes idle can delay a commit.
-pub(super) const POLL: Duration = Duration::from_millis(2);
+const POLL: Duration = Duration::from_millis(2);
 /// After this long without a job the committer sleeps until woken, so an idle receiver does not poll.
-pub(super) const ACTIVE: Duration = Duration::from_millis(50);
+const ACTIVE: Duration = Duration::from_millis(50);
 /// Jobs a worker queues without waking the committer before it wakes it anyway.
 const LIMIT: usize = 128;
 

@@ -125,17 +125,13 @@ impl Feed {
     /// The group and whatever else is queued, up to a batch, as one write. A lone group that follows on from
     /// what was sent goes out as the hub rendered it, shared with every other subscriber, without a copy.
     fn live_chunk(&mut self, first: Item, live: &mut mpsc::Receiver<Item>) -> Bytes {
+        let mut next = live.try_recv().ok();
+        if next.is_none() && self.follows_on(&first) {
+            self.last = first.last().unwrap_or(self.last);
+            return first.sse;
+        }
         let mut out = BytesMut::new();
-        let Ok(second) = live.try_recv() else {
-            if self.follows_on(&first) {
-                self.last = first.last().unwrap_or(self.last);
-                return first.sse;
-            }
-            self.add(&mut out, &first);
-            return out.freeze();
-        };
         self.add(&mut out, &first);
-        let mut next = Some(second);
         let mut n = 1;
         while let Some(group) = next.take() {
             self.add(&mut out, &group);
